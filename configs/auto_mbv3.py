@@ -1,0 +1,95 @@
+# mmtricks' automatic recipe for MobileNetV3-small.
+#
+#   mim train mmpretrain configs/auto_mbv3.py
+#
+# trains on the bundled scikit-learn digits set. To train on your own images
+# (one sub-folder per class, see `python tools/prepare_data.py --help`):
+#
+#   mim train mmpretrain configs/auto_mbv3.py --cfg-options \
+#       train_dataloader.dataset.data_root=DIR \
+#       val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR \
+#       model.head.num_classes=K
+_base_ = [
+    'mmpretrain::_base_/models/mobilenet_v3/mobilenet_v3_small_imagenet.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mmtricks'], allow_failed_imports=False)
+
+image_size = 32
+batch_size = 64
+num_classes = 10
+pretrained = ('https://download.openmmlab.com/mmclassification/v0/'
+              'mobilenet_v3/mobilenet-v3-small_8xb128_in1k_20221114-bd1bfcde.pth')
+
+model = dict(
+    backbone=dict(
+        init_cfg=dict(
+            type='PretrainedIfAvailable', checkpoint=pretrained,
+            prefix='backbone')),
+    head=dict(num_classes=num_classes, topk=(1, )),
+)
+
+data_preprocessor = dict(
+    num_classes=num_classes,
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True,
+)
+
+train_pipeline = [
+    dict(type='LoadImageIfPath'),
+    dict(type='Resize', scale=(image_size, image_size)),
+    dict(type='RandomCrop', crop_size=image_size, padding=image_size // 8),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageIfPath'),
+    dict(type='Resize', scale=(image_size, image_size)),
+    dict(type='PackInputs'),
+]
+
+dataset = dict(
+    type='FolderOrBundledDataset', data_root=None, bundled='digits',
+    image_size=image_size)
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(dataset, split='train', pipeline=train_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+)
+val_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(dataset, split='val', pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+)
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(
+    optimizer=dict(
+        type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4),
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
+)
+max_epochs = 30
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=2,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=2, end=max_epochs,
+         eta_min=1e-5, convert_to_iter_based=True),
+]
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10),
+    checkpoint=dict(
+        type='CheckpointHook', interval=1, max_keep_ckpts=2,
+        save_best='accuracy/top1', rule='greater'),
+)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,3 @@
+from .pretrained_init import PretrainedIfAvailable
+
+__all__ = ['PretrainedIfAvailable']

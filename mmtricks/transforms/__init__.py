@@ -1,0 +1,3 @@
+from .loading import LoadImageIfPath, UnreadableImageError
+
+__all__ = ['LoadImageIfPath', 'UnreadableImageError']
