@@ -91,5 +91,10 @@ default_hooks = dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=2,
         save_best='accuracy/top1', rule='greater'),
 )
+custom_hooks = [
+    # Honest eval-mode BN statistics for validation and checkpoints: without
+    # it MobileNetV3's BN momentum 0.01 can collapse eval to one class.
+    dict(type='PreciseBNStatsHook', num_samples=1024),
+]
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,4 @@
+from .bn_stats import recompute_bn_statistics
+from .precise_bn_stats_hook import PreciseBNStatsHook
+
+__all__ = ['PreciseBNStatsHook', 'recompute_bn_statistics']

@@ -1,3 +1,4 @@
+import logging
 import os
 import os.path as osp
 from typing import Optional
@@ -11,7 +12,7 @@ from mmpretrain.registry import WEIGHT_INITIALIZERS
 
 
 def is_url(checkpoint: str) -> bool:
-    return urlparse(checkpoint).scheme in ('http', 'https')
+    return urlparse(checkpoint).scheme in ('http', 'https', 'file')
 
 
 def cached_path(url: str, model_dir: Optional[str] = None) -> str:
@@ -91,5 +92,5 @@ class PretrainedIfAvailable(PretrainedInit):
             '`--cfg-options model.backbone.init_cfg.checkpoint=/path/to/file'
             f'.pth`, or place it at {cached_path(self.checkpoint, self.model_dir)}.',
             logger='current',
-            level=30)
+            level=logging.WARNING)
         return None

@@ -1,0 +1,35 @@
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
+
+
+def fast_config(path=AUTO_MBV3, work_dir=None, max_epochs=1, **dataset_args):
+    """configs/auto_mbv3.py (or ``path``) trimmed for a quick in-process run."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(path)
+    cfg.work_dir = str(work_dir)
+    cfg.model.backbone.init_cfg = None
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.default_hooks.logger.interval = 1000
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[name]
+        loader.num_workers = 0
+        loader.persistent_workers = False
+        loader.dataset.update(dataset_args)
+    cfg.param_scheduler = [
+        dict(type='CosineAnnealingLR', by_epoch=True, begin=0,
+             end=max_epochs, convert_to_iter_based=True)
+    ]
+    return cfg
+
+
+@pytest.fixture
+def make_fast_config(tmp_path):
+    def make(**kwargs):
+        kwargs.setdefault('work_dir', tmp_path / 'work')
+        return fast_config(**kwargs)
+    return make
