@@ -8,6 +8,7 @@ import torch
 from mmengine.dist import broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit
+from mmengine.registry import WEIGHT_INITIALIZERS as ROOT_WEIGHT_INITIALIZERS
 from mmpretrain.registry import WEIGHT_INITIALIZERS
 
 
@@ -44,6 +45,11 @@ class PretrainedIfAvailable(PretrainedInit):
 
     A local path is the user's explicit choice: a missing file is an error.
 
+    MMEngine runs only ``type='Pretrained'`` after the sub-modules' own
+    ``init_weights``; any other initialiser is overwritten by them. So once
+    the weights are loaded, the sub-modules are marked initialised, and the
+    loaded weights are final.
+
     Args:
         checkpoint (str): URL or local path of the checkpoint.
         prefix (str, optional): Load only the sub-module with this prefix,
@@ -64,6 +70,9 @@ class PretrainedIfAvailable(PretrainedInit):
             return
         self.checkpoint = local
         super().__call__(module)
+        for child in module.modules():
+            if child is not module:
+                child.is_init = True
 
     def _local_checkpoint(self) -> Optional[str]:
         if not is_url(self.checkpoint):
@@ -94,3 +103,8 @@ class PretrainedIfAvailable(PretrainedInit):
             logger='current',
             level=logging.WARNING)
         return None
+
+
+# `init_weights()` may run outside any default scope (a model built by hand),
+# where MMEngine looks initialisers up in its root registry only.
+ROOT_WEIGHT_INITIALIZERS.register_module(module=PretrainedIfAvailable)
