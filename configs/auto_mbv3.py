@@ -92,6 +92,8 @@ default_hooks = dict(
         save_best='accuracy/top1', rule='greater'),
 )
 custom_hooks = [
+    # A clear error when model.head.num_classes does not fit the dataset.
+    dict(type='NumClassesCheckHook'),
     # Honest eval-mode BN statistics for validation and checkpoints: without
     # it MobileNetV3's BN momentum 0.01 can collapse eval to one class.
     dict(type='PreciseBNStatsHook', num_samples=1024),

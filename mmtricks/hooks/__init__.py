@@ -2,3 +2,6 @@ from .bn_stats import recompute_bn_statistics
 from .precise_bn_stats_hook import PreciseBNStatsHook
 
 __all__ = ['PreciseBNStatsHook', 'recompute_bn_statistics']
+from .num_classes_check_hook import NumClassesCheckHook, num_classes_mismatch
+
+__all__ += ['NumClassesCheckHook', 'num_classes_mismatch']
