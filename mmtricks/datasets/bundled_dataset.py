@@ -96,7 +96,7 @@ class BundledDataset(BaseDataset):
         self.val_ratio = val_ratio
         self.seed = seed
         _, _, classes = load_rgb_images(name, self.image_size)
-        metainfo = dict(classes=classes, **kwargs.pop('metainfo', None) or {})
+        metainfo = dict(kwargs.pop('metainfo', None) or {}, classes=classes)
         super().__init__(ann_file='', metainfo=metainfo, **kwargs)
 
     def load_data_list(self) -> List[dict]:

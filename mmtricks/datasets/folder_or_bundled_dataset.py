@@ -70,7 +70,7 @@ class FolderOrBundledDataset(BaseDataset):
         self.seed = seed
         self.check_images = check_images
         self._samples, classes = self._scan()
-        metainfo = dict(classes=classes, **kwargs.pop('metainfo', None) or {})
+        metainfo = dict(kwargs.pop('metainfo', None) or {}, classes=classes)
         super().__init__(ann_file='', metainfo=metainfo, **kwargs)
 
     def _scan(self):
