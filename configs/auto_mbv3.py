@@ -92,6 +92,9 @@ default_hooks = dict(
         save_best='accuracy/top1', rule='greater'),
 )
 custom_hooks = [
+    # Initial LR from an LR range test on this data, model and batch size
+    # (the optimizer's lr below is only the fallback).
+    dict(type='LRFinderHook'),
     # A clear error when model.head.num_classes does not fit the dataset.
     dict(type='NumClassesCheckHook'),
     # Honest eval-mode BN statistics for validation and checkpoints: without

@@ -40,8 +40,10 @@ def mim(*args):
 @pytest.mark.slow
 def test_mim_train_test_and_resume(tmp_path):
     work = str(tmp_path / 'work')
-    run(mim('train', 'mmpretrain', AUTO_MBV3, '--work-dir', work,
-            '--cfg-options', 'train_cfg.max_epochs=2', *LFW_OPTIONS))
+    output = run(mim('train', 'mmpretrain', AUTO_MBV3, '--work-dir', work,
+                     '--cfg-options', 'train_cfg.max_epochs=2', *LFW_OPTIONS))
+    assert 'LR range test: lr=' in output
+    assert osp.isfile(osp.join(work, 'lr_finder.png'))
     checkpoint = osp.join(work, 'epoch_2.pth')
     assert osp.isfile(checkpoint)
 
@@ -55,6 +57,7 @@ def test_mim_train_test_and_resume(tmp_path):
                      '--resume', '--cfg-options', 'train_cfg.max_epochs=3',
                      *LFW_OPTIONS))
     assert 'resumed epoch: 2' in output
+    assert 'LR range test already done' in output
     assert 'Epoch(train)   [3]' in output or 'Epoch(train) [3]' in output
     assert osp.isfile(osp.join(work, 'epoch_3.pth'))
 
@@ -118,7 +121,7 @@ from mmpretrain import registry
 names = {
     registry.DATASETS: ['BundledDataset', 'FolderOrBundledDataset'],
     registry.TRANSFORMS: ['LoadImageIfPath'],
-    registry.HOOKS: ['PreciseBNStatsHook'],
+    registry.HOOKS: ['PreciseBNStatsHook', 'NumClassesCheckHook', 'LRFinderHook'],
     registry.WEIGHT_INITIALIZERS: ['PretrainedIfAvailable'],
 }
 DefaultScope.get_instance('t', scope_name='mmpretrain')
@@ -128,4 +131,4 @@ for reg, types in names.items():
 print('resolved', sum(map(len, names.values())))
 '''
     output = run([sys.executable, '-c', code])
-    assert 'resolved 5' in output
+    assert 'resolved 7' in output

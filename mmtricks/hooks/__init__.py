@@ -5,3 +5,7 @@ __all__ = ['PreciseBNStatsHook', 'recompute_bn_statistics']
 from .num_classes_check_hook import NumClassesCheckHook, num_classes_mismatch
 
 __all__ += ['NumClassesCheckHook', 'num_classes_mismatch']
+from .lr_finder_hook import LRFinderHook
+from .lr_range_test import SUGGESTION_RULES, suggest_lr
+
+__all__ += ['LRFinderHook', 'SUGGESTION_RULES', 'suggest_lr']

@@ -1,0 +1,283 @@
+import itertools
+import json
+import math
+import os.path as osp
+import time
+from typing import Optional, Sequence
+
+from mmengine.dist import all_reduce, is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapperDict
+from mmpretrain.registry import HOOKS
+import torch
+
+from .lr_range_test import (SUGGESTION_RULES, centred_smooth, exponential_ramp,
+                            has_diverged, suggest_lr)
+from .lr_schedule_rescale import (apply_initial_lr, check_rescalable,
+                                  lr_schedulers)
+from .training_state import TrainingStateSnapshot
+
+
+def planned_steps(total_iters: int, max_fraction: float, min_steps: int,
+                  max_steps: int) -> int:
+    """Steps of the range test: a share of the run, within [min, max]."""
+    return int(min(max(round(total_iters * max_fraction), min_steps),
+                   max_steps))
+
+
+def clip_lr(lr: float, bounds: Sequence[float]) -> float:
+    low, high = bounds
+    return float(min(max(lr, low), high))
+
+
+@HOOKS.register_module()
+class LRFinderHook(Hook):
+    """Pick the initial learning rate with an LR range test before training.
+
+    Before the first iteration, trains for a few steps while the LR grows
+    exponentially from ``start_lr`` to ``end_lr``, through the run's own
+    ``train_step`` (same pipeline, batch augments, optimizer wrapper, AMP and
+    gradient accumulation), stopping early when the loss diverges. A rule over
+    the ``(lr, loss)`` curve then suggests the LR (see
+    :mod:`mmtricks.hooks.lr_range_test`), which is clipped to ``lr_bounds``.
+
+    Afterwards the model, its buffers, the optimizer, the RNG streams and the
+    data-loader workers are restored exactly, and the run starts with the new
+    LR as if the config had said it: the optimizer's LR and every LR
+    scheduler's base values change, so warmup and decay keep their shape
+    around it. Param schedulers, EMA, checkpointing and logging hooks are not
+    called during the test. Under DDP the loss is averaged over ranks before
+    every decision, so all ranks pick the same LR.
+
+    The result (LR and curve) is saved in checkpoints: a resumed run does not
+    test again. The curve is written to ``work_dir/lr_finder.json`` and
+    plotted to ``lr_finder.png``.
+
+    When the test cannot give an answer, the config's LR is kept and one
+    WARNING says why: a loss that is NaN/inf from the first step, a curve
+    without descent, batch size 1, or an error in a training step.
+
+    Args:
+        start_lr (float): First LR of the ramp. Defaults to 1e-5.
+        end_lr (float): Last LR of the ramp. Defaults to 10.
+        num_steps (int, optional): Optimizer steps of the test. Defaults to
+            None: ``max_fraction`` of the planned training iterations, within
+            ``[min_steps, max_steps]``.
+        max_fraction (float): Defaults to 0.05.
+        min_steps (int): Defaults to 30.
+        max_steps (int): Defaults to 100.
+        rule (str): A name in ``SUGGESTION_RULES``: ``'midpoint'`` (middle
+            of the main descent), ``'valley'`` (fastai), ``'steepest'``
+            (torch-lr-finder, Lightning) or ``'minimum'`` (fastai).
+            Defaults to ``'midpoint'``.
+        lr_bounds (tuple[float, float]): The chosen LR is clipped to these.
+            Defaults to (1e-4, 1.0), meant for SGD.
+        divergence_factor (float): Stop when the smoothed loss exceeds the
+            best by this factor (see ``has_diverged``). Defaults to 4.
+        plot (bool): Write the PNG plot. Defaults to True.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self,
+                 start_lr: float = 1e-5,
+                 end_lr: float = 10.0,
+                 num_steps: Optional[int] = None,
+                 max_fraction: float = 0.05,
+                 min_steps: int = 30,
+                 max_steps: int = 100,
+                 rule: str = 'midpoint',
+                 lr_bounds: Sequence[float] = (1e-4, 1.0),
+                 divergence_factor: float = 4.0,
+                 plot: bool = True):
+        exponential_ramp(start_lr, end_lr, 2)  # validates the range
+        if rule not in SUGGESTION_RULES:
+            raise ValueError(f'Unknown rule {rule!r}; choose one of '
+                             f'{sorted(SUGGESTION_RULES)}.')
+        if not 0 < lr_bounds[0] < lr_bounds[1]:
+            raise ValueError(f'lr_bounds must be 0 < low < high, got {lr_bounds}.')
+        if num_steps is not None and num_steps < 5:
+            raise ValueError(f'num_steps must be at least 5, got {num_steps}.')
+        self.start_lr = start_lr
+        self.end_lr = end_lr
+        self.num_steps = num_steps
+        self.max_fraction = max_fraction
+        self.min_steps = min_steps
+        self.max_steps = max_steps
+        self.rule = rule
+        self.lr_bounds = tuple(lr_bounds)
+        self.divergence_factor = divergence_factor
+        self.plot = plot
+        self.result: Optional[dict] = None
+
+    # runner events -------------------------------------------------------
+
+    def before_train(self, runner) -> None:
+        if self.result is not None or runner.iter > 0:
+            if self.result is not None:
+                runner.logger.info(
+                    f'LR range test already done: lr={self.result["lr"]:.4g} '
+                    '(from the checkpoint).')
+            return
+        if isinstance(runner.optim_wrapper, OptimWrapperDict):
+            raise ValueError('LRFinderHook supports a single optimizer; '
+                             'remove it for multi-optimizer configs.')
+        schedulers = lr_schedulers(runner.param_schedulers)
+        check_rescalable(schedulers)
+        self.result = self.find(runner)
+        if self.result['lr'] != self.result['config_lr']:
+            apply_initial_lr(runner.optim_wrapper, schedulers,
+                             self.result['lr'])
+        if is_main_process():
+            self._write_outputs(runner.work_dir)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self.result is not None:
+            checkpoint['lr_finder'] = self.result
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if 'lr_finder' in checkpoint:
+            self.result = checkpoint['lr_finder']
+
+    # the test --------------------------------------------------------------
+
+    def find(self, runner) -> dict:
+        """Run the range test and return the result (does not apply it)."""
+        optimizer = runner.optim_wrapper.optimizer
+        config_lr = optimizer.param_groups[0].get(
+            'initial_lr', optimizer.param_groups[0]['lr'])
+        num_steps = self.num_steps or planned_steps(
+            runner.max_iters, self.max_fraction, self.min_steps,
+            self.max_steps)
+        lrs = exponential_ramp(self.start_lr, self.end_lr, num_steps)
+        start = time.perf_counter()
+        problem, losses = None, []
+        if runner.train_dataloader.batch_size in (None, 1):
+            problem = ('batch size 1 gives no usable loss curve (and no BN '
+                       'statistics)')
+        else:
+            snapshot = TrainingStateSnapshot(runner)
+            try:
+                losses = self._ramp(runner, lrs)
+            except Exception as error:  # a step that fails at a high LR
+                problem = f'a training step failed ({type(error).__name__}: {error})'
+            finally:
+                snapshot.restore()
+        seconds = time.perf_counter() - start
+        tested = lrs[:len(losses)]
+        suggestions = {name: suggest_lr(tested, losses, name)
+                       for name in SUGGESTION_RULES} if losses else {}
+        suggested = suggestions.get(self.rule)
+        if problem is None:
+            problem = self._why_no_answer(losses, suggested)
+        lr = config_lr if problem else clip_lr(suggested, self.lr_bounds)
+        result = dict(
+            lr=float(lr), config_lr=float(config_lr), rule=self.rule,
+            suggested=suggested, suggestions=suggestions,
+            lrs=[float(x) for x in tested], losses=[float(x) for x in losses],
+            steps=len(losses), planned_steps=num_steps, seconds=seconds,
+            training_iters=runner.max_iters, fallback_reason=problem)
+        self._log(runner, result)
+        return result
+
+    def _ramp(self, runner, lrs):
+        wrapper = runner.optim_wrapper
+        groups = wrapper.optimizer.param_groups
+        base = groups[0]['lr']
+        ratios = [g['lr'] / base if base else 1.0 for g in groups]
+        micro_steps = getattr(wrapper, '_accumulative_counts', 1)
+        batches = _cycle(runner.train_dataloader)
+        model = runner.model
+        model.train()
+        losses = []
+        for lr in lrs:
+            for group, ratio in zip(groups, ratios):
+                group['lr'] = lr * ratio
+            loss = 0.0
+            for _ in range(micro_steps):
+                log_vars = model.train_step(next(batches), optim_wrapper=wrapper)
+                loss += float(log_vars['loss']) / micro_steps
+            losses.append(_mean_over_ranks(loss))
+            if has_diverged(losses, self.divergence_factor):
+                break
+        return losses
+
+    @staticmethod
+    def _why_no_answer(losses, suggested) -> Optional[str]:
+        if not losses or not math.isfinite(losses[0]):
+            return ('the loss was NaN/inf from the first step, at the '
+                    'smallest LR: check the data, labels and model, this is '
+                    'not an LR problem')
+        if suggested is None:
+            return 'the loss never went down over the whole LR range'
+        return None
+
+    def _log(self, runner, result) -> None:
+        share = 100.0 * result['steps'] / max(result['training_iters'], 1)
+        if result['fallback_reason']:
+            runner.logger.warning(
+                f'LR range test gave no answer ({result["fallback_reason"]}); '
+                f'keeping the config LR {result["config_lr"]:.4g}.')
+            return
+        clipped = '' if result['lr'] == result['suggested'] else \
+            f' (suggested {result["suggested"]:.4g}, clipped to {self.lr_bounds})'
+        runner.logger.info(
+            f'LR range test: lr={result["lr"]:.4g}{clipped} by rule '
+            f'{self.rule!r} (config lr {result["config_lr"]:.4g}); '
+            f'{result["steps"]} steps in {result["seconds"]:.1f} s, '
+            f'{share:.1f}% of the {result["training_iters"]} training '
+            'iterations.')
+
+    def _write_outputs(self, work_dir: str) -> None:
+        with open(osp.join(work_dir, 'lr_finder.json'), 'w') as f:
+            json.dump(self.result, f, indent=1)
+        if self.plot and self.result['losses']:
+            plot_curve(self.result, osp.join(work_dir, 'lr_finder.png'))
+
+
+def _cycle(dataloader):
+    """Batches without end: a short loader is walked again, not 'diverged'."""
+    while True:
+        yielded = False
+        for batch in dataloader:
+            yielded = True
+            yield batch
+        if not yielded:
+            raise ValueError('The training dataloader is empty.')
+
+
+def _mean_over_ranks(value: float) -> float:
+    tensor = torch.tensor(value, dtype=torch.float64)
+    all_reduce(tensor, op='mean')
+    return float(tensor)
+
+
+def plot_curve(result: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    lrs, losses = result['lrs'], result['losses']
+    finite = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    if finite:
+        x, y = zip(*finite)
+        ax.plot(x, y, color='0.7', label='loss')
+        if len(y) >= 3:
+            ax.plot(x, centred_smooth(y), color='C0', label='smoothed')
+    for name, lr in result['suggestions'].items():
+        if lr is not None:
+            ax.axvline(lr, linestyle=':', color='0.5')
+            ax.text(lr, ax.get_ylim()[1], name, rotation=90, va='top',
+                    fontsize=7)
+    ax.axvline(result['lr'], color='C3',
+               label=f'chosen lr {result["lr"]:.3g}')
+    ax.set_xscale('log')
+    ax.set_xlabel('learning rate')
+    ax.set_ylabel('training loss')
+    ax.set_title(f'LR range test ({result["steps"]} steps, '
+                 f'{result["seconds"]:.1f} s)')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

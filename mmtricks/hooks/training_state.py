@@ -1,0 +1,74 @@
+"""Snapshot and exact restore of everything a training step changes."""
+import copy
+import random
+
+import numpy as np
+import torch
+from mmengine.model import is_model_wrapper
+
+
+class TrainingStateSnapshot:
+    """Model, optimizer (wrapper counters included), RNGs and data-loader.
+
+    ``restore()`` puts them back so that what follows runs as if the steps in
+    between never happened: parameters and buffers (BN statistics) by value,
+    the optimizer's state and hyper-parameters, gradient accumulation and
+    scheduler step counters, the Python/numpy/torch RNG streams, and
+    persistent data-loader workers (restarted, so that they are seeded from
+    the restored RNG as they would have been).
+    """
+
+    def __init__(self, runner):
+        self.runner = runner
+        model = self._model()
+        wrapper = runner.optim_wrapper
+        self.model_state = {k: v.detach().clone()
+                            for k, v in model.state_dict().items()}
+        self.optim_state = copy.deepcopy(wrapper.state_dict())
+        # MMEngine's extra group for logging `base_lr`: not in state_dict().
+        self.base_param_settings = copy.copy(
+            getattr(wrapper, 'base_param_settings', None))
+        self.inner_count = getattr(wrapper, '_inner_count', None)
+        self.optimizer_global_step = getattr(wrapper.optimizer,
+                                             '_global_step', None)
+        self.python_rng = random.getstate()
+        self.numpy_rng = np.random.get_state()
+        self.torch_rng = torch.get_rng_state()
+        self.cuda_rng = torch.cuda.get_rng_state_all() \
+            if torch.cuda.is_available() else None
+
+    def _model(self):
+        model = self.runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def restore(self) -> None:
+        model = self._model()
+        with torch.no_grad():
+            for key, value in model.state_dict().items():
+                value.copy_(self.model_state[key])
+        for param in model.parameters():
+            param.grad = None
+        wrapper = self.runner.optim_wrapper
+        wrapper.load_state_dict(copy.deepcopy(self.optim_state))
+        if self.base_param_settings is not None:
+            wrapper.base_param_settings.update(self.base_param_settings)
+        if self.inner_count is not None:
+            wrapper._inner_count = self.inner_count
+        if self.optimizer_global_step is not None:
+            wrapper.optimizer._global_step = self.optimizer_global_step
+        random.setstate(self.python_rng)
+        np.random.set_state(self.numpy_rng)
+        torch.set_rng_state(self.torch_rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state_all(self.cuda_rng)
+        restart_persistent_workers(self.runner.train_dataloader)
+
+
+def restart_persistent_workers(dataloader) -> None:
+    """Drop a persistent worker pool so the next epoch starts a fresh one."""
+    iterator = getattr(dataloader, '_iterator', None)
+    if iterator is not None:
+        shutdown = getattr(iterator, '_shutdown_workers', None)
+        if shutdown is not None:
+            shutdown()
+        dataloader._iterator = None
