@@ -264,7 +264,11 @@ def plot_curve(result: dict, path: str) -> None:
         x, y = zip(*finite)
         ax.plot(x, y, color='0.7', label='loss')
         if len(y) >= 3:
-            ax.plot(x, centred_smooth(y), color='C0', label='smoothed')
+            smoothed = centred_smooth(y)
+            ax.plot(x, smoothed, color='C0', label='smoothed')
+            # Zoom on the descent: the divergence at the end dwarfs it.
+            span = max(smoothed[0] - smoothed.min(), 1e-3)
+            ax.set_ylim(smoothed.min() - 0.2 * span, smoothed[0] + 0.6 * span)
     for name, lr in result['suggestions'].items():
         if lr is not None:
             ax.axvline(lr, linestyle=':', color='0.5')

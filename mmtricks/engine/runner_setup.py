@@ -1,0 +1,21 @@
+from mmengine.runner import Runner
+
+
+def build_runner_ready_to_train(cfg) -> Runner:
+    """A Runner built as ``Runner.train()`` builds it before the first step.
+
+    Train loop, optimizer wrapper and param schedulers are built, weights
+    initialised and the gradient-accumulation counters set, without running
+    any training; tools that work "before training" (the standalone LR
+    finder) start from here.
+    """
+    runner = Runner.from_cfg(cfg)
+    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    runner.param_schedulers = runner.build_param_scheduler(
+        runner.param_schedulers)
+    runner.call_hook('before_run')
+    runner._init_model_weights()
+    runner.optim_wrapper.initialize_count_status(runner.model, 0,
+                                                 runner.max_iters)
+    return runner
