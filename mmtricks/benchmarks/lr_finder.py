@@ -1,0 +1,177 @@
+"""Benchmark: the LR the finder picks against a grid of fixed LRs.
+
+Each run trains ``configs/auto_mbv3.py`` (MobileNetV3-small from scratch,
+SGD, warmup + cosine, precise BN) for the same budget on a bundled dataset;
+only the initial LR differs. The finder runs with several seeds to measure
+how stable its answer is; the other suggestion rules are scored by reading
+the grid's accuracy at the LR they suggest (log-linear interpolation), which
+costs no extra training.
+"""
+import json
+import math
+import os
+import os.path as osp
+import time
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
+GRID = tuple(1e-4 * 3**k for k in range(9))  # 1e-4 ... 0.66, x3 apart
+
+
+def run_config(dataset: str, epochs: int, seed: int, lr: float,
+               with_finder: bool, work_dir: str):
+    from mmengine.config import Config
+
+    from mmtricks.datasets import load_bundled
+    num_classes = len(load_bundled(dataset).classes)
+    cfg = Config.fromfile(AUTO_MBV3)
+    cfg.work_dir = work_dir
+    cfg.model.backbone.init_cfg = None
+    cfg.model.head.num_classes = num_classes
+    cfg.data_preprocessor.num_classes = num_classes
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[name].dataset.bundled = dataset
+        cfg[name].num_workers = 0
+        cfg[name].persistent_workers = False
+    cfg.optim_wrapper.optimizer.lr = lr
+    cfg.train_cfg.max_epochs = epochs
+    warmup = max(1, epochs // 15)
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
+             end=warmup, convert_to_iter_based=True),
+        dict(type='CosineAnnealingLR', by_epoch=True, begin=warmup,
+             end=epochs, eta_min_ratio=1e-4, convert_to_iter_based=True),
+    ]
+    cfg.default_hooks.logger.interval = 10**6
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
+                                        interval=10**6, save_last=False)
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if with_finder or h.type != 'LRFinderHook']
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+def train_once(cfg) -> Dict:
+    from mmengine.runner import Runner
+
+    from mmtricks.hooks import LRFinderHook
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    seconds = time.perf_counter() - start
+    top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()
+    finder = next((h for h in runner.hooks if isinstance(h, LRFinderHook)),
+                  None)
+    result = dict(top1=float(top1), seconds=seconds,
+                  lr=cfg.optim_wrapper.optimizer.lr)
+    if finder is not None:
+        found = finder.result
+        result.update(lr=found['lr'], finder_seconds=found['seconds'],
+                      finder_steps=found['steps'],
+                      suggestions=found['suggestions'],
+                      fallback=found['fallback_reason'])
+    return result
+
+
+def accuracy_at(lr: float, grid: Sequence[float], accuracies: Sequence[float]):
+    """Grid accuracy interpolated log-linearly at ``lr`` (clamped to the grid)."""
+    if lr is None:
+        return None
+    return float(np.interp(math.log(lr), np.log(grid), accuracies))
+
+
+def summarise(dataset: str, grid_runs: List[Dict], finder_runs: List[Dict]):
+    grid_lrs = [r['lr'] for r in grid_runs]
+    grid_top1 = [r['top1'] for r in grid_runs]
+    best = int(np.argmax(grid_top1))
+    finder_lrs = [r['lr'] for r in finder_runs]
+    finder_top1 = [r['top1'] for r in finder_runs]
+    train_seconds = [r['seconds'] - r['finder_seconds'] for r in finder_runs]
+    rules = {}
+    for rule in finder_runs[0]['suggestions']:
+        lrs = [r['suggestions'][rule] for r in finder_runs]
+        scored = [accuracy_at(lr, grid_lrs, grid_top1) for lr in lrs]
+        rules[rule] = dict(
+            lrs=lrs,
+            interpolated_top1=None if None in scored else float(np.mean(scored)))
+    return dict(
+        dataset=dataset,
+        grid=[dict(lr=lr, top1=t) for lr, t in zip(grid_lrs, grid_top1)],
+        best_grid_lr=grid_lrs[best], best_grid_top1=grid_top1[best],
+        finder_lrs=finder_lrs, finder_top1=finder_top1,
+        finder_top1_mean=float(np.mean(finder_top1)),
+        gap_to_best=float(grid_top1[best] - np.mean(finder_top1)),
+        finder_lr_spread=float(max(finder_lrs) / min(finder_lrs)),
+        finder_time_share=float(np.mean([
+            r['finder_seconds'] / t for r, t in zip(finder_runs, train_seconds)])),
+        finder_steps=[r['finder_steps'] for r in finder_runs],
+        fallbacks=[r['fallback'] for r in finder_runs],
+        rules=rules,
+        grid_seconds=float(sum(r['seconds'] for r in grid_runs)),
+    )
+
+
+def markdown(summaries: List[Dict], epochs: int, command: str) -> str:
+    lines = [
+        f'LR finder vs a grid of fixed LRs: MobileNetV3-small from scratch, '
+        f'{epochs} epochs, `configs/auto_mbv3.py`. Command: `{command}`.', '',
+        '| dataset | finder LR (per seed) | LR spread | finder top-1 | best grid LR | best grid top-1 | gap | finder time / training |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+    for s in summaries:
+        lines.append(
+            f'| {s["dataset"]} | {", ".join(f"{lr:.3g}" for lr in s["finder_lrs"])} '
+            f'| x{s["finder_lr_spread"]:.2f} | {s["finder_top1_mean"]:.2f} '
+            f'| {s["best_grid_lr"]:.3g} | {s["best_grid_top1"]:.2f} '
+            f'| {s["gap_to_best"]:+.2f} | {100 * s["finder_time_share"]:.1f}% |')
+    lines += ['', 'Grid top-1 by LR:', '',
+              '| dataset | ' + ' | '.join(f'{lr:.2g}' for lr in GRID) + ' |',
+              '| --- ' * (len(GRID) + 1) + '|']
+    for s in summaries:
+        lines.append(f'| {s["dataset"]} | ' + ' | '.join(
+            f'{g["top1"]:.1f}' for g in s['grid']) + ' |')
+    lines += ['', 'Suggestion rules on the same curves (top-1 read off the '
+              'grid at the suggested LR, mean over seeds):', '',
+              '| dataset | ' + ' | '.join(summaries[0]['rules']) + ' |',
+              '| --- ' * (len(summaries[0]['rules']) + 1) + '|']
+    for s in summaries:
+        cells = []
+        for rule in s['rules'].values():
+            top1 = rule['interpolated_top1']
+            cells.append('no answer' if top1 is None else f'{top1:.2f}')
+        lines.append(f'| {s["dataset"]} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
+                  progress=print):
+    os.makedirs(out_dir, exist_ok=True)
+    summaries = []
+    for dataset in datasets:
+        grid_runs = []
+        for lr in GRID:
+            cfg = run_config(dataset, epochs, 0, lr, False,
+                             osp.join(work_root, f'{dataset}_grid_{lr:.2g}'))
+            grid_runs.append(train_once(cfg))
+            progress(f'{dataset} grid lr={lr:.3g}: top-1 '
+                     f'{grid_runs[-1]["top1"]:.2f}')
+        finder_runs = []
+        for seed in range(seeds):
+            cfg = run_config(dataset, epochs, seed, 0.1, True,
+                             osp.join(work_root, f'{dataset}_finder_{seed}'))
+            finder_runs.append(train_once(cfg))
+            progress(f'{dataset} finder seed={seed}: lr='
+                     f'{finder_runs[-1]["lr"]:.3g} top-1 '
+                     f'{finder_runs[-1]["top1"]:.2f}')
+        summaries.append(summarise(dataset, grid_runs, finder_runs))
+        result = dict(epochs=epochs, seeds=seeds, command=command,
+                      summaries=summaries)
+        with open(osp.join(out_dir, 'lr_finder.json'), 'w') as f:
+            json.dump(result, f, indent=1)
+        with open(osp.join(out_dir, 'lr_finder.md'), 'w') as f:
+            f.write(markdown(summaries, epochs, command))
+    return summaries
