@@ -9,3 +9,7 @@ from .lr_finder_hook import LRFinderHook
 from .lr_range_test import SUGGESTION_RULES, suggest_lr
 
 __all__ += ['LRFinderHook', 'SUGGESTION_RULES', 'suggest_lr']
+from .auto_epochs_hook import AutoEpochsHook
+from .plateau_policy import PlateauPolicy, PolicyState, decide
+
+__all__ += ['AutoEpochsHook', 'PlateauPolicy', 'PolicyState', 'decide']

@@ -1,0 +1,94 @@
+import pytest
+import torch
+
+from mmtricks.hooks import AutoEpochsHook
+
+AGGRESSIVE = dict(type='AutoEpochsHook', patience=1, stop_patience=1,
+                  warmup=1, min_scale=0.01, min_delta=0.5,
+                  force_decay_at=1.0)
+
+
+def auto_config(make_fast_config, work_dir, max_epochs, lr=0.1, **hook):
+    cfg = make_fast_config(work_dir=work_dir, max_epochs=max_epochs,
+                           bundled='lfw_faces')
+    cfg.model.head.num_classes = 2
+    cfg.data_preprocessor.num_classes = 2
+    cfg.optim_wrapper.optimizer.lr = lr
+    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1,
+                                by_epoch=True, begin=0, end=1,
+                                convert_to_iter_based=True)]
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h.type not in ('LRFinderHook', 'AutoEpochsHook')]
+    cfg.custom_hooks.append(dict(AGGRESSIVE, **hook))
+    cfg.randomness = dict(seed=0, deterministic=True)
+    # MMEngine does not restore RNG streams on resume: take random crops and
+    # dropout out so that an interrupted run can be compared bit for bit.
+    cfg.model.head.dropout_rate = 0.0
+    cfg.train_dataloader.dataset.pipeline = cfg.test_pipeline
+    return cfg
+
+
+def train(cfg):
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
+def auto_hook(runner):
+    return next(h for h in runner.hooks if isinstance(h, AutoEpochsHook))
+
+
+@pytest.mark.slow
+def test_resumed_run_decides_like_an_uninterrupted_one(make_fast_config,
+                                                       tmp_path):
+    whole = train(auto_config(make_fast_config, tmp_path / 'whole', 12))
+    state = auto_hook(whole).state
+    assert state.stopped and whole.epoch < 12, state.trace
+    stop_epoch = whole.epoch
+
+    interrupted_at = 3
+    assert interrupted_at < stop_epoch
+    train(auto_config(make_fast_config, tmp_path / 'parts', interrupted_at))
+    cfg = auto_config(make_fast_config, tmp_path / 'parts', 12)
+    cfg.resume = True
+    resumed = train(cfg)
+    assert resumed.epoch == stop_epoch
+    assert auto_hook(resumed).state.trace == state.trace
+    assert [g['lr'] for g in resumed.optim_wrapper.param_groups] == \
+        [g['lr'] for g in whole.optim_wrapper.param_groups]
+
+
+@pytest.mark.slow
+def test_final_weights_are_the_best_validated(make_fast_config, tmp_path):
+    runner = train(auto_config(make_fast_config, tmp_path, 12))
+    hook = auto_hook(runner)
+    for key, value in runner.model.state_dict().items():
+        assert torch.equal(value, hook.best_weights[key]), key
+    saved = torch.load(tmp_path / 'best_auto_epochs.pth', weights_only=True)
+    assert torch.equal(saved['state_dict']['head.layers.1.fc.weight'],
+                       hook.best_weights['head.layers.1.fc.weight'])
+
+
+@pytest.mark.slow
+def test_diverged_run_stops_instead_of_training_on(make_fast_config,
+                                                   tmp_path):
+    cfg = auto_config(make_fast_config, tmp_path, 12, lr=1e4,
+                      patience=50, stop_patience=50)
+    runner = train(cfg)
+    state = auto_hook(runner).state
+    assert runner.epoch < 12
+    assert 'NaN' in state.reason
+
+
+def test_missing_metric_names_the_available_ones(make_fast_config, tmp_path):
+    cfg = auto_config(make_fast_config, tmp_path, 2, monitor='accuracy/top5')
+    with pytest.raises(KeyError, match='accuracy/top1'):
+        train(cfg)
+
+
+def test_no_validation_is_a_clear_error(make_fast_config, tmp_path):
+    cfg = auto_config(make_fast_config, tmp_path, 2)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    with pytest.raises(ValueError, match='validation'):
+        train(cfg)
