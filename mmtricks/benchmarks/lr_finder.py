@@ -11,70 +11,13 @@ import json
 import math
 import os
 import os.path as osp
-import time
 from typing import Dict, List, Sequence
 
 import numpy as np
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
+from .common import bundled_config, train_once
+
 GRID = tuple(1e-4 * 3**k for k in range(9))  # 1e-4 ... 0.66, x3 apart
-
-
-def run_config(dataset: str, epochs: int, seed: int, lr: float,
-               with_finder: bool, work_dir: str):
-    from mmengine.config import Config
-
-    from mmtricks.datasets import load_bundled
-    num_classes = len(load_bundled(dataset).classes)
-    cfg = Config.fromfile(AUTO_MBV3)
-    cfg.work_dir = work_dir
-    cfg.model.backbone.init_cfg = None
-    cfg.model.head.num_classes = num_classes
-    cfg.data_preprocessor.num_classes = num_classes
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[name].dataset.bundled = dataset
-        cfg[name].num_workers = 0
-        cfg[name].persistent_workers = False
-    cfg.optim_wrapper.optimizer.lr = lr
-    cfg.train_cfg.max_epochs = epochs
-    warmup = max(1, epochs // 15)
-    cfg.param_scheduler = [
-        dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
-             end=warmup, convert_to_iter_based=True),
-        dict(type='CosineAnnealingLR', by_epoch=True, begin=warmup,
-             end=epochs, eta_min_ratio=1e-4, convert_to_iter_based=True),
-    ]
-    cfg.default_hooks.logger.interval = 10**6
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
-                                        interval=10**6, save_last=False)
-    cfg.custom_hooks = [h for h in cfg.custom_hooks
-                        if with_finder or h.type != 'LRFinderHook']
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.log_level = 'WARNING'
-    return cfg
-
-
-def train_once(cfg) -> Dict:
-    from mmengine.runner import Runner
-
-    from mmtricks.hooks import LRFinderHook
-    runner = Runner.from_cfg(cfg)
-    start = time.perf_counter()
-    runner.train()
-    seconds = time.perf_counter() - start
-    top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()
-    finder = next((h for h in runner.hooks if isinstance(h, LRFinderHook)),
-                  None)
-    result = dict(top1=float(top1), seconds=seconds,
-                  lr=cfg.optim_wrapper.optimizer.lr)
-    if finder is not None:
-        found = finder.result
-        result.update(lr=found['lr'], finder_seconds=found['seconds'],
-                      finder_steps=found['steps'],
-                      suggestions=found['suggestions'],
-                      fallback=found['fallback_reason'])
-    return result
 
 
 def accuracy_at(lr: float, grid: Sequence[float], accuracies: Sequence[float]):
@@ -154,15 +97,16 @@ def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
     for dataset in datasets:
         grid_runs = []
         for lr in GRID:
-            cfg = run_config(dataset, epochs, 0, lr, False,
-                             osp.join(work_root, f'{dataset}_grid_{lr:.2g}'))
+            cfg = bundled_config(dataset, epochs, 0,
+                                 osp.join(work_root, f'{dataset}_grid_{lr:.2g}'),
+                                 lr=lr, finder=False)
             grid_runs.append(train_once(cfg))
             progress(f'{dataset} grid lr={lr:.3g}: top-1 '
                      f'{grid_runs[-1]["top1"]:.2f}')
         finder_runs = []
         for seed in range(seeds):
-            cfg = run_config(dataset, epochs, seed, 0.1, True,
-                             osp.join(work_root, f'{dataset}_finder_{seed}'))
+            cfg = bundled_config(dataset, epochs, seed,
+                                 osp.join(work_root, f'{dataset}_finder_{seed}'))
             finder_runs.append(train_once(cfg))
             progress(f'{dataset} finder seed={seed}: lr='
                      f'{finder_runs[-1]["lr"]:.3g} top-1 '

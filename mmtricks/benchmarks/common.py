@@ -1,0 +1,90 @@
+"""Runs of ``configs/auto_mbv3.py`` on a bundled set, shared by benchmarks."""
+import os.path as osp
+import time
+from typing import Dict
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
+
+
+def cosine_schedule(epochs: int):
+    """Warmup over 1/15 of the budget (at least one epoch), then cosine."""
+    warmup = max(1, epochs // 15)
+    return [
+        dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
+             end=warmup, convert_to_iter_based=True),
+        dict(type='CosineAnnealingLR', by_epoch=True, begin=warmup,
+             end=epochs, eta_min_ratio=1e-4, convert_to_iter_based=True),
+    ]
+
+
+def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
+                   lr: float = 0.1, finder: bool = True,
+                   auto_epochs: bool = False):
+    """``configs/auto_mbv3.py`` from scratch on ``dataset``, quiet and fast.
+
+    ``auto_epochs=False`` replaces the config's automatic epoch policy (if
+    any) by a fixed ``epochs`` cosine budget; ``finder=False`` removes the
+    LR finder and trains at ``lr``.
+    """
+    from mmengine.config import Config
+
+    from mmtricks.datasets import load_bundled
+    num_classes = len(load_bundled(dataset).classes)
+    cfg = Config.fromfile(AUTO_MBV3)
+    cfg.work_dir = work_dir
+    cfg.model.backbone.init_cfg = None
+    cfg.model.head.num_classes = num_classes
+    cfg.data_preprocessor.num_classes = num_classes
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[name].dataset.bundled = dataset
+        cfg[name].num_workers = 0
+        cfg[name].persistent_workers = False
+    cfg.optim_wrapper.optimizer.lr = lr
+    cfg.train_cfg.max_epochs = epochs
+    drop = set()
+    if not finder:
+        drop.add('LRFinderHook')
+    if auto_epochs:
+        cfg.param_scheduler = [s for s in cfg.param_scheduler
+                               if s.type == 'LinearLR']
+        if not any(h.type == 'AutoEpochsHook' for h in cfg.custom_hooks):
+            cfg.custom_hooks.append(dict(type='AutoEpochsHook'))
+    else:
+        drop.add('AutoEpochsHook')
+        cfg.param_scheduler = cosine_schedule(epochs)
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h.type not in drop]
+    cfg.default_hooks.logger.interval = 10**6
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
+                                        interval=10**6, save_last=False)
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+def train_once(cfg) -> Dict:
+    """Train; return final val top-1, wall time, epochs and finder facts."""
+    from mmengine.runner import Runner
+
+    from mmtricks.hooks import AutoEpochsHook, LRFinderHook
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    seconds = time.perf_counter() - start
+    auto = next((h for h in runner.hooks if isinstance(h, AutoEpochsHook)),
+                None)
+    if auto is not None and auto.state.best is not None:
+        top1 = auto.state.best  # the weights it ships
+    else:
+        top1 = runner.message_hub.get_scalar('val/accuracy/top1').current()
+    result = dict(top1=float(top1), seconds=seconds, epochs=runner.epoch,
+                  lr=cfg.optim_wrapper.optimizer.lr)
+    finder = next((h for h in runner.hooks if isinstance(h, LRFinderHook)),
+                  None)
+    if finder is not None:
+        found = finder.result
+        result.update(lr=found['lr'], finder_seconds=found['seconds'],
+                      finder_steps=found['steps'],
+                      suggestions=found['suggestions'],
+                      fallback=found['fallback_reason'])
+    return result
