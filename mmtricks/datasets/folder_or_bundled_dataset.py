@@ -83,6 +83,15 @@ class FolderOrBundledDataset(BaseDataset):
         if split_folder is not None:
             samples, classes = scan_class_folders(split_folder)
             self._check_same_classes_as_train(classes)
+        elif self.split == 'all' and find_split_folder(self.folder, 'val'):
+            # A pre-split folder: 'all' is train/ plus val/ (not two classes
+            # named 'train' and 'val').
+            samples, classes = scan_class_folders(
+                osp.join(self.folder, 'train'))
+            val_samples, val_classes = scan_class_folders(
+                osp.join(self.folder, 'val'))
+            self._check_same_classes_as_train(val_classes, part='val')
+            samples = samples + val_samples
         else:
             samples, classes = scan_class_folders(self.folder)
             labels = np.array([label for _, label in samples])
@@ -94,13 +103,14 @@ class FolderOrBundledDataset(BaseDataset):
         return [dict(img_path=path, gt_label=label)
                 for path, label in samples], classes
 
-    def _check_same_classes_as_train(self, classes):
-        if self.split == 'train':
+    def _check_same_classes_as_train(self, classes, part=None):
+        part = part or self.split
+        if part == 'train':
             return
         _, train_classes = scan_class_folders(osp.join(self.folder, 'train'))
         if classes != train_classes:
             raise ValueError(
-                f'The class folders of {osp.join(self.folder, self.split)!r} '
+                f'The class folders of {osp.join(self.folder, part)!r} '
                 f'{list(classes)} differ from those of train/ '
                 f'{list(train_classes)}: class indices would not match. '
                 'Give both the same class sub-folders.')

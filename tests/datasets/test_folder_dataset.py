@@ -1,0 +1,297 @@
+import os
+import os.path as osp
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import mmtricks  # noqa: F401  (registers the datasets and transforms)
+from mmpretrain.registry import DATASETS
+from mmtricks.datasets import (DatasetFolderError, export_bundled,
+                               load_bundled, stratified_split)
+
+LOAD = [dict(type='LoadImageIfPath')]
+
+
+def build(data_root, **kwargs):
+    return DATASETS.build(dict(
+        type='FolderOrBundledDataset', data_root=str(data_root), **kwargs))
+
+
+def paths_of(dataset):
+    return [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+
+
+def source_index(path):
+    """Index in the bundled source of an exported ``<name>_<index>.png``."""
+    return int(re.fullmatch(r'[a-z_]+_(\d+)\.png', osp.basename(path))[1])
+
+
+def write_png(path, value=0, size=4):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    pixels = np.full((size, size, 3), value, dtype=np.uint8)
+    pixels[0, 0] = 255 - value
+    Image.fromarray(pixels).save(path)
+    return str(path)
+
+
+def make_classes(root, counts):
+    """Write ``counts[class]`` small PNGs into ``root/<class>/``."""
+    for cls, count in counts.items():
+        os.makedirs(osp.join(root, cls), exist_ok=True)
+        for i in range(count):
+            write_png(osp.join(root, cls, f'{i}.png'), value=10 * i)
+
+
+@pytest.fixture(scope='module')
+def pre_split(tmp_path_factory):
+    root = tmp_path_factory.mktemp('pre_split')
+    summary = export_bundled('lfw_faces', str(root))
+    return root, summary
+
+
+@pytest.fixture(scope='module')
+def un_split(tmp_path_factory):
+    root = tmp_path_factory.mktemp('un_split')
+    summary = export_bundled('lfw_faces', str(root), split='all')
+    return root, summary
+
+
+# --- export_bundled ---------------------------------------------------------
+
+def test_export_writes_the_stratified_split(pre_split):
+    root, summary = pre_split
+    source = load_bundled('lfw_faces')
+    train_idx, val_idx = stratified_split(source.labels, 0.2, seed=0)
+    assert sorted(os.listdir(root)) == ['train', 'val']
+    for part, indices in (('train', train_idx), ('val', val_idx)):
+        assert sorted(os.listdir(root / part)) == ['face', 'non_face']
+        written = {}
+        for cls in ('face', 'non_face'):
+            for name in os.listdir(root / part / cls):
+                written[source_index(name)] = cls
+        assert sorted(written) == sorted(indices.tolist())
+        for index, cls in written.items():
+            assert cls == source.classes[source.labels[index]]
+        assert summary['splits'][part] == dict(Counter(written.values()))
+    assert summary['total'] == 200 and summary['num_classes'] == 2
+    assert summary['image_size'] == 25
+    assert summary['out_dir'] == str(root)
+
+
+def test_export_png_pixels_match_the_source(pre_split):
+    root, _ = pre_split
+    source = load_bundled('lfw_faces')
+    folder = root / 'val' / 'face'
+    for name in sorted(os.listdir(folder))[:5]:
+        pixels = np.asarray(Image.open(folder / name))
+        np.testing.assert_array_equal(pixels,
+                                      source.images[source_index(name)])
+
+
+def test_export_resizes_and_splits_by_arguments(tmp_path):
+    summary = export_bundled('lfw_faces', str(tmp_path), image_size=12,
+                             split='val', val_ratio=0.5, seed=3)
+    assert sorted(os.listdir(tmp_path)) == ['val']
+    assert summary['splits'] == {'val': {'face': 50, 'non_face': 50}}
+    name = os.listdir(tmp_path / 'val' / 'face')[0]
+    assert Image.open(tmp_path / 'val' / 'face' / name).size == (12, 12)
+    source = load_bundled('lfw_faces')
+    _, val_idx = stratified_split(source.labels, 0.5, seed=3)
+    written = sorted(source_index(n) for cls in ('face', 'non_face')
+                     for n in os.listdir(tmp_path / 'val' / cls))
+    assert written == val_idx.tolist()
+
+
+def test_export_refuses_a_non_empty_folder(tmp_path):
+    user_file = tmp_path / 'notes.txt'
+    user_file.write_text('mine')
+    with pytest.raises(FileExistsError, match='overwrite=True'):
+        export_bundled('lfw_faces', str(tmp_path))
+    assert os.listdir(tmp_path) == ['notes.txt']
+    # with overwrite the export is written next to the user's file
+    summary = export_bundled('lfw_faces', str(tmp_path), overwrite=True)
+    assert summary['total'] == 200
+    assert user_file.read_text() == 'mine'
+
+
+def test_export_overwrite_warns_of_foreign_images(tmp_path):
+    export_bundled('lfw_faces', str(tmp_path))
+    stray = write_png(tmp_path / 'train' / 'face' / 'stray.png')
+    with pytest.warns(UserWarning, match='1 image file'):
+        export_bundled('lfw_faces', str(tmp_path), overwrite=True)
+    assert osp.isfile(stray)
+
+
+def test_export_bad_arguments_write_nothing(tmp_path):
+    out = tmp_path / 'out'
+    with pytest.raises(ValueError, match='val_ratio'):
+        export_bundled('lfw_faces', str(out), val_ratio=1.0)
+    with pytest.raises(ValueError, match='split must be one of'):
+        export_bundled('lfw_faces', str(out), split='test')
+    with pytest.raises(ValueError, match='Unknown bundled dataset'):
+        export_bundled('cifar', str(out))
+    assert not out.exists()
+
+
+# --- a pre-split train/ + val/ folder ---------------------------------------
+
+def test_pre_split_folder(pre_split):
+    root, summary = pre_split
+    train = build(root, split='train')
+    val = build(root, split='val')
+    assert train.metainfo['classes'] == ('face', 'non_face')
+    assert val.metainfo['classes'] == ('face', 'non_face')
+    assert len(train) == 160 and len(val) == 40
+    assert all(p.startswith(str(root / 'train')) for p in paths_of(train))
+    assert all(p.startswith(str(root / 'val')) for p in paths_of(val))
+    for dataset in (train, val):
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            cls = osp.basename(osp.dirname(info['img_path']))
+            assert dataset.metainfo['classes'][info['gt_label']] == cls
+
+
+def test_pre_split_folder_serves_the_bundled_images(pre_split):
+    """Exported then loaded, the val set equals the bundled val set."""
+    root, _ = pre_split
+    folder = build(root, split='val', pipeline=LOAD)
+    bundled = DATASETS.build(dict(type='FolderOrBundledDataset',
+                                  bundled='lfw_faces', split='val',
+                                  image_size=25, pipeline=LOAD))
+
+    def content(dataset):
+        return Counter((dataset[i]['img'].tobytes(), dataset[i]['gt_label'])
+                       for i in range(len(dataset)))
+
+    assert folder[0]['img'].shape == (25, 25, 3)
+    assert content(folder) == content(bundled)
+
+
+def test_pre_split_all_serves_train_and_val(pre_split):
+    root, _ = pre_split
+    everything = build(root, split='all')
+    assert everything.metainfo['classes'] == ('face', 'non_face')
+    assert sorted(paths_of(everything)) == sorted(
+        paths_of(build(root, split='train')) +
+        paths_of(build(root, split='val')))
+
+
+# --- a single un-split folder -----------------------------------------------
+
+def test_un_split_folder_is_split_stratified_and_deterministic(un_split):
+    root, summary = un_split
+    assert sorted(os.listdir(root)) == ['face', 'non_face']
+    assert summary['splits'] == {'all': {'face': 100, 'non_face': 100}}
+    train, val = build(root, split='train'), build(root, split='val')
+    train_paths, val_paths = paths_of(train), paths_of(val)
+    assert not set(train_paths) & set(val_paths)
+    assert sorted(train_paths + val_paths) == sorted(
+        paths_of(build(root, split='all')))
+    assert len(set(train_paths + val_paths)) == 200
+    assert Counter(osp.basename(osp.dirname(p)) for p in val_paths) == {
+        'face': 20, 'non_face': 20}
+    # the same on every build, another seed gives another split
+    assert paths_of(build(root, split='val')) == val_paths
+    assert set(paths_of(build(root, split='val', seed=1))) != set(val_paths)
+    # sorted files in class order follow the source order here, so the
+    # folder split is the split of the bundled set itself
+    source = load_bundled('lfw_faces')
+    _, val_idx = stratified_split(source.labels, 0.2, seed=0)
+    assert sorted(source_index(p) for p in val_paths) == val_idx.tolist()
+
+
+def test_un_split_folder_val_ratio(un_split):
+    root, _ = un_split
+    assert len(build(root, split='val', val_ratio=0.5)) == 100
+
+
+def test_nested_images_and_hidden_folders(tmp_path):
+    make_classes(tmp_path, {'cat': 2, 'dog': 2})
+    write_png(tmp_path / 'cat' / 'sub' / 'deep.png')
+    write_png(tmp_path / 'cat' / '.cache' / 'thumb.png')
+    write_png(tmp_path / '.hidden_class' / 'a.png')
+    (tmp_path / 'dog' / 'readme.txt').write_text('not an image')
+    dataset = build(tmp_path, split='all')
+    assert dataset.metainfo['classes'] == ('cat', 'dog')
+    names = sorted(osp.relpath(p, tmp_path) for p in paths_of(dataset))
+    assert names == sorted(['cat/0.png', 'cat/1.png', 'cat/sub/deep.png',
+                            'dog/0.png', 'dog/1.png'])
+
+
+# --- bad input --------------------------------------------------------------
+
+def test_missing_data_root(tmp_path):
+    missing = tmp_path / 'nope'
+    with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):
+        build(missing)
+
+
+def test_no_class_folders(tmp_path):
+    write_png(tmp_path / 'loose.png')
+    with pytest.raises(DatasetFolderError, match='no class sub-folders'):
+        build(tmp_path)
+
+
+def test_empty_class_folder(tmp_path):
+    make_classes(tmp_path, {'cat': 3, 'dog': 3, 'bird': 0})
+    (tmp_path / 'bird' / 'notes.txt').write_text('no images here')
+    with pytest.raises(DatasetFolderError,
+                       match=re.escape(str(tmp_path / 'bird')) +
+                       '.*holds no image files'):
+        build(tmp_path)
+
+
+def test_single_class(tmp_path):
+    make_classes(tmp_path, {'cat': 5})
+    with pytest.raises(DatasetFolderError, match="single class.*'cat'"):
+        build(tmp_path)
+
+
+def test_corrupt_image_is_listed(tmp_path):
+    make_classes(tmp_path, {'cat': 3, 'dog': 3})
+    bad = tmp_path / 'dog' / 'x.png'
+    bad.write_bytes(b'this is not a png at all')
+    truncated = tmp_path / 'cat' / 'half.png'
+    truncated.write_bytes((tmp_path / 'cat' / '0.png').read_bytes()[:30])
+    with pytest.raises(DatasetFolderError) as error:
+        build(tmp_path, split='all')
+    message = str(error.value)
+    assert '2 image file(s) cannot be decoded' in message
+    assert str(bad) in message and str(truncated) in message
+    assert 'check_images=False' in message
+    # the check can be turned off; the files are then listed as usual
+    dataset = build(tmp_path, split='all', check_images=False)
+    assert str(bad) in paths_of(dataset)
+
+
+def test_corrupt_image_in_pre_split_val(tmp_path):
+    make_classes(tmp_path / 'train', {'cat': 2, 'dog': 2})
+    make_classes(tmp_path / 'val', {'cat': 1, 'dog': 1})
+    bad = tmp_path / 'val' / 'cat' / 'x.png'
+    bad.write_bytes(b'\x00garbage')
+    assert len(build(tmp_path, split='train')) == 4
+    with pytest.raises(DatasetFolderError, match=re.escape(str(bad))):
+        build(tmp_path, split='val')
+
+
+def test_val_classes_differ_from_train(tmp_path):
+    make_classes(tmp_path / 'train', {'cat': 2, 'dog': 2})
+    make_classes(tmp_path / 'val', {'cat': 1, 'fox': 1})
+    assert len(build(tmp_path, split='train')) == 4
+    with pytest.raises(ValueError,
+                       match=r"\['cat', 'fox'\] differ from those of train/ "
+                       r"\['cat', 'dog'\]"):
+        build(tmp_path, split='val')
+    with pytest.raises(ValueError, match='differ from those of train/'):
+        build(tmp_path, split='all')
+
+
+def test_empty_class_folder_in_pre_split_val(tmp_path):
+    make_classes(tmp_path / 'train', {'cat': 2, 'dog': 2})
+    make_classes(tmp_path / 'val', {'cat': 1, 'dog': 0})
+    with pytest.raises(DatasetFolderError,
+                       match=re.escape(str(tmp_path / 'val' / 'dog'))):
+        build(tmp_path, split='val')
