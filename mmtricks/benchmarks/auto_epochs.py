@@ -31,13 +31,17 @@ def markdown(summaries: List[Dict], budgets: Sequence[int], cap: int,
     lines = [
         'Automatic epochs vs fixed cosine budgets: MobileNetV3-small from '
         f'scratch, `configs/auto_mbv3.py`, LR from the finder, cap {cap} '
-        f'epochs. Command: `{command}`.', '',
+        f'epochs. Command: `{command}`. Top-1 is what each run ships: the '
+        'final weights of a fixed budget, the best validated weights of the '
+        'automatic run (best-of-validations of the fixed runs in brackets: '
+        'the same selection on the validation set).', '',
         '| dataset | ' + ' | '.join(f'{e} ep: top-1 / time' for e in budgets)
         + ' | auto: epochs / top-1 / time | gap to best fixed | epochs vs best fixed |',
         '| --- ' * (len(budgets) + 4) + '|',
     ]
     for s in summaries:
-        cells = [f'{s["fixed"][str(e)]["top1"]:.2f} / '
+        cells = [f'{s["fixed"][str(e)]["top1"]:.2f} '
+                 f'({s["fixed"][str(e)]["best_top1"]:.2f}) / '
                  f'{s["fixed"][str(e)]["seconds"]:.0f} s' for e in budgets]
         a = s['auto']
         lines.append(
