@@ -7,7 +7,8 @@ from mmpretrain.registry import DATASETS
 
 from .bundled_dataset import (bundled_data_list, check_split, load_rgb_images,
                               select_split)
-from .folder import check_images_readable, scan_class_folders
+from .folder import (DatasetFolderError, check_images_readable,
+                     scan_class_folders)
 
 
 def find_split_folder(data_root: str, split: str) -> Optional[str]:
@@ -109,7 +110,7 @@ class FolderOrBundledDataset(BaseDataset):
             return
         _, train_classes = scan_class_folders(osp.join(self.folder, 'train'))
         if classes != train_classes:
-            raise ValueError(
+            raise DatasetFolderError(
                 f'The class folders of {osp.join(self.folder, part)!r} '
                 f'{list(classes)} differ from those of train/ '
                 f'{list(train_classes)}: class indices would not match. '

@@ -281,11 +281,11 @@ def test_val_classes_differ_from_train(tmp_path):
     make_classes(tmp_path / 'train', {'cat': 2, 'dog': 2})
     make_classes(tmp_path / 'val', {'cat': 1, 'fox': 1})
     assert len(build(tmp_path, split='train')) == 4
-    with pytest.raises(ValueError,
+    with pytest.raises(DatasetFolderError,
                        match=r"\['cat', 'fox'\] differ from those of train/ "
                        r"\['cat', 'dog'\]"):
         build(tmp_path, split='val')
-    with pytest.raises(ValueError, match='differ from those of train/'):
+    with pytest.raises(DatasetFolderError, match='differ from those of train/'):
         build(tmp_path, split='all')
 
 
