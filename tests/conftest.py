@@ -33,3 +33,15 @@ def make_fast_config(tmp_path):
         kwargs.setdefault('work_dir', tmp_path / 'work')
         return fast_config(**kwargs)
     return make
+
+
+def train(cfg):
+    """Build a Runner from ``cfg``, train it, return it."""
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
+def hook_of(runner, hook_type):
+    return next(h for h in runner.hooks if isinstance(h, hook_type))

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from conftest import hook_of, train
 from mmtricks.hooks import AutoEpochsHook
 
 AGGRESSIVE = dict(type='AutoEpochsHook', patience=1, stop_patience=1,
@@ -28,15 +29,8 @@ def auto_config(make_fast_config, work_dir, max_epochs, lr=0.1, **hook):
     return cfg
 
 
-def train(cfg):
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return runner
-
-
 def auto_hook(runner):
-    return next(h for h in runner.hooks if isinstance(h, AutoEpochsHook))
+    return hook_of(runner, AutoEpochsHook)
 
 
 @pytest.mark.slow

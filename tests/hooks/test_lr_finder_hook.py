@@ -4,6 +4,8 @@ import math
 import pytest
 import torch
 
+from conftest import hook_of, train
+from mmtricks.engine import build_runner_ready_to_train
 from mmtricks.hooks import LRFinderHook
 
 FINDER = dict(type='LRFinderHook', num_steps=12, start_lr=1e-4, end_lr=5.0)
@@ -31,28 +33,8 @@ def finder_config(make_fast_config, work_dir, lr=0.1, finder=True,
     return cfg
 
 
-def train(cfg):
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return runner
-
-
-def prepared_runner(cfg):
-    """A runner built up to the point where `before_train` hooks run."""
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
-    runner._train_loop = runner.build_train_loop(runner._train_loop)
-    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
-    runner.param_schedulers = runner.build_param_scheduler(
-        runner.param_schedulers)
-    runner.optim_wrapper.initialize_count_status(runner.model, 0,
-                                                 runner.max_iters)
-    return runner
-
-
 def finder_of(runner):
-    return next(h for h in runner.hooks if isinstance(h, LRFinderHook))
+    return hook_of(runner, LRFinderHook)
 
 
 @pytest.mark.slow
@@ -102,7 +84,7 @@ def test_nan_loss_from_the_first_step_keeps_config_lr(make_fast_config,
     from mmpretrain.models import ImageClassifier
     monkeypatch.setattr(ImageClassifier, 'train_step',
                         lambda self, data, optim_wrapper: {'loss': torch.tensor(math.nan)})
-    runner = prepared_runner(finder_config(make_fast_config, tmp_path, lr=0.05))
+    runner = build_runner_ready_to_train(finder_config(make_fast_config, tmp_path, lr=0.05))
     hook = finder_of(runner)
     hook.before_train(runner)
     assert hook.result['lr'] == 0.05
@@ -113,7 +95,7 @@ def test_nan_loss_from_the_first_step_keeps_config_lr(make_fast_config,
 def test_batch_size_one_keeps_config_lr(make_fast_config, tmp_path):
     cfg = finder_config(make_fast_config, tmp_path, lr=0.05)
     cfg.train_dataloader.batch_size = 1
-    runner = prepared_runner(cfg)
+    runner = build_runner_ready_to_train(cfg)
     hook = finder_of(runner)
     hook.before_train(runner)
     assert hook.result['lr'] == 0.05
