@@ -74,12 +74,12 @@ optim_wrapper = dict(
         type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
 )
-max_epochs = 30
+# A budget cap, not a guess: AutoEpochsHook decays the LR on plateaus, stops
+# when it has nothing left to gain, and ships the best validated weights.
+max_epochs = 60
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=2,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=2, end=max_epochs,
-         eta_min=1e-5, convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 val_cfg = dict()
@@ -92,11 +92,13 @@ default_hooks = dict(
         save_best='accuracy/top1', rule='greater'),
 )
 custom_hooks = [
-    # Initial LR from an LR range test on this data, model and batch size
-    # (the optimizer's lr below is only the fallback).
-    dict(type='LRFinderHook'),
     # A clear error when model.head.num_classes does not fit the dataset.
     dict(type='NumClassesCheckHook'),
+    # Initial LR from an LR range test on this data, model and batch size
+    # (the optimizer's lr above is only the fallback).
+    dict(type='LRFinderHook'),
+    # Decay on plateau, stop at the LR floor, final weights = best validated.
+    dict(type='AutoEpochsHook', monitor='accuracy/top1'),
     # Honest eval-mode BN statistics for validation and checkpoints: without
     # it MobileNetV3's BN momentum 0.01 can collapse eval to one class.
     dict(type='PreciseBNStatsHook', num_samples=1024),

@@ -6,8 +6,16 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
 
 
+AUTOMATIC_HOOKS = ('LRFinderHook', 'AutoEpochsHook')
+
+
 def fast_config(path=AUTO_MBV3, work_dir=None, max_epochs=1, **dataset_args):
-    """configs/auto_mbv3.py (or ``path``) trimmed for a quick in-process run."""
+    """configs/auto_mbv3.py (or ``path``) trimmed for a quick in-process run.
+
+    Trains at the config's LR for exactly ``max_epochs`` with cosine decay:
+    the LR finder and the automatic epoch policy are removed (tests of them
+    add them back).
+    """
     from mmengine.config import Config
     cfg = Config.fromfile(path)
     cfg.work_dir = str(work_dir)
@@ -24,6 +32,8 @@ def fast_config(path=AUTO_MBV3, work_dir=None, max_epochs=1, **dataset_args):
         dict(type='CosineAnnealingLR', by_epoch=True, begin=0,
              end=max_epochs, convert_to_iter_based=True)
     ]
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h.type not in AUTOMATIC_HOOKS]
     return cfg
 
 

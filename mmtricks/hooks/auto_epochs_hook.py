@@ -89,7 +89,7 @@ class AutoEpochsHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         loss = (outputs or {}).get('loss')
-        if loss is not None and not math.isfinite(float(loss)):
+        if loss is not None and not math.isfinite(float(loss.detach())):
             self._nonfinite_loss = True
         if not self._by_epoch(runner) and self._diverged_anywhere():
             self._stop_diverged(runner)

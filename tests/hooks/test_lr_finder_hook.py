@@ -26,7 +26,8 @@ def finder_config(make_fast_config, work_dir, lr=0.1, finder=True,
              end=max_epochs, eta_min_ratio=0.01, convert_to_iter_based=True),
     ]
     cfg.custom_hooks = [h for h in cfg.custom_hooks
-                        if h.type not in ('LRFinderHook', 'PreciseBNStatsHook')]
+                        if h.type not in ('LRFinderHook', 'PreciseBNStatsHook',
+                                          'AutoEpochsHook')]
     if finder:
         cfg.custom_hooks.append(dict(FINDER))
     cfg.randomness = dict(seed=0, deterministic=True)
