@@ -86,3 +86,67 @@ def test_no_validation_is_a_clear_error(make_fast_config, tmp_path):
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     with pytest.raises(ValueError, match='validation'):
         train(cfg)
+
+
+@pytest.mark.slow
+def test_decides_once_per_validation_with_val_interval(make_fast_config,
+                                                       tmp_path):
+    cfg = auto_config(make_fast_config, tmp_path, 8)
+    cfg.train_cfg.val_interval = 2
+    runner = train(cfg)
+    steps = [step for step, *_ in auto_hook(runner).state.trace]
+    assert steps and all(step % 2 == 0 for step in steps), steps
+
+
+@pytest.mark.slow
+def test_iteration_based_validation(make_fast_config, tmp_path):
+    cfg = auto_config(make_fast_config, tmp_path, 2)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=30,
+                         val_interval=3)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=3,
+                                        by_epoch=False)
+    cfg.param_scheduler = []
+    runner = train(cfg)
+    trace = auto_hook(runner).state.trace
+    assert [step for step, *_ in trace] == \
+        list(range(3, 3 * len(trace) + 1, 3))
+    assert trace[-1][3] == 'stop' or runner.iter == 30
+
+
+class WeightsRecorder:
+    """Records the model's weights after each validation, at a priority."""
+
+    def __init__(self, priority):
+        from mmengine.hooks import Hook
+
+        recorder = self
+
+        class _Hook(Hook):
+            def after_val_epoch(self, runner, metrics=None):
+                recorder.seen[runner.epoch] = {
+                    k: v.clone() for k, v in runner.model.state_dict().items()}
+
+        self.hook = _Hook()
+        self.hook.priority = priority
+        self.seen = {}
+
+
+@pytest.mark.slow
+def test_ema_weights_are_the_ones_judged_and_shipped(make_fast_config,
+                                                     tmp_path):
+    from mmengine.runner import Runner
+    cfg = auto_config(make_fast_config, tmp_path, 6)
+    cfg.custom_hooks.append(dict(type='EMAHook', momentum=0.5))
+    runner = Runner.from_cfg(cfg)
+    validated = WeightsRecorder('VERY_HIGH')  # before EMAHook swaps back
+    raw = WeightsRecorder('VERY_LOW')         # after it
+    runner.register_hook(validated.hook, validated.hook.priority)
+    runner.register_hook(raw.hook, raw.hook.priority)
+    runner.train()
+
+    hook = auto_hook(runner)
+    best = hook.state.best_step
+    key = 'head.layers.1.fc.weight'
+    assert not torch.equal(validated.seen[best][key], raw.seen[best][key])
+    for name, value in runner.model.state_dict().items():
+        assert torch.equal(value, validated.seen[best][name]), name
