@@ -6,7 +6,6 @@
 Writes lr_finder.json and lr_finder.md into --out.
 """
 import argparse
-import logging
 import shlex
 import sys
 import tempfile
@@ -23,11 +22,8 @@ def main():
     args = parser.parse_args()
 
     import mmtricks  # noqa: F401
-    from mmengine.logging import MMLogger
     from mmtricks.benchmarks.lr_finder import run_benchmark
 
-    logging.getLogger('mmengine').setLevel(logging.WARNING)
-    MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
     work = args.work_dir or tempfile.mkdtemp(prefix='bench_lr_finder_')
     command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
     summaries = run_benchmark(args.datasets, args.epochs, args.seeds,

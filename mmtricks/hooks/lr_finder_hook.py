@@ -1,16 +1,14 @@
-import itertools
 import json
 import math
 import os.path as osp
 import time
 from typing import Optional, Sequence
 
+import torch
 from mmengine.dist import all_reduce, is_main_process
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import HOOKS
-import torch
 
 from .lr_range_test import (SUGGESTION_RULES, centred_smooth, exponential_ramp,
                             has_diverged, suggest_lr)
