@@ -65,10 +65,11 @@ class LRFinderHook(Hook):
         max_fraction (float): Defaults to 0.05.
         min_steps (int): Defaults to 30.
         max_steps (int): Defaults to 100.
-        rule (str): A name in ``SUGGESTION_RULES``: ``'midpoint'`` (middle
-            of the main descent), ``'valley'`` (fastai), ``'steepest'``
-            (torch-lr-finder, Lightning) or ``'minimum'`` (fastai).
-            Defaults to ``'midpoint'``.
+        rule (str): A name in ``SUGGESTION_RULES``: ``'minimum'`` (a tenth
+            of the LR at the smoothed minimum), ``'midpoint'`` (middle of the
+            main descent), ``'valley'`` (fastai) or ``'steepest'``
+            (torch-lr-finder, Lightning). Defaults to ``'minimum'``, the best
+            and most stable rule in ``tools/benchmark_lr_finder.py``.
         lr_bounds (tuple[float, float]): The chosen LR is clipped to these.
             Defaults to (1e-4, 1.0), meant for SGD.
         divergence_factor (float): Stop when the smoothed loss exceeds the
@@ -85,7 +86,7 @@ class LRFinderHook(Hook):
                  max_fraction: float = 0.05,
                  min_steps: int = 30,
                  max_steps: int = 100,
-                 rule: str = 'midpoint',
+                 rule: str = 'minimum',
                  lr_bounds: Sequence[float] = (1e-4, 1.0),
                  divergence_factor: float = 4.0,
                  plot: bool = True):

@@ -187,7 +187,7 @@ SUGGESTION_RULES: Dict[str, Callable] = {
 }
 
 
-def suggest_lr(lrs, losses, rule: str = 'midpoint') -> Optional[float]:
+def suggest_lr(lrs, losses, rule: str = 'minimum') -> Optional[float]:
     """Apply the named rule; None when the curve shows no usable descent."""
     try:
         fn = SUGGESTION_RULES[rule]

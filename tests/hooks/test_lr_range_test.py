@@ -62,9 +62,10 @@ def test_midpoint_ignores_noise_and_an_early_spike():
         assert 0.01 <= lr <= 0.1, (seed, lr)
 
 
-def test_midpoint_is_stable_across_budgets():
+@pytest.mark.parametrize('rule', ['midpoint', 'minimum'])
+def test_answer_is_stable_across_budgets(rule):
     """Users report 100 vs 1000 steps moving fastai's answer 40x."""
-    answers = [suggest_lr(*synthetic_curve(n), rule='midpoint')
+    answers = [suggest_lr(*synthetic_curve(n), rule=rule)
                for n in (30, 100, 300)]
     assert max(answers) / min(answers) < 2.0, answers
 
