@@ -45,7 +45,7 @@ def main():
     finder = LRFinderHook(**hook_args)
     runner = build_runner_ready_to_train(cfg)
     finder.result = finder.find(runner)
-    finder._write_outputs(runner.work_dir)
+    finder.write_outputs(runner.work_dir)
 
     result = finder.result
     for rule, lr in result['suggestions'].items():

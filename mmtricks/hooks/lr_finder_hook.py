@@ -129,7 +129,7 @@ class LRFinderHook(Hook):
             apply_initial_lr(runner.optim_wrapper, schedulers,
                              self.result['lr'])
         if is_main_process():
-            self._write_outputs(runner.work_dir)
+            self.write_outputs(runner.work_dir)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.result is not None:
@@ -228,7 +228,7 @@ class LRFinderHook(Hook):
             f'{share:.1f}% of the {result["training_iters"]} training '
             'iterations.')
 
-    def _write_outputs(self, work_dir: str) -> None:
+    def write_outputs(self, work_dir: str) -> None:
         with open(osp.join(work_dir, 'lr_finder.json'), 'w') as f:
             json.dump(self.result, f, indent=1)
         if self.plot and self.result['losses']:
