@@ -5,10 +5,10 @@ from typing import Dict, Optional
 import torch
 from mmengine.dist import all_reduce
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
+from ..engine.model_state import cloned_state_dict, unwrap_model
 from .plateau_policy import (DECAY, STOP, PlateauPolicy, PolicyState, decide,
                              is_collapsed)
 
@@ -126,16 +126,13 @@ class AutoEpochsHook(Hook):
                 f'AutoEpochsHook monitors {self.monitor!r}, which validation '
                 f'does not report; it reports {sorted(metrics)}. Set '
                 '`monitor` to one of them.')
-        by_epoch = self._by_epoch(runner)
-        step = runner.epoch if by_epoch else runner.iter
-        budget = runner.max_epochs if by_epoch else runner.max_iters
+        unit, step, budget = self._position(runner)
         old = self.state
         self.state, action, reason = decide(
             self.policy, old, step, float(metrics[self.monitor]), budget,
             collapsed=self._collapsed(runner))
         if self.state.best_step == step and self.state.best != old.best:
-            self.best_weights = _copy_weights(runner.model)
-        unit = 'epoch' if by_epoch else 'iter'
+            self.best_weights = cloned_state_dict(runner.model)
         if 'collapsed' in reason:
             runner.logger.warning(f'AutoEpochs: {reason} at {unit} {step}.')
         if action == DECAY:
@@ -151,7 +148,7 @@ class AutoEpochsHook(Hook):
     def after_train(self, runner) -> None:
         if self.best_weights is None:
             return
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         model.load_state_dict(self.best_weights)
         runner.logger.info(
             f'AutoEpochs: final weights are the best validated ones '
@@ -196,10 +193,14 @@ class AutoEpochsHook(Hook):
         all_reduce(flag, op='max')
         return bool(flag)
 
+    def _position(self, runner):
+        """``(unit, step, budget)``: where training stands, in its own unit."""
+        if self._by_epoch(runner):
+            return 'epoch', runner.epoch, runner.max_epochs
+        return 'iter', runner.iter, runner.max_iters
+
     def _stop_diverged(self, runner) -> None:
-        unit = 'epoch' if self._by_epoch(runner) else 'iter'
-        step = runner.epoch if unit == 'epoch' else runner.iter
-        budget = runner.max_epochs if unit == 'epoch' else runner.max_iters
+        unit, step, budget = self._position(runner)
         reason = 'the training loss became NaN/inf: training diverged'
         self.state = replace(self.state, stopped=True, reason=reason)
         self._stop(runner, step, budget, unit, reason)
@@ -226,11 +227,3 @@ def _grow(counts: torch.Tensor, size: int) -> torch.Tensor:
         return counts
     return torch.cat([counts, counts.new_zeros(size - len(counts))])
 
-
-def _unwrap(model):
-    return model.module if is_model_wrapper(model) else model
-
-
-def _copy_weights(model) -> Dict[str, torch.Tensor]:
-    return {k: v.detach().clone()
-            for k, v in _unwrap(model).state_dict().items()}

@@ -1,8 +1,9 @@
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
+
+from ..engine.model_state import unwrap_model
 
 
 def dataset_classes(dataloader) -> Optional[tuple]:
@@ -13,8 +14,7 @@ def dataset_classes(dataloader) -> Optional[tuple]:
 
 
 def head_num_classes(model) -> Optional[int]:
-    model = model.module if is_model_wrapper(model) else model
-    head = getattr(model, 'head', None)
+    head = getattr(unwrap_model(model), 'head', None)
     return getattr(head, 'num_classes', None)
 
 

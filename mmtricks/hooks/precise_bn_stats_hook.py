@@ -3,10 +3,10 @@ import time
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
+from ..engine.model_state import unwrap_model
 from .bn_stats import recompute_bn_statistics
 
 DATA_BATCH = Optional[dict]
@@ -73,8 +73,7 @@ class PreciseBNStatsHook(Hook):
             self.refresh(runner)
 
     def refresh(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+        model = unwrap_model(runner.model)
         loader = runner.train_loop.dataloader
         num_batches = min(-(-self.num_samples // loader.batch_size),
                           int(len(loader) * self.max_epoch_fraction))

@@ -4,7 +4,7 @@ import random
 
 import numpy as np
 import torch
-from mmengine.model import is_model_wrapper
+from ..engine.model_state import cloned_state_dict, unwrap_model
 
 
 class TrainingStateSnapshot:
@@ -20,10 +20,8 @@ class TrainingStateSnapshot:
 
     def __init__(self, runner):
         self.runner = runner
-        model = self._model()
         wrapper = runner.optim_wrapper
-        self.model_state = {k: v.detach().clone()
-                            for k, v in model.state_dict().items()}
+        self.model_state = cloned_state_dict(runner.model)
         self.optim_state = copy.deepcopy(wrapper.state_dict())
         # MMEngine's extra group for logging `base_lr`: not in state_dict().
         self.base_param_settings = copy.copy(
@@ -37,12 +35,8 @@ class TrainingStateSnapshot:
         self.cuda_rng = torch.cuda.get_rng_state_all() \
             if torch.cuda.is_available() else None
 
-    def _model(self):
-        model = self.runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def restore(self) -> None:
-        model = self._model()
+        model = unwrap_model(self.runner.model)
         with torch.no_grad():
             for key, value in model.state_dict().items():
                 value.copy_(self.model_state[key])
