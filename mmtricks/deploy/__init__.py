@@ -1,0 +1,21 @@
+"""From checkpoint to a verified, timed OpenVINO model.
+
+Importing this package makes MMDeploy's ``openvino`` backend work on today's
+OpenVINO (:mod:`mmtricks.compat.mmdeploy_openvino`).
+"""
+from ..compat import mmdeploy_openvino
+
+mmdeploy_openvino.apply()
+
+from .classifier import OpenVINOClassifier, Prediction  # noqa: E402
+from .deploy_checkpoint import (DeployOptions, ParityError,  # noqa: E402
+                                deploy_checkpoint)
+from .inputs import DeployInputError  # noqa: E402
+from .model_info import read_model_info  # noqa: E402
+from .parity import parity_failures, parity_report  # noqa: E402
+
+__all__ = [
+    'DeployInputError', 'DeployOptions', 'OpenVINOClassifier', 'ParityError',
+    'Prediction', 'deploy_checkpoint', 'parity_failures', 'parity_report',
+    'read_model_info'
+]

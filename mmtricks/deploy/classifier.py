@@ -1,0 +1,139 @@
+"""Classify image files with an IR written by ``tools/deploy.py``.
+
+Preprocessing comes from the IR's runtime info (see :mod:`.model_info`), so
+the model file is all a consumer needs::
+
+    from mmtricks.deploy import OpenVINOClassifier
+    clf = OpenVINOClassifier('work_dirs/deploy/end2end.xml')
+    clf.classify('photo.jpg')       # [Prediction(path, label, score, index)]
+    clf.classify('folder/')         # every image under the folder
+"""
+import os
+import os.path as osp
+from typing import List, NamedTuple, Sequence, Union
+
+import cv2
+import numpy as np
+
+from .model_info import compile_properties, read_model_info
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
+                  '.tiff', '.webp')
+
+
+class Prediction(NamedTuple):
+    path: str
+    label: str
+    score: float
+    index: int
+
+
+def read_bgr(path: str) -> np.ndarray:
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(
+            f'Cannot read image {path!r}: the file is missing, not an image, '
+            'or corrupt. Remove it or pass a readable image.')
+    return image
+
+
+def resize_for_network(image: np.ndarray, size: Sequence[int],
+                       resize_type: str) -> np.ndarray:
+    """Bring an HWC image to ``size`` (height, width) as the pipeline did."""
+    height, width = size
+    if resize_type == 'crop':
+        scale = max(height / image.shape[0], width / image.shape[1])
+        resized = cv2.resize(
+            image, (max(width, round(image.shape[1] * scale)),
+                    max(height, round(image.shape[0] * scale))),
+            interpolation=cv2.INTER_LINEAR)
+        top = (resized.shape[0] - height) // 2
+        left = (resized.shape[1] - width) // 2
+        return resized[top:top + height, left:left + width]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def to_network_input(images: Sequence[np.ndarray], info: dict) -> np.ndarray:
+    """BGR uint8 images to the normalised NCHW float batch the IR takes."""
+    batch = []
+    for image in images:
+        image = resize_for_network(image, info['input_size'],
+                                   info['resize_type'])
+        if info['to_rgb']:
+            image = image[..., ::-1]
+        image = (image.astype(np.float32) - np.float32(info['mean'])) / \
+            np.float32(info['std'])
+        batch.append(image.transpose(2, 0, 1))
+    return np.ascontiguousarray(np.stack(batch))
+
+
+def list_images(path: str) -> List[str]:
+    if osp.isfile(path):
+        return [path]
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'No image file or folder at {path!r}.')
+    found = []
+    for root, _, files in os.walk(path):
+        found.extend(osp.join(root, f) for f in files
+                     if f.lower().endswith(IMAGE_SUFFIXES))
+    if not found:
+        raise ValueError(f'No images ({", ".join(IMAGE_SUFFIXES)}) found '
+                         f'under {path!r}.')
+    return sorted(found)
+
+
+class OpenVINOClassifier:
+    """An OpenVINO IR classifier with its own preprocessing.
+
+    Args:
+        model_path (str): The ``.xml`` written by ``tools/deploy.py``.
+        device (str): OpenVINO device. Defaults to ``'CPU'``.
+        batch_size (int): Images per inference call. Defaults to 16.
+    """
+
+    def __init__(self, model_path: str, device: str = 'CPU',
+                 batch_size: int = 16):
+        import openvino as ov
+        if not osp.isfile(model_path):
+            raise FileNotFoundError(
+                f'No OpenVINO model at {model_path!r}. Make one with '
+                '`python tools/deploy.py CONFIG CHECKPOINT --work-dir DIR`.')
+        self.core = ov.Core()
+        self.model = self.core.read_model(model_path)
+        self.info = read_model_info(self.model)
+        self.class_names = self.info['class_names']
+        self.device = device
+        self.batch_size = batch_size
+        self._compiled = {}
+
+    def _compiled_for(self, batch: int):
+        if batch not in self._compiled:
+            model = self.model
+            dim = model.input(0).get_partial_shape()[0]
+            if dim.is_static and dim.get_length() != batch:
+                model = model.clone()
+                height, width = self.info['input_size']
+                model.reshape({model.input(0).get_any_name():
+                               [batch, 3, height, width]})
+            self._compiled[batch] = self.core.compile_model(
+                model, self.device, compile_properties(self.model))
+        return self._compiled[batch]
+
+    def scores(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Class scores (softmax) for BGR uint8 images."""
+        batch = to_network_input(images, self.info)
+        compiled = self._compiled_for(len(batch))
+        return compiled(batch)[compiled.output(0)]
+
+    def classify(self, path: Union[str, Sequence[str]]) -> List[Prediction]:
+        """Top-1 class of an image file, every image in a folder, or a list."""
+        paths = list_images(path) if isinstance(path, str) else list(path)
+        predictions = []
+        for start in range(0, len(paths), self.batch_size):
+            chunk = paths[start:start + self.batch_size]
+            scores = self.scores([read_bgr(p) for p in chunk])
+            for p, row in zip(chunk, scores):
+                index = int(np.argmax(row))
+                predictions.append(Prediction(p, self.class_names[index],
+                                              float(row[index]), index))
+        return predictions

@@ -1,0 +1,89 @@
+"""Checks on what ``tools/deploy.py`` is given, before any work is done."""
+import os
+import os.path as osp
+import tempfile
+from typing import List
+
+import torch
+
+
+class DeployInputError(ValueError):
+    """A config, checkpoint or work dir that cannot be deployed."""
+
+
+def inference_pipeline(model_cfg) -> list:
+    """The test pipeline, from ``test_pipeline`` or the test dataloader."""
+    pipeline = model_cfg.get('test_pipeline')
+    if not pipeline:
+        loader = model_cfg.get('test_dataloader') or \
+            model_cfg.get('val_dataloader') or {}
+        pipeline = loader.get('dataset', {}).get('pipeline')
+    if not pipeline:
+        raise DeployInputError(
+            'The config has no test pipeline (neither `test_pipeline` nor '
+            '`test_dataloader.dataset.pipeline`): deployment needs it for the '
+            'input size and the parity check. Add one (load, resize to the '
+            'training size, PackInputs).')
+    return list(pipeline)
+
+
+def check_work_dir(work_dir: str) -> None:
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=work_dir):
+            pass
+    except OSError as error:
+        raise DeployInputError(
+            f'Cannot write to the work dir {work_dir!r} ({error.strerror}). '
+            'Pass a writable --work-dir.') from error
+
+
+def load_state_dict(checkpoint: str) -> dict:
+    if not osp.isfile(checkpoint):
+        raise DeployInputError(
+            f'Checkpoint {checkpoint!r} does not exist. Pass the .pth that '
+            'training wrote (e.g. work_dirs/auto_mbv3/best_auto_epochs.pth).')
+    try:
+        # mmtricks.compat allow-lists what MMEngine checkpoints hold.
+        saved = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    except Exception as error:
+        raise DeployInputError(
+            f'Cannot load checkpoint {checkpoint!r} with weights_only=True: '
+            f'{error}') from error
+    return saved
+
+
+def checkpoint_mismatches(model: torch.nn.Module,
+                          state_dict: dict) -> List[str]:
+    """Keys the model needs that the checkpoint lacks or shapes differently."""
+    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                  for k, v in state_dict.items()}
+    problems = []
+    for key, tensor in model.state_dict().items():
+        if key not in state_dict:
+            problems.append(f'{key}: missing')
+        elif tuple(state_dict[key].shape) != tuple(tensor.shape):
+            problems.append(f'{key}: checkpoint {tuple(state_dict[key].shape)}'
+                            f' vs config {tuple(tensor.shape)}')
+    return problems
+
+
+def check_checkpoint_fits(model: torch.nn.Module, saved: dict,
+                          checkpoint: str) -> None:
+    state_dict = saved.get('state_dict', saved)
+    problems = checkpoint_mismatches(model, state_dict)
+    if not problems:
+        return
+    hint = ''
+    if any(k.startswith('head.') for k in problems):
+        classes = saved.get('meta', {}).get('dataset_meta', {}).get('classes')
+        count = f' (it was trained on {len(classes)} classes)' \
+            if classes else ''
+        hint = (f' The head differs: set model.head.num_classes to the '
+                f'checkpoint\'s number of classes{count}, e.g. '
+                '--cfg-options model.head.num_classes=K.')
+    raise DeployInputError(
+        f'Checkpoint {checkpoint!r} does not fit the config\'s model: '
+        + '; '.join(problems[:5])
+        + (f' (and {len(problems) - 5} more)' if len(problems) > 5 else '')
+        + '.' + hint)

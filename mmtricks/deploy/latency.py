@@ -1,0 +1,115 @@
+"""CPU latency and throughput of PyTorch, ONNX Runtime and OpenVINO models.
+
+Latency: one image at a time, synchronous, OpenVINO's LATENCY hint; the
+median over repeated calls. Throughput: OpenVINO's THROUGHPUT hint with as
+many asynchronous requests as the compiled model calls optimal, images per
+second; PyTorch and ONNX Runtime get the same number of images as one
+batch, which is their best case.
+"""
+import statistics
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+
+def time_calls(call: Callable[[], object], seconds: float,
+               warmup: int = 5, min_runs: int = 10) -> List[float]:
+    """Milliseconds per call of ``call``, after ``warmup`` calls."""
+    for _ in range(warmup):
+        call()
+    times = []
+    deadline = time.perf_counter() + seconds
+    while len(times) < min_runs or time.perf_counter() < deadline:
+        start = time.perf_counter()
+        call()
+        times.append(1e3 * (time.perf_counter() - start))
+    return times
+
+
+def latency_summary(times_ms: List[float]) -> Dict[str, float]:
+    ordered = sorted(times_ms)
+    return dict(median_ms=statistics.median(ordered),
+                p90_ms=ordered[min(len(ordered) - 1,
+                                   int(0.9 * len(ordered)))],
+                runs=len(ordered))
+
+
+def random_input(shape) -> np.ndarray:
+    return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+
+
+def torch_latency(model, shape, seconds: float) -> Dict[str, float]:
+    import torch
+    x = torch.from_numpy(random_input(shape))
+    with torch.inference_mode():
+        return latency_summary(time_calls(lambda: model(x), seconds))
+
+
+def torch_throughput(model, shape, batch: int,
+                     seconds: float) -> Dict[str, float]:
+    import torch
+    x = torch.from_numpy(random_input((batch, ) + tuple(shape[1:])))
+    with torch.inference_mode():
+        times = time_calls(lambda: model(x), seconds, warmup=2, min_runs=3)
+    return dict(fps=1e3 * batch / statistics.median(times), batch=batch)
+
+
+def onnxruntime_session(onnx_path: str):
+    import onnxruntime as ort
+    return ort.InferenceSession(onnx_path,
+                                providers=['CPUExecutionProvider'])
+
+
+def onnxruntime_latency(session, shape, seconds: float) -> Dict[str, float]:
+    name = session.get_inputs()[0].name
+    x = random_input(shape)
+    return latency_summary(
+        time_calls(lambda: session.run(None, {name: x}), seconds))
+
+
+def static_input_model(ov_model, shape):
+    """``ov_model`` reshaped to ``shape`` when it was exported for another."""
+    partial = ov_model.input(0).get_partial_shape()
+    if partial.is_static and tuple(partial.to_shape()) == tuple(shape):
+        return ov_model
+    model = ov_model.clone()
+    model.reshape({model.input(0).get_any_name(): list(shape)})
+    return model
+
+
+def openvino_latency(core, ov_model, shape, seconds: float,
+                     device: str = 'CPU',
+                     properties: Optional[Dict] = None) -> Dict[str, float]:
+    compiled = core.compile_model(
+        static_input_model(ov_model, shape), device,
+        dict(properties or {}, PERFORMANCE_HINT='LATENCY'))
+    request = compiled.create_infer_request()
+    x = random_input(shape)
+    result = latency_summary(time_calls(lambda: request.infer([x]), seconds))
+    result['runtime_ops'] = len(compiled.get_runtime_model().get_ops())
+    return result
+
+
+def openvino_throughput(core, ov_model, shape, seconds: float,
+                        device: str = 'CPU',
+                        properties: Optional[Dict] = None) -> Dict[str, float]:
+    import openvino as ov
+    compiled = core.compile_model(
+        static_input_model(ov_model, shape), device,
+        dict(properties or {}, PERFORMANCE_HINT='THROUGHPUT'))
+    requests = compiled.get_property('OPTIMAL_NUMBER_OF_INFER_REQUESTS')
+    queue = ov.AsyncInferQueue(compiled, requests)
+    x = random_input(shape)
+    for _ in range(2 * requests):
+        queue.start_async([x])
+    queue.wait_all()
+    done = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds or done < 4 * requests:
+        queue.start_async([x])
+        done += 1
+    queue.wait_all()
+    elapsed = time.perf_counter() - start
+    return dict(fps=done * shape[0] / elapsed, requests=int(requests),
+                batch=int(shape[0]))

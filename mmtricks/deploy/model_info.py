@@ -1,0 +1,131 @@
+"""What a consumer of the IR needs, stored in its runtime info.
+
+The keys under ``model_info`` are the ones OpenVINO's Model API reads
+(``model_type``, ``labels``, ``mean_values``, ``scale_values``,
+``reverse_input_channels``, ``resize_type``), so
+``model_api.models.Model.create_model('model.xml')`` classifies with the
+right preprocessing. Model API splits ``labels`` on spaces, so the exact
+class names are also kept as JSON under ``mmtricks/class_names``.
+"""
+import json
+from typing import Dict, List, Optional, Sequence
+
+MODEL_INFO = 'model_info'
+MMTRICKS = 'mmtricks'
+# OpenVINO's CPU plugin runs FP32 IRs in bf16 by default on CPUs with bf16
+# support, which moves softmax scores by ~1e-2; the IR records the precision
+# it was verified at, and mmtricks compiles it so.
+VERIFIED_PRECISION = 'f32'
+
+# mmpretrain transforms that decide the network input size, and how.
+_RESIZE_TYPES = ('Resize', 'RandomResize', 'ResizeEdge')
+_CROP_TYPES = ('CenterCrop', )
+
+
+def _format_floats(values: Sequence[float]) -> str:
+    return ' '.join(f'{float(v):g}' for v in values)
+
+
+def _parse_floats(text: str) -> List[float]:
+    return [float(v) for v in str(text).split()]
+
+
+def resize_type_of(pipeline: Sequence[dict]) -> str:
+    """Model API's ``resize_type`` matching an mmpretrain test pipeline.
+
+    ``'crop'``: resize the short side then centre-crop (``ResizeEdge`` +
+    ``CenterCrop``); ``'standard'``: stretch to the input size.
+    """
+    types = [step.get('type', '').split('.')[-1] for step in pipeline]
+    if any(t in _CROP_TYPES for t in types):
+        return 'crop'
+    return 'standard'
+
+
+def preprocessor_settings(model_cfg) -> Dict:
+    """mean, std and colour order of the model's data preprocessor."""
+    pre = model_cfg.get('data_preprocessor') or \
+        model_cfg.model.get('data_preprocessor') or {}
+    mean = pre.get('mean')
+    std = pre.get('std')
+    if mean is None or std is None:
+        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+    to_rgb = bool(pre.get('to_rgb', pre.get('bgr_to_rgb', False)))
+    return dict(mean=list(mean), std=list(std), to_rgb=to_rgb)
+
+
+def build_model_info(class_names: Sequence[str], mean: Sequence[float],
+                     std: Sequence[float], to_rgb: bool,
+                     resize_type: str) -> Dict[str, str]:
+    """The ``model_info`` entries, all strings as Model API expects.
+
+    ``reverse_input_channels`` is true when the network takes RGB: images
+    read with OpenCV are BGR and must be flipped.
+    """
+    return {
+        'model_type': 'Classification',
+        'labels': ' '.join(str(n).replace(' ', '_') for n in class_names),
+        'mean_values': _format_floats(mean),
+        'scale_values': _format_floats(std),
+        'reverse_input_channels': str(bool(to_rgb)),
+        'resize_type': resize_type,
+        'output_raw_scores': 'True',
+        'topk': '1',
+    }
+
+
+def write_model_info(ov_model, info: Dict[str, str],
+                     class_names: Sequence[str],
+                     extra: Optional[Dict[str, str]] = None) -> None:
+    for key, value in info.items():
+        ov_model.set_rt_info(value, [MODEL_INFO, key])
+    ov_model.set_rt_info(json.dumps(list(class_names)),
+                         [MMTRICKS, 'class_names'])
+    ov_model.set_rt_info(VERIFIED_PRECISION,
+                         [MMTRICKS, 'inference_precision'])
+    for key, value in (extra or {}).items():
+        ov_model.set_rt_info(str(value), [MMTRICKS, key])
+
+
+def _rt_value(ov_model, *path) -> Optional[str]:
+    if not ov_model.has_rt_info(list(path)):
+        return None
+    value = ov_model.get_rt_info(list(path))
+    return value.astype(str) if hasattr(value, 'astype') else str(value)
+
+
+def read_model_info(ov_model) -> Dict:
+    """Class names and preprocessing from an IR written by mmtricks."""
+    names = _rt_value(ov_model, MMTRICKS, 'class_names')
+    labels = _rt_value(ov_model, MODEL_INFO, 'labels')
+    if names is not None:
+        class_names = json.loads(names)
+    elif labels is not None:
+        class_names = labels.split()
+    else:
+        raise ValueError(
+            'The IR has no class names in its runtime info (model_info/'
+            'labels). Was it written by tools/deploy.py?')
+    mean = _rt_value(ov_model, MODEL_INFO, 'mean_values')
+    std = _rt_value(ov_model, MODEL_INFO, 'scale_values')
+    reverse = _rt_value(ov_model, MODEL_INFO, 'reverse_input_channels')
+    shape = ov_model.input(0).get_partial_shape()
+    height, width = shape[2].get_length(), shape[3].get_length()
+    return dict(
+        class_names=class_names,
+        mean=_parse_floats(mean) if mean else [0.0, 0.0, 0.0],
+        std=_parse_floats(std) if std else [1.0, 1.0, 1.0],
+        to_rgb=(reverse or 'False').lower() == 'true',
+        resize_type=_rt_value(ov_model, MODEL_INFO, 'resize_type')
+        or 'standard',
+        input_size=(height, width),
+    )
+
+
+def compile_properties(ov_model, performance_hint: str = 'LATENCY') -> Dict:
+    """``compile_model`` properties: the hint, and the verified precision."""
+    properties = {'PERFORMANCE_HINT': performance_hint}
+    precision = _rt_value(ov_model, MMTRICKS, 'inference_precision')
+    if precision:
+        properties['INFERENCE_PRECISION_HINT'] = precision
+    return properties

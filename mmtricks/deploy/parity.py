@@ -1,0 +1,49 @@
+"""Does the deployed model predict what the PyTorch model predicts?"""
+from typing import Dict, List
+
+import numpy as np
+
+
+def parity_report(reference: np.ndarray, candidate: np.ndarray,
+                  labels: np.ndarray) -> Dict[str, float]:
+    """Compare two ``(N, K)`` score arrays on the same ``N`` labelled images.
+
+    Returns top-1 (per cent) of each, the share of images whose top-1 class
+    differs (per cent) and the largest absolute score difference.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    candidate = np.asarray(candidate, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if reference.shape != candidate.shape or len(labels) != len(reference):
+        raise ValueError(
+            f'Score arrays {reference.shape} and {candidate.shape} and '
+            f'{len(labels)} labels do not describe the same images.')
+    ref_top1 = reference.argmax(axis=1)
+    cand_top1 = candidate.argmax(axis=1)
+    return dict(
+        images=int(len(labels)),
+        reference_top1=float(100.0 * np.mean(ref_top1 == labels)),
+        candidate_top1=float(100.0 * np.mean(cand_top1 == labels)),
+        top1_disagreement=float(100.0 * np.mean(ref_top1 != cand_top1)),
+        max_abs_score_diff=float(np.max(np.abs(reference - candidate))),
+    )
+
+
+def parity_failures(report: Dict[str, float], max_top1_drop: float,
+                    max_disagreement: float,
+                    max_score_diff: float) -> List[str]:
+    """Every tolerance the report breaks, as readable sentences."""
+    failures = []
+    drop = report['reference_top1'] - report['candidate_top1']
+    if drop > max_top1_drop:
+        failures.append(f'top-1 dropped by {drop:.2f} points '
+                        f'(tolerance {max_top1_drop})')
+    if report['top1_disagreement'] > max_disagreement:
+        failures.append(
+            f'top-1 class differs on {report["top1_disagreement"]:.2f}% of '
+            f'images (tolerance {max_disagreement}%)')
+    if report['max_abs_score_diff'] > max_score_diff:
+        failures.append(
+            f'scores differ by up to {report["max_abs_score_diff"]:.2e} '
+            f'(tolerance {max_score_diff:.0e})')
+    return failures

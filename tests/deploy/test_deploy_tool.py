@@ -1,0 +1,127 @@
+"""tools/deploy.py end to end on a tiny trained model."""
+import json
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import openvino as ov
+import pytest
+
+from conftest import REPO, fast_config, train
+from mmtricks.deploy import OpenVINOClassifier, read_model_info
+from mmtricks.deploy.deploy_checkpoint import FP32_FILE, INT8_FILE
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+
+
+@pytest.fixture(scope='session')
+def trained(tmp_path_factory):
+    """A MobileNetV3-small trained 2 epochs on digits: (config, checkpoint)."""
+    work_dir = tmp_path_factory.mktemp('trained')
+    cfg = fast_config(work_dir=work_dir, max_epochs=2)
+    train(cfg)
+    config = osp.join(work_dir, 'trained_config.py')
+    cfg.dump(config)
+    return config, osp.join(work_dir, 'epoch_2.pth')
+
+
+@pytest.fixture(scope='session')
+def deployed(trained, tmp_path_factory):
+    """``tools/deploy.py --int8`` run once on the trained model."""
+    import deploy  # tools/deploy.py
+    config, checkpoint = trained
+    work_dir = str(tmp_path_factory.mktemp('deployed'))
+    code = deploy.main([config, checkpoint, '--work-dir', work_dir, '--int8',
+                        '--calibration-images', '64',
+                        '--benchmark-seconds', '0.2'])
+    assert code == 0
+    return work_dir
+
+
+def report_of(work_dir):
+    with open(osp.join(work_dir, 'deploy_report.json')) as f:
+        return json.load(f)
+
+
+def test_fp32_ir_predicts_what_pytorch_predicts(deployed):
+    parity = report_of(deployed)['parity']['fp32']
+    # Tolerance: the same top-1 class on every validation image, softmax
+    # scores within 1e-4 (FP32 IR compiled at f32).
+    assert parity['images'] == 359
+    assert parity['top1_disagreement'] == 0.0
+    assert parity['candidate_top1'] == parity['reference_top1']
+    assert parity['max_abs_score_diff'] < 1e-4
+
+
+def test_writes_onnx_irs_and_reports(deployed):
+    report = report_of(deployed)
+    for name in ('end2end.onnx', FP32_FILE, INT8_FILE, 'end2end.bin',
+                 'deploy_report.md'):
+        assert osp.isfile(osp.join(deployed, name)), name
+    assert not [n for n in os.listdir(deployed) if n.startswith('.staging')]
+    assert report['recommended'] in ('fp32', 'int8')
+    assert report['files'][report['recommended']].endswith('.xml')
+    assert set(report['benchmark']) >= {'pytorch', 'fp32', 'int8'}
+    for timing in report['benchmark'].values():
+        assert timing['latency']['median_ms'] > 0
+        assert timing['throughput']['fps'] > 0
+    # INT8 really is quantized.
+    ops = {op.get_type_name() for op in
+           ov.Core().read_model(osp.join(deployed, INT8_FILE)).get_ops()}
+    assert 'FakeQuantize' in ops or 'FakeConvert' in ops
+
+
+def test_opset_gives_native_hardswish(deployed):
+    import onnx
+    model = onnx.load(osp.join(deployed, 'end2end.onnx'))
+    assert model.opset_import[0].version >= 14
+    assert 'HardSwish' in {node.op_type for node in model.graph.node}
+
+
+@pytest.mark.parametrize('name', [FP32_FILE, INT8_FILE])
+def test_ir_runtime_info_holds_what_a_consumer_needs(deployed, name):
+    model = ov.Core().read_model(osp.join(deployed, name))
+    info = read_model_info(model)
+    assert info['class_names'] == [str(i) for i in range(10)]
+    assert info['mean'] == pytest.approx([123.675, 116.28, 103.53])
+    assert info['std'] == pytest.approx([58.395, 57.12, 57.375])
+    assert info['to_rgb'] is True
+    assert info['input_size'] == (32, 32)
+    # The keys OpenVINO's Model API reads.
+    assert model.get_rt_info(['model_info', 'model_type']).astype(str) == \
+        'Classification'
+    assert model.get_rt_info(['model_info', 'labels']).astype(str) == \
+        '0 1 2 3 4 5 6 7 8 9'
+
+
+def test_classifier_entry_matches_the_training_pipeline(deployed, trained,
+                                                         tmp_path):
+    """Preprocessing from IR metadata == the mmpretrain test pipeline."""
+    import cv2
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmpretrain.registry import DATASETS
+    config, _ = trained
+    cfg = Config.fromfile(config)
+    dataset = DATASETS.build(dict(cfg.val_dataloader.dataset,
+                                  pipeline=[dict(type='LoadImageIfPath')]))
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for i in range(20):
+        cv2.imwrite(str(folder / f'{i:02d}.png'), dataset[i]['img'])
+    classifier = OpenVINOClassifier(osp.join(deployed, FP32_FILE))
+    predictions = classifier.classify(str(folder))
+    assert len(predictions) == 20
+
+    from mmtricks.deploy.deploy_checkpoint import preprocessed_batches
+    from mmpretrain.models import ClsDataPreprocessor
+    pre = ClsDataPreprocessor(**{k: v for k, v in cfg.data_preprocessor.items()
+                                 if k != 'type'})
+    cfg.test_pipeline = cfg.val_dataloader.dataset.pipeline
+    batches, _ = preprocessed_batches(cfg, 'val', pre, 20)
+    direct = classifier._compiled_for(20)(batches[0][0].numpy())[0]
+    assert [p.index for p in predictions] == list(np.argmax(direct, axis=1))
+    scores = np.array([p.score for p in predictions])
+    np.testing.assert_allclose(scores, direct.max(axis=1), atol=1e-5)
+    assert {p.label for p in predictions} <= set(classifier.class_names)
