@@ -1,3 +1,4 @@
+from .heads import AMSoftmaxClsHead
 from .pretrained_init import PretrainedIfAvailable
 
-__all__ = ['PretrainedIfAvailable']
+__all__ = ['AMSoftmaxClsHead', 'PretrainedIfAvailable']
