@@ -1,4 +1,5 @@
 import math
+import warnings
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -60,12 +61,16 @@ class AMSoftmaxClsHead(ClsHead):
     cosine margin. ``forward``/``predict`` (validation, test, ONNX) return
     ``scale * cos`` without margin.
 
-    Bounds, checked at build time: ``0 <= margin < 1`` (a cosine margin of 1
-    or more asks the target to beat a class at 90 degrees by a full cosine
-    unit) and, with the scale, the margined target must be able to reach a
-    softmax probability above 1/2 in the best geometry
-    (:func:`best_case_target_probability`); below that the loss can never
-    go under log 2 and the margin only fights the data.
+    Bounds, checked at build time: ``scale > 0`` and ``0 <= margin < 1``.
+    The target logit ``s (cos_t - m)`` can beat every other ``s cos_j`` only
+    if ``m < cos_t - max_j cos_j``, and that gap is at most ``K / (K - 1)``
+    (features on their class weight, class weights a regular simplex), i.e.
+    about 1 for many classes: a margin of 1 or more makes the margined
+    target lose to some class on (almost) every sample, so it is refused.
+    Inside the bound, a UserWarning says when the margined target cannot
+    even reach softmax probability 1/2 in that best geometry
+    (:func:`best_case_target_probability`): the loss then never goes below
+    log 2 (the margin acts as a strong label smoothing).
 
     Args:
         num_classes (int): Number of classes K.
@@ -113,12 +118,13 @@ class AMSoftmaxClsHead(ClsHead):
             raise ValueError(f"scale must be > 0 or 'auto', got {scale!r}.")
         best = best_case_target_probability(num_classes, margin, scale)
         if best <= 0.5:
-            raise ValueError(
-                f'margin {margin} with scale {scale:.3g} for {num_classes} '
-                'classes: even a perfectly classified sample keeps a '
-                f'target probability of at most {best:.2f} (< 0.5), so the '
-                'loss cannot fall below log 2. Lower the margin or raise '
-                'the scale.')
+            warnings.warn(
+                f'AM-Softmax margin {margin} with scale {scale:.3g} for '
+                f'{num_classes} classes: even a perfectly classified sample '
+                f'keeps a target probability of at most {best:.2f}, so the '
+                'loss cannot fall below log 2 and the margin acts as a '
+                'strong label smoothing. Lower the margin or raise the '
+                'scale if that is not intended.')
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.margin = float(margin)

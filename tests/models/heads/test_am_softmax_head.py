@@ -82,12 +82,22 @@ def test_hidden_layers_as_in_the_mobilenet_v3_head():
 @pytest.mark.parametrize('bad', [
     dict(margin=-0.1), dict(margin=1.0), dict(scale=0), dict(scale=-1.0),
     dict(scale='big'), dict(num_classes=1),
-    # m=0.9 at the auto scale: the target can never pass probability 1/2
-    dict(margin=0.9), dict(num_classes=1000, margin=0.5),
 ])
 def test_bad_arguments_are_refused(bad):
     with pytest.raises(ValueError):
         make_head(**bad)
+
+
+def test_a_margin_that_caps_the_target_probability_warns():
+    # m=0.9 at the auto scale: the target can never pass probability 1/2
+    with pytest.warns(UserWarning, match='log 2'):
+        make_head(margin=0.9)
+    with pytest.warns(UserWarning, match='log 2'):
+        make_head(num_classes=1000, margin=0.5)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        make_head(num_classes=10, margin=0.35)  # the paper config's head
 
 
 def test_onnx_export_matches_inference(tmp_path):
