@@ -67,7 +67,9 @@ def test_inference_returns_scaled_cosine_without_margin():
 
 
 def test_auto_scale_is_adacos_fixed_scale():
-    assert make_head().scale == pytest.approx(math.sqrt(2) * math.log(K - 1))
+    head = make_head()
+    assert isinstance(head, AMSoftmaxClsHead)
+    assert head.scale == pytest.approx(math.sqrt(2) * math.log(K - 1))
     assert auto_scale(1000) == pytest.approx(math.sqrt(2) * math.log(999))
     assert auto_scale(2) == auto_scale(3) > 0
 
