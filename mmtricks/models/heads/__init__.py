@@ -1,0 +1,6 @@
+from .am_softmax_head import (AMSoftmaxClsHead, additive_margin_logits,
+                              auto_scale, best_case_target_probability,
+                              cosine_logits)
+
+__all__ = ['AMSoftmaxClsHead', 'additive_margin_logits', 'auto_scale',
+           'best_case_target_probability', 'cosine_logits']

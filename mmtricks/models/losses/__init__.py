@@ -1,0 +1,3 @@
+from .jsd_loss import AugMixJSDLoss, jensen_shannon_divergence
+
+__all__ = ['AugMixJSDLoss', 'jensen_shannon_divergence']
