@@ -4,10 +4,8 @@ import pytest
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-import mmtricks  # noqa: F401  (registers)
 from conftest import hook_of
 from mmtricks.hooks import AutoEpochsHook, MixOffHook, mix_off_due
-from mmtricks.models import MixupCutMix
 
 MIX = dict(augments=dict(type='MixupCutMix', label_smoothing=0.1))
 

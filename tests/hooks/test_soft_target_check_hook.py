@@ -1,7 +1,6 @@
 import pytest
 from mmengine.runner import Runner
 
-import mmtricks  # noqa: F401  (registers)
 from mmpretrain.registry import MODELS
 from mmtricks.hooks import SoftTargetCheckHook, soft_target_problem
 
@@ -56,3 +55,13 @@ def test_hook_lets_a_good_combination_train(make_fast_config):
     runner.train()
     assert runner.iter == 1
     assert any(isinstance(h, SoftTargetCheckHook) for h in runner.hooks)
+
+
+def test_default_cross_entropy_computes_soft_cross_entropy():
+    import torch
+    scores = torch.randn(4, 3)
+    targets = torch.softmax(torch.randn(4, 3), dim=1)
+    hard_mode = MODELS.build(dict(type='CrossEntropyLoss'))
+    soft_mode = MODELS.build(dict(type='CrossEntropyLoss', use_soft=True))
+    assert torch.allclose(hard_mode(scores, targets),
+                          soft_mode(scores, targets))

@@ -5,7 +5,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import mmtricks  # noqa: F401  (registers)
 from mmpretrain.registry import BATCH_AUGMENTS
 from mmtricks.models.batch_augments import (MixupCutMix, blend_images,
                                             cutmix_box, lam_from_box,

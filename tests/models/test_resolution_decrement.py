@@ -3,7 +3,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import mmtricks  # noqa: F401  (registers)
 from mmpretrain.registry import MODELS
 from mmtricks.models.batch_augments import (MixupCutMix,
                                             RandomResolutionDecrement,

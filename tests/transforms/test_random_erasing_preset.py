@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-import mmtricks  # noqa: F401  (registers)
 from mmpretrain.registry import TRANSFORMS
 from mmtricks.transforms import RandomErasingPreset, random_erasing_args
 

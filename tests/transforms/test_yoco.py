@@ -3,7 +3,6 @@ from unittest import mock
 import numpy as np
 import pytest
 
-import mmtricks  # noqa: F401  (registers)
 from mmpretrain.registry import TRANSFORMS
 from mmtricks.transforms import YOCO, join_halves, split_in_two
 

@@ -33,7 +33,7 @@ def mix_targets(targets_a: torch.Tensor, targets_b: torch.Tensor,
                 lam: Lam) -> torch.Tensor:
     """``lam * a + (1 - lam) * b``; ``lam`` is a number or one per row."""
     if isinstance(lam, torch.Tensor):
-        lam = lam.to(targets_a.dtype).view(-1, 1)
+        lam = lam.to(targets_a).view(-1, 1)
     return lam * targets_a + (1 - lam) * targets_b
 
 
@@ -41,7 +41,7 @@ def blend_images(images_a: torch.Tensor, images_b: torch.Tensor,
                  lam: Lam) -> torch.Tensor:
     """Mixup of images ``(N, C, H, W)``: ``lam * a + (1 - lam) * b``."""
     if isinstance(lam, torch.Tensor):
-        lam = lam.to(images_a.dtype).view(-1, 1, 1, 1)
+        lam = lam.to(images_a).view(-1, 1, 1, 1)
     return lam * images_a + (1 - lam) * images_b
 
 
