@@ -2,12 +2,16 @@ from .auto_epochs_hook import AutoEpochsHook
 from .bn_stats import recompute_bn_statistics
 from .lr_finder_hook import LRFinderHook
 from .lr_range_test import SUGGESTION_RULES, suggest_lr
+from .mix_off_hook import MixOffHook, current_lr, mix_off_due
 from .num_classes_check_hook import NumClassesCheckHook, num_classes_mismatch
 from .plateau_policy import PlateauPolicy, PolicyState, decide
 from .precise_bn_stats_hook import PreciseBNStatsHook
+from .soft_target_check_hook import SoftTargetCheckHook, soft_target_problem
 
 __all__ = [
     'AutoEpochsHook', 'LRFinderHook', 'NumClassesCheckHook', 'PlateauPolicy',
     'PolicyState', 'PreciseBNStatsHook', 'SUGGESTION_RULES', 'decide',
-    'num_classes_mismatch', 'recompute_bn_statistics', 'suggest_lr'
+    'num_classes_mismatch', 'recompute_bn_statistics', 'suggest_lr',
+    'MixOffHook', 'SoftTargetCheckHook', 'current_lr', 'mix_off_due',
+    'soft_target_problem'
 ]
