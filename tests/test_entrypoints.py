@@ -120,9 +120,15 @@ cfg = Config.fromstring(
 from mmpretrain import registry
 names = {
     registry.DATASETS: ['BundledDataset', 'FolderOrBundledDataset'],
-    registry.TRANSFORMS: ['LoadImageIfPath'],
-    registry.HOOKS: ['PreciseBNStatsHook', 'NumClassesCheckHook', 'LRFinderHook'],
+    registry.TRANSFORMS: ['LoadImageIfPath', 'AugMix', 'YOCO',
+                          'RandomErasingPreset'],
+    registry.HOOKS: ['PreciseBNStatsHook', 'NumClassesCheckHook', 'LRFinderHook',
+                     'AutoEpochsHook', 'MixOffHook', 'SoftTargetCheckHook'],
     registry.WEIGHT_INITIALIZERS: ['PretrainedIfAvailable'],
+    registry.BATCH_AUGMENTS: ['MixupCutMix', 'RandomResolutionDecrement',
+                              'SequentialBatchAugments'],
+    registry.MODELS: ['AMSoftmaxClsHead', 'AugMixJSDLoss'],
+    registry.OPTIM_WRAPPERS: ['SAMOptimWrapper', 'SAMAmpOptimWrapper'],
 }
 DefaultScope.get_instance('t', scope_name='mmpretrain')
 for reg, types in names.items():
@@ -131,4 +137,4 @@ for reg, types in names.items():
 print('resolved', sum(map(len, names.values())))
 '''
     output = run([sys.executable, '-c', code])
-    assert 'resolved 7' in output
+    assert 'resolved 20' in output
