@@ -1,0 +1,202 @@
+"""The tricks ablation, in the manner of the Bag of Tricks tables.
+
+Every row is ``configs/auto_mbv3.py`` from scratch with a fixed cosine budget
+and a fixed LR (no LR finder, no automatic epochs: the rows differ only in
+the trick), then one trick added, or a combination. ``stock`` is that recipe
+without no-bias-decay; precise BN statistics stay on in every row, because
+without them MobileNetV3's validation numbers are not trustworthy (see the
+README's BN section).
+"""
+import copy
+import json
+import os
+import os.path as osp
+import time
+from typing import Callable, Dict, List
+
+from .common import bundled_config, train_once
+
+SMOOTHING = 0.1
+
+
+def _add_hook(cfg, hook: dict) -> None:
+    cfg.custom_hooks = list(cfg.custom_hooks) + [hook]
+
+
+def _insert_before_pack(cfg, step: dict) -> None:
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    pack = next(i for i, s in enumerate(pipeline) if s['type'] == 'PackInputs')
+    pipeline.insert(pack, step)
+
+
+def _augments(cfg, augments: dict, mix_off: bool = True) -> None:
+    cfg.model.train_cfg = dict(augments=augments)
+    _add_hook(cfg, dict(type='SoftTargetCheckHook'))
+    if mix_off:
+        _add_hook(cfg, dict(type='MixOffHook', lr_ratio=0.05))
+
+
+def stock(cfg) -> None:
+    cfg.optim_wrapper.pop('paramwise_cfg', None)
+
+
+def no_bias_decay(cfg) -> None:
+    cfg.optim_wrapper.paramwise_cfg = dict(norm_decay_mult=0.0,
+                                           bias_decay_mult=0.0)
+
+
+def label_smoothing(cfg) -> None:
+    cfg.model.head.loss = dict(type='LabelSmoothLoss',
+                               label_smooth_val=SMOOTHING, mode='original')
+
+
+def mixup(cfg) -> None:
+    _augments(cfg, dict(type='MixupCutMix', mixup_alpha=0.2,
+                        cutmix_alpha=0.0))
+
+
+def cutmix(cfg) -> None:
+    _augments(cfg, dict(type='MixupCutMix', mixup_alpha=0.0,
+                        cutmix_alpha=1.0))
+
+
+def mix_combo(cfg) -> None:
+    _augments(cfg, dict(type='MixupCutMix', mixup_alpha=0.2,
+                        cutmix_alpha=1.0, switch_prob=0.5,
+                        label_smoothing=SMOOTHING))
+
+
+def random_erasing(cfg) -> None:
+    _insert_before_pack(cfg, dict(type='RandomErasingPreset',
+                                  preset='default'))
+
+
+def yoco_flip(cfg) -> None:
+    _insert_before_pack(cfg, dict(
+        type='YOCO', transforms=[dict(type='RandomFlip', prob=0.5,
+                                      direction='horizontal')]))
+
+
+def resolution_decrement(cfg) -> None:
+    cfg.model.train_cfg = dict(augments=dict(
+        type='RandomResolutionDecrement', prob=0.5, scale=0.5))
+
+
+def ema(cfg) -> None:
+    _add_hook(cfg, dict(type='EMAHook', momentum=0.001))
+
+
+def sam(cfg) -> None:
+    cfg.optim_wrapper.type = 'SAMOptimWrapper'
+    cfg.optim_wrapper.rho = 0.05
+
+
+def augmix(cfg) -> None:
+    _insert_before_pack(cfg, dict(type='AugMix', severity=5, width=3))
+
+
+def am_softmax(cfg) -> None:
+    head = cfg.model.head
+    cfg.model.head = dict(type='AMSoftmaxClsHead',
+                          num_classes=head.num_classes, in_channels=576,
+                          mid_channels=[1024], dropout_rate=0.2,
+                          act_cfg=dict(type='HSwish'), margin=0.35,
+                          scale='auto', topk=(1, ))
+
+
+def paper(cfg) -> None:
+    """The paper's recipe (configs/paper_mbv3.py) at this budget and LR."""
+    no_bias_decay(cfg)
+    am_softmax(cfg)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    cfg.train_dataloader.dataset.pipeline = [
+        s for s in pipeline if s['type'] != 'RandomCrop']
+    _insert_before_pack(cfg, dict(type='RandomFlip', prob=0.5,
+                                  direction='horizontal'))
+    augmix(cfg)
+    sam(cfg)
+    ema(cfg)
+
+
+ROWS: Dict[str, List[Callable]] = {
+    'stock': [stock],
+    '+ no-bias-decay': [no_bias_decay],
+    '+ label smoothing 0.1': [stock, label_smoothing],
+    '+ mixup 0.2': [stock, mixup],
+    '+ cutmix 1.0': [stock, cutmix],
+    '+ mixup/cutmix + smoothing': [stock, mix_combo],
+    '+ random erasing': [stock, random_erasing],
+    '+ YOCO (flip)': [stock, yoco_flip],
+    '+ resolution decrement': [stock, resolution_decrement],
+    '+ EMA 0.999': [stock, ema],
+    '+ SAM 0.05': [stock, sam],
+    '+ AugMix': [stock, augmix],
+    '+ AM-Softmax': [stock, am_softmax],
+    'paper recipe': [stock, paper],
+}
+
+
+def row_config(row: str, dataset: str, epochs: int, seed: int, lr: float,
+               work_dir: str):
+    cfg = bundled_config(dataset, epochs, seed, work_dir, lr=lr,
+                         finder=False, auto_epochs=False)
+    for change in ROWS[row]:
+        change(cfg)
+    return cfg
+
+
+def markdown(results: List[Dict], command: str) -> str:
+    datasets = sorted({r['dataset'] for r in results})
+    rows = list(dict.fromkeys(r['row'] for r in results))
+    header = '| recipe | ' + ' | '.join(
+        f'{d} top-1 / time' for d in datasets) + ' |'
+    lines = [f'Command: `{command}`', '', header,
+             '| --- |' + ' --- |' * len(datasets)]
+    by_key = {}
+    for r in results:
+        by_key.setdefault((r['row'], r['dataset']), []).append(r)
+    for row in rows:
+        cells = []
+        for d in datasets:
+            runs = by_key.get((row, d), [])
+            if not runs:
+                cells.append('-')
+                continue
+            top1 = sum(r['top1'] for r in runs) / len(runs)
+            secs = sum(r['seconds'] for r in runs) / len(runs)
+            base = by_key.get(('stock', d))
+            delta = ''
+            if base and row != 'stock':
+                delta = f' ({top1 - sum(b["top1"] for b in base) / len(base):+.2f})'
+            cells.append(f'{top1:.2f}{delta} / {secs:.0f} s')
+        lines.append(f'| {row} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def run_ablation(rows, datasets, epochs: Dict[str, int], seeds, lr: float,
+                 out_dir: str, work_dir: str, command: str,
+                 progress: Callable[[str], None]) -> List[Dict]:
+    """Train every (row, dataset, seed); results are saved after each run."""
+    os.makedirs(out_dir, exist_ok=True)
+    json_path = osp.join(out_dir, 'tricks.json')
+    results = []
+    for dataset in datasets:
+        for row in rows:
+            for seed in seeds:
+                cfg = row_config(row, dataset, epochs[dataset], seed, lr,
+                                 osp.join(work_dir, dataset,
+                                          row.replace(' ', '_'), str(seed)))
+                start = time.perf_counter()
+                result = train_once(copy.deepcopy(cfg))
+                result.update(row=row, dataset=dataset, seed=seed,
+                              budget=epochs[dataset],
+                              wall=time.perf_counter() - start)
+                results.append(result)
+                progress(f'{dataset} | {row} | seed {seed}: top-1 '
+                         f'{result["top1"]:.2f} in {result["seconds"]:.0f} s')
+                with open(json_path, 'w') as f:
+                    json.dump(dict(command=command, lr=lr, epochs=epochs,
+                                   results=results), f, indent=2)
+                with open(osp.join(out_dir, 'tricks.md'), 'w') as f:
+                    f.write(markdown(results, command))
+    return results
