@@ -9,8 +9,8 @@ from . import compat
 
 compat.apply_all()
 
-from . import datasets, hooks, models, transforms  # noqa: E402,F401
+from . import datasets, hooks, models, optim, transforms  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
-__all__ = ['__version__', 'compat', 'datasets', 'hooks', 'models',
+__all__ = ['__version__', 'compat', 'datasets', 'hooks', 'models', 'optim',
            'transforms']

@@ -1,0 +1,3 @@
+from .presets import NO_BIAS_DECAY
+
+__all__ = ['NO_BIAS_DECAY']
