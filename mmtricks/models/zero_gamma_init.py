@@ -29,8 +29,10 @@ def is_residual_block(module: nn.Module) -> bool:
     """Whether ``module`` adds its residual branch to a shortcut."""
     if any(getattr(module, flag, None) is True for flag in SHORTCUT_FLAGS):
         return True
-    return hasattr(module, PROJECTION_SHORTCUT) and not any(
-        hasattr(module, flag) for flag in SHORTCUT_FLAGS)
+    if any(hasattr(module, flag) for flag in SHORTCUT_FLAGS):
+        return False
+    shortcut = getattr(module, PROJECTION_SHORTCUT, False)
+    return shortcut is None or isinstance(shortcut, nn.Module)
 
 
 def last_branch_norm(block: nn.Module) -> Optional[Tuple[str, _BatchNorm]]:
