@@ -12,5 +12,5 @@ compat.apply_all()
 from . import datasets, hooks, models, optim, transforms  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
-__all__ = ['__version__', 'compat', 'datasets', 'hooks', 'models',
-           'optim', 'transforms']
+__all__ = ['__version__', 'compat', 'datasets', 'hooks', 'models', 'optim',
+           'transforms']

@@ -6,12 +6,15 @@ from .mix_off_hook import MixOffHook, current_lr, mix_off_due
 from .num_classes_check_hook import NumClassesCheckHook, num_classes_mismatch
 from .plateau_policy import PlateauPolicy, PolicyState, decide
 from .precise_bn_stats_hook import PreciseBNStatsHook
+from .progressive_resizing_hook import (ProgressiveResizingHook,
+                                        scale_pipeline)
 from .soft_target_check_hook import SoftTargetCheckHook, soft_target_problem
 
 __all__ = [
-    'AutoEpochsHook', 'LRFinderHook', 'NumClassesCheckHook', 'PlateauPolicy',
-    'PolicyState', 'PreciseBNStatsHook', 'SUGGESTION_RULES', 'decide',
-    'num_classes_mismatch', 'recompute_bn_statistics', 'suggest_lr',
-    'MixOffHook', 'SoftTargetCheckHook', 'current_lr', 'mix_off_due',
-    'soft_target_problem'
+    'AutoEpochsHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
+    'PlateauPolicy', 'PolicyState', 'PreciseBNStatsHook',
+    'ProgressiveResizingHook', 'SUGGESTION_RULES', 'SoftTargetCheckHook',
+    'current_lr', 'decide', 'mix_off_due', 'num_classes_mismatch',
+    'recompute_bn_statistics', 'scale_pipeline', 'soft_target_problem',
+    'suggest_lr'
 ]

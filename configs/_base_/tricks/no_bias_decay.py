@@ -1,0 +1,6 @@
+# No weight decay on normalisation weights/biases and on biases (Bag of
+# Tricks, He et al. CVPR 2019, section 3.1). Merge into any config:
+#   _base_ = [..., '<path to mmtricks>/configs/_base_/tricks/no_bias_decay.py']
+# Same as `optim_wrapper = dict(paramwise_cfg=mmtricks.optim.NO_BIAS_DECAY)`.
+optim_wrapper = dict(
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))

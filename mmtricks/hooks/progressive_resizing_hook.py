@@ -1,0 +1,273 @@
+"""Progressive resizing: train at low resolution first, then at full size.
+
+fast.ai's practice (Howard, DAWNBench 2018; "progressive resizing"), and
+the low-then-high-resolution schedule of Touvron et al., "Fixing the
+train-test resolution discrepancy" (FixRes), NeurIPS 2019: early epochs at a
+fraction of the image size are several times cheaper and learn the coarse
+features; the last epochs at full size, with a smaller LR, adapt them.
+"""
+from copy import deepcopy
+from numbers import Number
+from typing import List, Optional, Sequence
+
+from mmcv.transforms import Compose
+from mmengine.hooks import Hook
+from mmengine.runner import EpochBasedTrainLoop
+from mmpretrain.registry import HOOKS
+
+#: Size arguments of the resize/crop transforms this hook rescales.
+SIZE_KEYS = {
+    'Resize': ('scale', ),
+    'ResizeEdge': ('scale', ),
+    'RandomResizedCrop': ('scale', ),
+    'EfficientNetRandomCrop': ('scale', ),
+    'RandomCrop': ('crop_size', 'padding'),
+    'CenterCrop': ('crop_size', ),
+    'EfficientNetCenterCrop': ('crop_size', ),
+}
+STAGE_KEYS = {'until', 'scale'}
+
+
+def transform_name(transform_cfg: dict) -> str:
+    kind = transform_cfg.get('type', '')
+    kind = getattr(kind, '__name__', kind)
+    return str(kind).rsplit('.', 1)[-1]
+
+
+def scale_size(size, scale: float):
+    """``size`` (int, or a tuple/list of ints, or None) times ``scale``."""
+    if size is None:
+        return None
+    if isinstance(size, (tuple, list)):
+        return type(size)(scale_size(s, scale) for s in size)
+    if isinstance(size, Number) and not isinstance(size, bool):
+        return max(1, int(round(size * scale)))
+    raise TypeError(f'Cannot rescale size {size!r}.')
+
+
+def scale_pipeline(pipeline: Sequence[dict], scale: float) -> List[dict]:
+    """A copy of the pipeline config with every resize/crop size scaled.
+
+    Raises:
+        ValueError: when no transform of :data:`SIZE_KEYS` is in it.
+    """
+    scaled, found = [], False
+    for transform in pipeline:
+        transform = deepcopy(dict(transform))
+        for key in SIZE_KEYS.get(transform_name(transform), ()):
+            if key in transform:
+                transform[key] = scale_size(transform[key], scale)
+                found = True
+        scaled.append(transform)
+    if not found:
+        raise ValueError(
+            'ProgressiveResizingHook found no resize or crop transform '
+            f'({", ".join(SIZE_KEYS)}) with a size in the train pipeline '
+            f'{[transform_name(t) for t in pipeline]}; pass `pipeline=` '
+            'with the full-resolution train pipeline to rescale.')
+    return scaled
+
+
+def check_stages(stages: Sequence[dict]) -> List[dict]:
+    """Validated copy of ``stages``: ``until`` increasing in (0, 1),
+    ``scale`` in (0, 1]."""
+    if not stages:
+        raise ValueError('ProgressiveResizingHook needs at least one stage, '
+                         'e.g. stages=[dict(until=0.5, scale=0.5)].')
+    checked, previous = [], 0.0
+    for stage in stages:
+        if not isinstance(stage, dict) or set(stage) != STAGE_KEYS:
+            raise ValueError(
+                f'Each progressive-resizing stage is dict(until=..., '
+                f'scale=...), got {stage!r}.')
+        until, scale = stage['until'], stage['scale']
+        if not previous < until < 1:
+            raise ValueError(
+                f'Stage `until` values must increase strictly within (0, 1) '
+                f'(fractions of max_epochs; full resolution follows the '
+                f'last), got {until} after {previous}.')
+        if not 0 < scale <= 1:
+            raise ValueError(
+                f'Stage `scale` must be in (0, 1] (a fraction of the full '
+                f'image size), got {scale}.')
+        checked.append(dict(until=float(until), scale=float(scale)))
+        previous = until
+    return checked
+
+
+def switch_epochs(stages: Sequence[dict], max_epochs: int) -> List[int]:
+    """First epoch (0-based) after each stage: ``round(until * max_epochs)``.
+
+    Raises:
+        ValueError: when ``max_epochs`` is too small to give every stage,
+            and the full-resolution stage, at least one epoch.
+    """
+    ends = [int(round(stage['until'] * max_epochs)) for stage in stages]
+    bounds = [0] + ends + [max_epochs]
+    if any(b <= a for a, b in zip(bounds, bounds[1:])):
+        raise ValueError(
+            f'With max_epochs={max_epochs} the progressive-resizing stages '
+            f'{list(stages)} end at epochs {ends}: every stage and the final '
+            'full-resolution stage need at least one epoch. Use fewer stages '
+            'or more epochs.')
+    return ends
+
+
+def stage_index(epoch: int, ends: Sequence[int]) -> int:
+    """Index of the stage that trains epoch ``epoch`` (``len(ends)`` = full
+    resolution)."""
+    return next((i for i, end in enumerate(ends) if epoch < end), len(ends))
+
+
+@HOOKS.register_module()
+class ProgressiveResizingHook(Hook):
+    """Low-resolution epochs first, then full resolution with a smaller LR.
+
+    Before each training epoch the train dataset's pipeline is set to the
+    stage's: the full-resolution train pipeline with every resize/crop size
+    (:data:`SIZE_KEYS`) times the stage's ``scale``. Validation and test
+    pipelines are not touched. When full resolution starts, every param
+    group's LR is multiplied by ``lr_mult``; like AutoEpochsHook's decay this
+    multiplies the current LR, so it composes with MMEngine's chainable
+    schedulers (the default form of ``CosineAnnealingLR``, ``LinearLR``,
+    ``MultiStepLR`` ...).
+
+    The stage follows from the epoch alone, so every rank decides the same
+    and a resumed run lands in the right stage (the LR multiplication is in
+    the resumed optimizer state already once past the switch).
+
+    The batch size is kept. A DataLoader's batch size cannot be changed
+    after it is built, and MMEngine fixes the iteration count from
+    ``len(train_dataloader)`` when the run starts: ``max_iters``,
+    ``convert_to_iter_based`` schedulers' begin/end, the logger's ETA and
+    iteration-based checkpoints and resume would all disagree with a
+    rebuilt loader of another batch size. To use the memory freed at low
+    resolution, raise the batch size (and LR) for the whole run instead.
+
+    Stages are fractions of ``max_epochs``. With AutoEpochsHook,
+    ``max_epochs`` is the budget cap, so the switch is at that fraction of
+    the cap; when the run stops earlier than the switch a warning says the
+    model never trained at full resolution.
+
+    Args:
+        stages (list[dict]): ``dict(until=f, scale=s)`` each: train at ``s``
+            times the image size until epoch ``round(f * max_epochs)``;
+            ``until`` increasing in (0, 1), ``scale`` in (0, 1]. Full size
+            follows the last stage. Defaults to
+            ``[dict(until=0.5, scale=0.5)]``.
+        lr_mult (float): LR multiplier when full resolution starts, > 0.
+            Defaults to 1.0 (no change).
+        pipeline (list[dict], optional): Full-resolution train pipeline to
+            rescale. Defaults to the config's
+            ``train_dataloader.dataset.pipeline``.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 stages: Optional[Sequence[dict]] = None,
+                 lr_mult: float = 1.0,
+                 pipeline: Optional[Sequence[dict]] = None):
+        self.stages = check_stages(
+            stages if stages is not None else [dict(until=0.5, scale=0.5)])
+        if not lr_mult > 0:
+            raise ValueError(f'lr_mult must be > 0, got {lr_mult}.')
+        self.lr_mult = float(lr_mult)
+        self.stage_pipelines = None
+        if pipeline is not None:
+            self.stage_pipelines = [scale_pipeline(pipeline, s['scale'])
+                                    for s in self.stages]
+        self.ends: List[int] = []
+        self._full_pipeline = None
+        self._current: Optional[int] = None
+
+    # runner events -------------------------------------------------------
+
+    def before_train(self, runner) -> None:
+        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
+            raise ValueError(
+                'ProgressiveResizingHook changes resolution between epochs '
+                'and needs `train_cfg=dict(by_epoch=True, ...)`.')
+        self.ends = switch_epochs(self.stages, runner.max_epochs)
+        if self.stage_pipelines is None:
+            source = config_pipeline(runner.cfg.get('train_dataloader', {}))
+            self.stage_pipelines = [scale_pipeline(source, s['scale'])
+                                    for s in self.stages]
+        self.stage_pipelines = [
+            p if isinstance(p, Compose) else Compose(p)
+            for p in self.stage_pipelines
+        ]
+        self._full_pipeline = dataset_pipeline(
+            runner.train_loop.dataloader.dataset)
+        self._current = None
+
+    def before_train_epoch(self, runner) -> None:
+        stage = stage_index(runner.epoch, self.ends)
+        if stage != self._current:
+            self._set_pipeline(runner, stage)
+        if stage == len(self.ends) and runner.epoch == self.ends[-1] \
+                and self.lr_mult != 1.0:
+            for group in runner.optim_wrapper.param_groups:
+                group['lr'] *= self.lr_mult
+            runner.logger.info(
+                f'ProgressiveResizing: LR x{self.lr_mult:g} for full '
+                'resolution.')
+
+    def after_train(self, runner) -> None:
+        if self.ends and runner.epoch < self.ends[-1]:
+            runner.logger.warning(
+                f'ProgressiveResizing: training stopped at epoch '
+                f'{runner.epoch}, before full resolution (epoch '
+                f'{self.ends[-1]}); the model never trained at full size. '
+                'Move the stages earlier (smaller `until`).')
+
+    # helpers --------------------------------------------------------------
+
+    def _set_pipeline(self, runner, stage: int) -> None:
+        full = stage == len(self.ends)
+        pipeline = self._full_pipeline if full else \
+            self.stage_pipelines[stage]
+        loader = runner.train_loop.dataloader
+        set_dataset_pipeline(loader.dataset, pipeline)
+        # Persistent workers hold a copy of the dataset: restart them.
+        loader._iterator = None
+        self._current = stage
+        size = 'full' if full else f'x{self.stages[stage]["scale"]:g}'
+        runner.logger.info(
+            f'ProgressiveResizing: epoch {runner.epoch + 1} trains at '
+            f'{size} resolution.')
+
+
+def config_pipeline(loader_cfg: dict) -> List[dict]:
+    """The train pipeline config inside (possibly wrapped) dataset configs."""
+    dataset = loader_cfg.get('dataset', {})
+    while 'pipeline' not in dataset:
+        if 'dataset' in dataset:
+            dataset = dataset['dataset']
+        elif dataset.get('datasets'):
+            dataset = dataset['datasets'][0]
+        else:
+            raise ValueError(
+                'ProgressiveResizingHook cannot find the train pipeline in '
+                '`train_dataloader.dataset`; pass `pipeline=` explicitly.')
+    return list(dataset['pipeline'])
+
+
+def dataset_pipeline(dataset):
+    while not hasattr(dataset, 'pipeline'):
+        dataset = dataset.dataset if hasattr(dataset, 'dataset') else \
+            dataset.datasets[0]
+    return dataset.pipeline
+
+
+def set_dataset_pipeline(dataset, pipeline) -> None:
+    if hasattr(dataset, 'pipeline'):
+        dataset.pipeline = pipeline
+    elif hasattr(dataset, 'datasets'):
+        for inner in dataset.datasets:
+            set_dataset_pipeline(inner, pipeline)
+    elif hasattr(dataset, 'dataset'):
+        set_dataset_pipeline(dataset.dataset, pipeline)
+    else:
+        raise RuntimeError(
+            f'Cannot set the pipeline of {type(dataset).__name__}.')
