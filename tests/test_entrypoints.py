@@ -123,11 +123,13 @@ names = {
     registry.TRANSFORMS: ['LoadImageIfPath', 'AugMix', 'YOCO',
                           'RandomErasingPreset'],
     registry.HOOKS: ['PreciseBNStatsHook', 'NumClassesCheckHook', 'LRFinderHook',
-                     'AutoEpochsHook', 'MixOffHook', 'SoftTargetCheckHook'],
-    registry.WEIGHT_INITIALIZERS: ['PretrainedIfAvailable'],
+                     'AutoEpochsHook', 'MixOffHook', 'SoftTargetCheckHook',
+                     'ProgressiveResizingHook'],
+    registry.WEIGHT_INITIALIZERS: ['PretrainedIfAvailable', 'ZeroInitLastBN'],
     registry.BATCH_AUGMENTS: ['MixupCutMix', 'RandomResolutionDecrement',
                               'SequentialBatchAugments'],
-    registry.MODELS: ['AMSoftmaxClsHead', 'AugMixJSDLoss'],
+    registry.MODELS: ['AMSoftmaxClsHead', 'AugMixJSDLoss',
+                      'DistillationClassifier'],
     registry.OPTIM_WRAPPERS: ['SAMOptimWrapper', 'SAMAmpOptimWrapper'],
 }
 DefaultScope.get_instance('t', scope_name='mmpretrain')
@@ -137,4 +139,4 @@ for reg, types in names.items():
 print('resolved', sum(map(len, names.values())))
 '''
     output = run([sys.executable, '-c', code])
-    assert 'resolved 20' in output
+    assert 'resolved 23' in output

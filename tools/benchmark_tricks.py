@@ -1,7 +1,7 @@
 """The tricks ablation: stock recipe, each trick alone, combinations.
 
     python tools/benchmark_tricks.py [--datasets digits mnist lfw_faces] \
-        [--rows ...] [--epochs digits=15 mnist=8 lfw_faces=15] [--seeds 0] \
+        [--rows ...] [--epochs digits=15 mnist=6 lfw_faces=15] [--seeds 0] \
         [--lr 0.1] [--out docs/benchmarks] [--work-dir DIR]
 
 Writes tricks.json and tricks.md into --out after every run.
@@ -11,7 +11,7 @@ import shlex
 import sys
 import tempfile
 
-DEFAULT_EPOCHS = dict(digits=15, mnist=8, lfw_faces=15)
+DEFAULT_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 
 
 def main():

@@ -82,6 +82,10 @@ def resolution_decrement(cfg) -> None:
         type='RandomResolutionDecrement', prob=0.5, scale=0.5))
 
 
+def zero_gamma(cfg) -> None:
+    cfg.model.backbone.init_cfg = dict(type='ZeroInitLastBN')
+
+
 def ema(cfg) -> None:
     _add_hook(cfg, dict(type='EMAHook', momentum=0.001))
 
@@ -128,6 +132,7 @@ ROWS: Dict[str, List[Callable]] = {
     '+ random erasing': [stock, random_erasing],
     '+ YOCO (flip)': [stock, yoco_flip],
     '+ resolution decrement': [stock, resolution_decrement],
+    '+ zero-gamma': [stock, zero_gamma],
     '+ EMA 0.999': [stock, ema],
     '+ SAM 0.05': [stock, sam],
     '+ AugMix': [stock, augmix],
