@@ -20,8 +20,9 @@ def cosine_schedule(epochs: int):
 
 def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
                    lr: float = 0.1, finder: bool = True,
-                   auto_epochs: bool = False):
-    """``configs/auto_mbv3.py`` from scratch on ``dataset``, quiet and fast.
+                   auto_epochs: bool = False, path: str = AUTO_MBV3):
+    """``configs/auto_mbv3.py`` (or ``path``) from scratch on ``dataset``,
+    quiet and fast.
 
     ``auto_epochs=False`` replaces the config's automatic epoch policy (if
     any) by a fixed ``epochs`` cosine budget; ``finder=False`` removes the
@@ -31,7 +32,7 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
 
     from mmtricks.datasets import load_bundled
     num_classes = len(load_bundled(dataset).classes)
-    cfg = Config.fromfile(AUTO_MBV3)
+    cfg = Config.fromfile(path)
     cfg.work_dir = work_dir
     cfg.model.backbone.init_cfg = None
     cfg.model.head.num_classes = num_classes

@@ -1,16 +1,22 @@
 from . import batch_augments
+from .backbones import EfficientNetLite
 from .batch_augments import (MixupCutMix, RandomResolutionDecrement,
                              SequentialBatchAugments)
 from .distillation import (DistillationClassifier, distillation_loss,
                            kl_distillation)
+from .efficientnet_lite_weights import (convert_efficientnet_lite_weights,
+                                        packaged_weights_path)
 from .heads import AMSoftmaxClsHead
 from .losses import AugMixJSDLoss
+from .packaged_init import PackagedEfficientNetLite
 from .pretrained_init import PretrainedIfAvailable
 from .zero_gamma_init import ZeroInitLastBN, zero_init_last_bn
 
 __all__ = [
     'AMSoftmaxClsHead', 'AugMixJSDLoss', 'DistillationClassifier',
-    'MixupCutMix', 'PretrainedIfAvailable', 'RandomResolutionDecrement',
+    'EfficientNetLite', 'MixupCutMix', 'PackagedEfficientNetLite',
+    'PretrainedIfAvailable', 'RandomResolutionDecrement',
     'SequentialBatchAugments', 'ZeroInitLastBN', 'batch_augments',
-    'distillation_loss', 'kl_distillation', 'zero_init_last_bn'
+    'convert_efficientnet_lite_weights', 'distillation_loss',
+    'kl_distillation', 'packaged_weights_path', 'zero_init_last_bn'
 ]

@@ -1,0 +1,78 @@
+"""Benchmark: EfficientNet-Lite0 fine-tuned from the packaged ImageNet
+weights against the same network trained from scratch.
+
+Both runs use ``configs/auto_effnet_lite0.py`` unchanged but for the backbone
+init: the LR finder picks each run's LR, ``AutoEpochsHook`` decays and stops
+within the same epoch cap, and each ships its best validated weights.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List
+
+from .common import REPO, bundled_config, train_once
+
+AUTO_EFFNET_LITE0 = osp.join(REPO, 'configs', 'auto_effnet_lite0.py')
+PACKAGED_INIT = dict(type='PackagedEfficientNetLite')
+INITS = ('pretrained', 'scratch')
+
+
+def lite0_config(dataset: str, cap: int, seed: int, work_dir: str,
+                 pretrained: bool):
+    cfg = bundled_config(dataset, cap, seed, work_dir, auto_epochs=True,
+                         path=AUTO_EFFNET_LITE0)
+    cfg.model.backbone.init_cfg = PACKAGED_INIT if pretrained else None
+    return cfg
+
+
+def summarise(dataset: str, runs: Dict[str, Dict]) -> Dict:
+    pretrained, scratch = runs['pretrained'], runs['scratch']
+    return dict(
+        dataset=dataset, pretrained=pretrained, scratch=scratch,
+        top1_gain=float(pretrained['top1'] - scratch['top1']),
+        time_ratio=float(pretrained['seconds'] / scratch['seconds']),
+    )
+
+
+def markdown(summaries: List[Dict], cap: int, image_size: int,
+             command: str) -> str:
+    lines = [
+        'EfficientNet-Lite0 fine-tuned from the packaged ImageNet weights '
+        'vs from scratch: `configs/auto_effnet_lite0.py` '
+        f'({image_size} px, LR from the finder, AutoEpochsHook within a cap '
+        f'of {cap} epochs, best validated weights shipped). Command: '
+        f'`{command}`.', '',
+        '| dataset | pretrained: top-1 / epochs / time / LR '
+        '| scratch: top-1 / epochs / time / LR | top-1 gain |',
+        '| --- | --- | --- | --- |',
+    ]
+    for s in summaries:
+        cells = [f'{r["top1"]:.2f} / {r["epochs"]} / {r["seconds"]:.0f} s / '
+                 f'{r["lr"]:.3g}' for r in (s['pretrained'], s['scratch'])]
+        lines.append(f'| {s["dataset"]} | ' + ' | '.join(cells) +
+                     f' | {s["top1_gain"]:+.2f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def run_benchmark(datasets, cap, out_dir, work_root, command,
+                  progress=print, seed=0):
+    os.makedirs(out_dir, exist_ok=True)
+    summaries, image_size = [], None
+    for dataset in datasets:
+        runs = {}
+        for init in INITS:
+            cfg = lite0_config(dataset, cap, seed,
+                               osp.join(work_root, f'{dataset}_{init}'),
+                               pretrained=init == 'pretrained')
+            image_size = cfg.image_size
+            runs[init] = train_once(cfg)
+            progress(f'{dataset} {init}: top-1 {runs[init]["top1"]:.2f} in '
+                     f'{runs[init]["epochs"]} epochs, '
+                     f'{runs[init]["seconds"]:.0f} s')
+        summaries.append(summarise(dataset, runs))
+        with open(osp.join(out_dir, 'effnet_lite0.json'), 'w') as f:
+            json.dump(dict(cap=cap, image_size=image_size, command=command,
+                           summaries=summaries), f, indent=1)
+        with open(osp.join(out_dir, 'effnet_lite0.md'), 'w') as f:
+            f.write(markdown(summaries, cap, image_size, command))
+    return summaries
