@@ -125,11 +125,12 @@ names = {
     registry.HOOKS: ['PreciseBNStatsHook', 'NumClassesCheckHook', 'LRFinderHook',
                      'AutoEpochsHook', 'MixOffHook', 'SoftTargetCheckHook',
                      'ProgressiveResizingHook'],
-    registry.WEIGHT_INITIALIZERS: ['PretrainedIfAvailable', 'ZeroInitLastBN'],
+    registry.WEIGHT_INITIALIZERS: ['PretrainedIfAvailable', 'ZeroInitLastBN',
+                                   'PackagedEfficientNetLite'],
     registry.BATCH_AUGMENTS: ['MixupCutMix', 'RandomResolutionDecrement',
                               'SequentialBatchAugments'],
     registry.MODELS: ['AMSoftmaxClsHead', 'AugMixJSDLoss',
-                      'DistillationClassifier'],
+                      'DistillationClassifier', 'EfficientNetLite'],
     registry.OPTIM_WRAPPERS: ['SAMOptimWrapper', 'SAMAmpOptimWrapper'],
 }
 DefaultScope.get_instance('t', scope_name='mmpretrain')
@@ -139,4 +140,4 @@ for reg, types in names.items():
 print('resolved', sum(map(len, names.values())))
 '''
     output = run([sys.executable, '-c', code])
-    assert 'resolved 23' in output
+    assert 'resolved 25' in output
