@@ -10,6 +10,7 @@ from .heads import AMSoftmaxClsHead
 from .losses import AugMixJSDLoss
 from .packaged_init import PackagedEfficientNetLite
 from .pretrained_init import PretrainedIfAvailable
+from .warmup_ema import WarmupExponentialMovingAverage, ema_warmup_momentum
 from .zero_gamma_init import ZeroInitLastBN, zero_init_last_bn
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     'PretrainedIfAvailable', 'RandomResolutionDecrement',
     'SequentialBatchAugments', 'ZeroInitLastBN', 'batch_augments',
     'convert_efficientnet_lite_weights', 'distillation_loss',
-    'kl_distillation', 'packaged_weights_path', 'zero_init_last_bn'
+    'kl_distillation', 'packaged_weights_path', 'zero_init_last_bn',
+    'WarmupExponentialMovingAverage', 'ema_warmup_momentum'
 ]
