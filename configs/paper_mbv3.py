@@ -57,6 +57,9 @@ custom_hooks = [
     dict(type='AutoEpochsHook', monitor='accuracy/top1'),
     dict(type='PreciseBNStatsHook', num_samples=1024),
     # EMA of the weights (decay 0.999); validation, the best checkpoint and
-    # AutoEpochsHook's choice use the EMA weights.
-    dict(type='EMAHook', momentum=0.001),
+    # AutoEpochsHook's choice use the EMA weights. The momentum is warmed up
+    # (mmtricks WarmupExponentialMovingAverage): a plain 0.999 EMA still
+    # holds 0.71 of the initial weights after 345 iterations.
+    dict(type='EMAHook', ema_type='WarmupExponentialMovingAverage',
+         momentum=0.001),
 ]

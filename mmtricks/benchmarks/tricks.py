@@ -87,7 +87,9 @@ def zero_gamma(cfg) -> None:
 
 
 def ema(cfg) -> None:
-    _add_hook(cfg, dict(type='EMAHook', momentum=0.001))
+    _add_hook(cfg, dict(type='EMAHook',
+                        ema_type='WarmupExponentialMovingAverage',
+                        momentum=0.001))
 
 
 def sam(cfg) -> None:
