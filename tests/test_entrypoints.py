@@ -130,7 +130,8 @@ names = {
     registry.BATCH_AUGMENTS: ['MixupCutMix', 'RandomResolutionDecrement',
                               'SequentialBatchAugments'],
     registry.MODELS: ['AMSoftmaxClsHead', 'AugMixJSDLoss',
-                      'DistillationClassifier', 'EfficientNetLite'],
+                      'DistillationClassifier', 'EfficientNetLite',
+                      'WarmupExponentialMovingAverage'],
     registry.OPTIM_WRAPPERS: ['SAMOptimWrapper', 'SAMAmpOptimWrapper'],
 }
 DefaultScope.get_instance('t', scope_name='mmpretrain')
@@ -140,4 +141,4 @@ for reg, types in names.items():
 print('resolved', sum(map(len, names.values())))
 '''
     output = run([sys.executable, '-c', code])
-    assert 'resolved 25' in output
+    assert 'resolved 26' in output
