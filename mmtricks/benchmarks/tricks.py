@@ -140,6 +140,10 @@ ROWS: Dict[str, List[Callable]] = {
     '+ AugMix': [stock, augmix],
     '+ AM-Softmax': [stock, am_softmax],
     'paper recipe': [stock, paper],
+    # The set configs/auto_mbv3.py switches on: the tricks that helped on
+    # all three datasets above.
+    'no-bias-decay + smoothing + zero-gamma': [no_bias_decay,
+                                               label_smoothing, zero_gamma],
 }
 
 
