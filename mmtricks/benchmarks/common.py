@@ -18,6 +18,15 @@ def cosine_schedule(epochs: int):
     ]
 
 
+def offline_init_cfg(init_cfg):
+    """The config's initialisers without the ImageNet download (offline)."""
+    if init_cfg is None:
+        return None
+    kept = [c for c in (init_cfg if isinstance(init_cfg, list) else
+                        [init_cfg]) if c['type'] != 'PretrainedIfAvailable']
+    return kept or None
+
+
 def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
                    lr: float = 0.1, finder: bool = True,
                    auto_epochs: bool = False, path: str = AUTO_MBV3):
@@ -34,7 +43,8 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
     num_classes = len(load_bundled(dataset).classes)
     cfg = Config.fromfile(path)
     cfg.work_dir = work_dir
-    cfg.model.backbone.init_cfg = None
+    cfg.model.backbone.init_cfg = offline_init_cfg(
+        cfg.model.backbone.get('init_cfg'))
     cfg.model.head.num_classes = num_classes
     cfg.data_preprocessor.num_classes = num_classes
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

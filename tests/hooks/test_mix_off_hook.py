@@ -61,6 +61,8 @@ def config(make_fast_config, work_dir, max_epochs, mix_off, train_cfg=MIX):
                            indices=64)
     cfg.train_dataloader.batch_size = cfg.val_dataloader.batch_size = 32
     cfg.model.train_cfg = train_cfg
+    # auto_mbv3's LabelSmoothLoss would smooth MIX's targets twice.
+    cfg.model.head.loss = dict(type='CrossEntropyLoss', use_soft=True)
     cfg.custom_hooks = [dict(type='SoftTargetCheckHook'),
                         dict(type='MixOffHook', **mix_off)]
     return cfg

@@ -84,6 +84,9 @@ def classifier_cfg(num_classes=10):
     model = Config.fromfile(AUTO_MBV3).model.to_dict()
     model['backbone']['init_cfg'] = None
     model['head']['num_classes'] = num_classes
+    # Plain cross-entropy (auto_mbv3 smooths labels), so the total loss is
+    # distillation_loss exactly.
+    model['head']['loss'] = dict(type='CrossEntropyLoss', loss_weight=1.0)
     return model
 
 
