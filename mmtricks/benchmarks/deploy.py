@@ -4,9 +4,9 @@ For each MobileNetV3 size at 224 px, one set of weights goes through
 ``tools/deploy.py`` (opset 17, FP32 and NNCF INT8) and through the other
 ways to get it onto OpenVINO (MMDeploy's usual opsets 11 and 13,
 ``ov.convert_model`` on the PyTorch module), then ONNX Runtime runs the same
-ONNX and PyTorch runs the module. Every OpenVINO model is compiled at f32
-(``fp32@bf16`` rows show the CPU plugin's default precision where it is
-bf16). Latency: batch 1, LATENCY hint. Throughput: OpenVINO's THROUGHPUT
+ONNX and PyTorch runs the module. Every OpenVINO model is compiled at f32;
+one row runs the same IR at bf16, the CPU plugin's default on CPUs that have
+it. Latency: batch 1, LATENCY hint. Throughput: OpenVINO's THROUGHPUT
 hint and its optimal number of requests, each request of batch 1 or of
 ``throughput_batch`` images, whichever is faster; ONNX Runtime and PyTorch
 get one batch of ``throughput_batch`` images (their best case).
