@@ -131,7 +131,8 @@ names = {
                               'SequentialBatchAugments'],
     registry.MODELS: ['AMSoftmaxClsHead', 'AugMixJSDLoss',
                       'DistillationClassifier', 'EfficientNetLite',
-                      'WarmupExponentialMovingAverage'],
+                      'WarmupExponentialMovingAverage',
+                      'AugMixDataPreprocessor'],
     registry.OPTIM_WRAPPERS: ['SAMOptimWrapper', 'SAMAmpOptimWrapper'],
 }
 DefaultScope.get_instance('t', scope_name='mmpretrain')
@@ -141,4 +142,4 @@ for reg, types in names.items():
 print('resolved', sum(map(len, names.values())))
 '''
     output = run([sys.executable, '-c', code])
-    assert 'resolved 26' in output
+    assert 'resolved 27' in output

@@ -1,4 +1,6 @@
 from . import batch_augments
+from .augmix_data_preprocessor import (AugMixDataPreprocessor,
+                                       with_augmix_views)
 from .backbones import EfficientNetLite
 from .batch_augments import (MixupCutMix, RandomResolutionDecrement,
                              SequentialBatchAugments)
@@ -14,7 +16,7 @@ from .warmup_ema import WarmupExponentialMovingAverage, ema_warmup_momentum
 from .zero_gamma_init import ZeroInitLastBN, zero_init_last_bn
 
 __all__ = [
-    'AMSoftmaxClsHead', 'AugMixJSDLoss', 'DistillationClassifier',
+    'AMSoftmaxClsHead', 'AugMixDataPreprocessor', 'with_augmix_views', 'AugMixJSDLoss', 'DistillationClassifier',
     'EfficientNetLite', 'MixupCutMix', 'PackagedEfficientNetLite',
     'PretrainedIfAvailable', 'RandomResolutionDecrement',
     'SequentialBatchAugments', 'ZeroInitLastBN', 'batch_augments',

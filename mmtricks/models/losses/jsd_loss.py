@@ -29,10 +29,8 @@ class AugMixJSDLoss(nn.Module):
     images (or all ``3N``: the first ``N`` are used). Usable as a head's
     ``loss=dict(type='AugMixJSDLoss', jsd_weight=12)``.
 
-    Not wired yet: a data path that stacks the two ``augmix_views`` of the
-    :class:`~mmtricks.transforms.AugMix` transform after the clean images
-    (a data preprocessor that also normalises them); see
-    docs/paper_regularisers.md.
+    The batch comes from :class:`~mmtricks.models.AugMixDataPreprocessor`
+    with ``AugMix(jsd_views=True)``; see docs/paper_regularisers.md.
 
     Args:
         jsd_weight (float): lambda, >= 0. Defaults to 12 (the paper's).
