@@ -10,6 +10,9 @@ project's STACK notes):
 * :mod:`.mmcv_hue` (4): ``mmcv.adjust_hue`` overflow under numpy 2.
 * :mod:`.cpu_distributed` (5): ``--launcher pytorch`` and DDP on CPU.
 * :mod:`.pkg_resources_check` (6): what ``mim`` needs from setuptools.
+* :mod:`.mmdeploy_openvino` (3): MMDeploy's ``openvino`` backend on
+  today's OpenVINO; applied by :mod:`mmtricks.deploy`, since training does
+  not need mmdeploy.
 
 Every fix is idempotent and keeps the original function reachable
 (``_original_*``) so that tests can show the upstream failure.
