@@ -362,9 +362,9 @@ class ExportJob:
             raise ParityError('The FP32 IR does not match PyTorch: '
                               + '; '.join(failures) + '.')
 
-        timed = {name: (core.read_model(xml), None)
-                 for name, xml in models.items()}
-        for name, (model, _) in timed.items():
+        timed = {}
+        for name, xml in models.items():
+            model = core.read_model(xml)
             timed[name] = (model, compile_properties(model))
         default = device_default_precision(core)
         if default != VERIFIED_PRECISION:
