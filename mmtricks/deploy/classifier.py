@@ -15,6 +15,7 @@ from typing import List, NamedTuple, Sequence, Union
 import cv2
 import numpy as np
 
+from .latency import static_input_model
 from .model_info import compile_properties, read_model_info
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
@@ -108,13 +109,8 @@ class OpenVINOClassifier:
 
     def _compiled_for(self, batch: int):
         if batch not in self._compiled:
-            model = self.model
-            dim = model.input(0).get_partial_shape()[0]
-            if dim.is_static and dim.get_length() != batch:
-                model = model.clone()
-                height, width = self.info['input_size']
-                model.reshape({model.input(0).get_any_name():
-                               [batch, 3, height, width]})
+            height, width = self.info['input_size']
+            model = static_input_model(self.model, (batch, 3, height, width))
             self._compiled[batch] = self.core.compile_model(
                 model, self.device, compile_properties(self.model))
         return self._compiled[batch]

@@ -22,7 +22,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .inputs import (DeployInputError, check_checkpoint_fits, check_work_dir,
+from .inputs import (DeployInputError, check_checkpoint_fits,
+                     check_work_dir, checkpoint_state_dict,
                      inference_pipeline, load_state_dict)
 from .model_info import (VERIFIED_PRECISION, build_model_info,
                          compile_properties, preprocessor_settings,
@@ -69,10 +70,7 @@ def build_checked_model(task_processor, checkpoint: str):
     saved = load_state_dict(checkpoint)
     model = task_processor.build_pytorch_model(None)
     check_checkpoint_fits(model, saved, checkpoint)
-    state_dict = saved.get('state_dict', saved)
-    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                  for k, v in state_dict.items()}
-    model.load_state_dict(state_dict, strict=False)
+    model.load_state_dict(checkpoint_state_dict(saved), strict=False)
     return model.eval(), saved
 
 

@@ -53,11 +53,16 @@ def load_state_dict(checkpoint: str) -> dict:
     return saved
 
 
+def checkpoint_state_dict(saved: dict) -> dict:
+    """The weights of a loaded checkpoint, without DDP's ``module.`` prefix."""
+    state_dict = saved.get('state_dict', saved)
+    return {k[len('module.'):] if k.startswith('module.') else k: v
+            for k, v in state_dict.items()}
+
+
 def checkpoint_mismatches(model: torch.nn.Module,
                           state_dict: dict) -> List[str]:
     """Keys the model needs that the checkpoint lacks or shapes differently."""
-    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                  for k, v in state_dict.items()}
     problems = []
     for key, tensor in model.state_dict().items():
         if key not in state_dict:
@@ -70,8 +75,7 @@ def checkpoint_mismatches(model: torch.nn.Module,
 
 def check_checkpoint_fits(model: torch.nn.Module, saved: dict,
                           checkpoint: str) -> None:
-    state_dict = saved.get('state_dict', saved)
-    problems = checkpoint_mismatches(model, state_dict)
+    problems = checkpoint_mismatches(model, checkpoint_state_dict(saved))
     if not problems:
         return
     hint = ''

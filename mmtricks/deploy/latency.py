@@ -78,12 +78,16 @@ def static_input_model(ov_model, shape):
     return model
 
 
+def _compile(core, ov_model, shape, device: str,
+             properties: Optional[Dict], hint: str):
+    return core.compile_model(static_input_model(ov_model, shape), device,
+                              dict(properties or {}, PERFORMANCE_HINT=hint))
+
+
 def openvino_latency(core, ov_model, shape, seconds: float,
                      device: str = 'CPU',
                      properties: Optional[Dict] = None) -> Dict[str, float]:
-    compiled = core.compile_model(
-        static_input_model(ov_model, shape), device,
-        dict(properties or {}, PERFORMANCE_HINT='LATENCY'))
+    compiled = _compile(core, ov_model, shape, device, properties, 'LATENCY')
     request = compiled.create_infer_request()
     x = random_input(shape)
     result = latency_summary(time_calls(lambda: request.infer([x]), seconds))
@@ -95,9 +99,8 @@ def openvino_throughput(core, ov_model, shape, seconds: float,
                         device: str = 'CPU',
                         properties: Optional[Dict] = None) -> Dict[str, float]:
     import openvino as ov
-    compiled = core.compile_model(
-        static_input_model(ov_model, shape), device,
-        dict(properties or {}, PERFORMANCE_HINT='THROUGHPUT'))
+    compiled = _compile(core, ov_model, shape, device, properties,
+                        'THROUGHPUT')
     requests = compiled.get_property('OPTIMAL_NUMBER_OF_INFER_REQUESTS')
     queue = ov.AsyncInferQueue(compiled, requests)
     x = random_input(shape)
