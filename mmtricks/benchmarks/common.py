@@ -1,7 +1,10 @@
 """Runs of ``configs/auto_mbv3.py`` on a bundled set, shared by benchmarks."""
+import glob
 import os.path as osp
 import time
-from typing import Dict
+from typing import Dict, Optional
+
+from .run_cache import RunCache, file_digest, run_key
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
@@ -102,5 +105,35 @@ def train_once(cfg) -> Dict:
         result.update(lr=found['lr'], finder_seconds=found['seconds'],
                       finder_steps=found['steps'],
                       suggestions=found['suggestions'],
+                      curve=dict(lrs=found['lrs'], losses=found['losses']),
                       fallback=found['fallback_reason'])
     return result
+
+
+def config_digest(cfg) -> str:
+    """Digest of a run's resolved config, its work dir left out."""
+    import hashlib
+    text = cfg.pretty_text.replace(repr(cfg.work_dir), "''")
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def policy_code_digest() -> str:
+    """Digest of the hooks' source: the LR finder and epoch policy decide
+    what a run does, so their code is part of the key of runs that use them."""
+    here = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    return file_digest(sorted(glob.glob(osp.join(here, 'hooks', '*.py'))))
+
+
+def cached_train(cache: Optional[RunCache], cfg, **labels) -> Dict:
+    """``train_once(cfg)``, or its stored result from ``cache``.
+
+    The key is the resolved config (and the hooks' code when the config
+    uses the LR finder or the epoch policy); ``labels`` only make the cache
+    file readable.
+    """
+    hooks = {h['type'] for h in cfg.get('custom_hooks', [])}
+    adaptive = bool(hooks & {'LRFinderHook', 'AutoEpochsHook'})
+    key = run_key(config=config_digest(cfg),
+                  code=policy_code_digest() if adaptive else None, **labels)
+    cache = cache if cache is not None else RunCache()
+    return cache.get_or_run(key, lambda: train_once(cfg))

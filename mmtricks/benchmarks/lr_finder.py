@@ -15,9 +15,11 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .common import bundled_config, train_once
+from .common import bundled_config, cached_train
 
-GRID = tuple(1e-4 * 3**k for k in range(9))  # 1e-4 ... 0.66, x3 apart
+# x3 apart, 0.0027 ... 0.66: below 0.0027 every bundled set trained far
+# worse in the first 9-LR grid (docs/benchmarks/lr_finder.md history).
+GRID = tuple(1e-4 * 3**k for k in range(3, 9))
 
 
 def accuracy_at(lr: float, grid: Sequence[float], accuracies: Sequence[float]):
@@ -91,7 +93,7 @@ def markdown(summaries: List[Dict], epochs: int, command: str) -> str:
 
 
 def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
-                  progress=print):
+                  progress=print, cache=None):
     os.makedirs(out_dir, exist_ok=True)
     summaries = []
     for dataset in datasets:
@@ -100,14 +102,17 @@ def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
             cfg = bundled_config(dataset, epochs, 0,
                                  osp.join(work_root, f'{dataset}_grid_{lr:.2g}'),
                                  lr=lr, finder=False)
-            grid_runs.append(train_once(cfg))
+            grid_runs.append(cached_train(cache, cfg, dataset=dataset,
+                                          lr=lr, epochs=epochs, seed=0))
             progress(f'{dataset} grid lr={lr:.3g}: top-1 '
                      f'{grid_runs[-1]["top1"]:.2f}')
         finder_runs = []
         for seed in range(seeds):
             cfg = bundled_config(dataset, epochs, seed,
                                  osp.join(work_root, f'{dataset}_finder_{seed}'))
-            finder_runs.append(train_once(cfg))
+            finder_runs.append(cached_train(cache, cfg, dataset=dataset,
+                                            finder=True, epochs=epochs,
+                                            seed=seed))
             progress(f'{dataset} finder seed={seed}: lr='
                      f'{finder_runs[-1]["lr"]:.3g} top-1 '
                      f'{finder_runs[-1]["top1"]:.2f}')

@@ -9,8 +9,8 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from ..engine.model_state import cloned_state_dict, unwrap_model
-from .plateau_policy import (DECAY, STOP, PlateauPolicy, PolicyState, decide,
-                             is_collapsed)
+from .plateau_policy import (ANNEAL, DECAY, STOP, PlateauPolicy, PolicyState,
+                             decide, is_collapsed, lr_scale_at)
 
 
 @HOOKS.register_module()
@@ -23,9 +23,11 @@ class AutoEpochsHook(Hook):
     improved for ``patience`` validations (and once at ``force_decay_at`` of
     the budget if it never plateaued), and training stops when the LR is at
     its floor and the metric has not improved for ``stop_patience``
-    validations. ``max_epochs`` (or ``max_iters``) is the budget cap. The
-    decay multiplies the current LR, so it composes with MMEngine's
-    chainable schedulers (a warmup ``LinearLR`` before it, say).
+    validations. ``max_epochs`` (or ``max_iters``) is the budget cap. With
+    ``mode='anneal'`` the first plateau starts one cosine anneal to the
+    floor instead, updated every iteration, and training stops when it ends.
+    Decays multiply the current LR, so they compose with MMEngine's
+    chainable schedulers (a warmup ``LinearLR`` before them, say).
 
     Validation must be honest for this to work: use it with
     ``PreciseBNStatsHook``. A NaN/inf training loss or metric stops training
@@ -44,8 +46,9 @@ class AutoEpochsHook(Hook):
         monitor (str): Validation metric, higher is better. Defaults to
             ``'accuracy/top1'``.
         patience, factor, min_scale, stop_patience, min_delta, warmup,
-        force_decay_at: See :class:`PlateauPolicy`. Defaults to 3, 0.1,
-            0.005, 3, 0.1, 2 and 0.75.
+        force_decay_at, mode, anneal_ratio, min_anneal: See
+            :class:`PlateauPolicy`. Defaults to 3, 0.1, 0.005, 3, 0.1, 2,
+            0.75, ``'step'``, 1.0 and 3.
     """
 
     priority = 'ABOVE_NORMAL'  # before EMAHook swaps the validated weights out
@@ -58,12 +61,16 @@ class AutoEpochsHook(Hook):
                  stop_patience: int = 3,
                  min_delta: float = 0.1,
                  warmup: int = 2,
-                 force_decay_at: float = 0.75):
+                 force_decay_at: float = 0.75,
+                 mode: str = 'step',
+                 anneal_ratio: float = 1.0,
+                 min_anneal: int = 3):
         self.monitor = monitor
         self.policy = PlateauPolicy(
             patience=patience, factor=factor, min_scale=min_scale,
             stop_patience=stop_patience, min_delta=min_delta, warmup=warmup,
-            force_decay_at=force_decay_at)
+            force_decay_at=force_decay_at, mode=mode,
+            anneal_ratio=anneal_ratio, min_anneal=min_anneal)
         self.state = PolicyState()
         self.best_weights: Optional[Dict[str, torch.Tensor]] = None
         self._nonfinite_loss = False
@@ -85,6 +92,19 @@ class AutoEpochsHook(Hook):
                 f'AutoEpochs: validating resumed epoch {runner.epoch}, which '
                 'the checkpoint was saved before.')
             runner.val_loop.run()
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if self.state.anneal_start is None:
+            return
+        # From the iteration count alone, so a resumed run (whose optimizer
+        # holds the last applied LR) continues the same curve.
+        now = self._fractional_position(runner, runner.iter)
+        before = self._fractional_position(runner, runner.iter - 1)
+        ratio = (lr_scale_at(self.policy, self.state, now) /
+                 lr_scale_at(self.policy, self.state, before))
+        if ratio != 1.0:
+            for group in runner.optim_wrapper.param_groups:
+                group['lr'] *= ratio
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
@@ -142,6 +162,8 @@ class AutoEpochsHook(Hook):
             runner.logger.info(
                 f'AutoEpochs: LR x{ratio:g} at {unit} {step} ({reason}); LR '
                 f'is now {self.state.scale:g} x initial.')
+        elif action == ANNEAL:
+            runner.logger.info(f'AutoEpochs: at {unit} {step}, {reason}.')
         elif action == STOP:
             self._stop(runner, step, budget, unit, reason)
 
@@ -198,6 +220,13 @@ class AutoEpochsHook(Hook):
         if self._by_epoch(runner):
             return 'epoch', runner.epoch, runner.max_epochs
         return 'iter', runner.iter, runner.max_iters
+
+    def _fractional_position(self, runner, iteration: int) -> float:
+        """Where ``iteration`` lies in the policy's unit (epochs count
+        fractionally, so the anneal moves every iteration)."""
+        if self._by_epoch(runner):
+            return iteration / len(runner.train_dataloader)
+        return float(iteration)
 
     def _stop_diverged(self, runner) -> None:
         unit, step, budget = self._position(runner)

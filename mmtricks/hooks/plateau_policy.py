@@ -8,12 +8,22 @@ improved by ``min_delta`` for ``patience`` validations; force one decay at
 floor (``min_scale`` of the initial LR) and the metric has not improved for
 ``stop_patience`` validations, or at once when validation says the model
 has diverged.
+
+``mode='anneal'`` replaces the staircase by one final anneal, in the manner
+of warmup-stable-decay schedules: the LR stays at its initial value while
+the metric improves; at the first plateau it follows a half cosine down to
+the floor over ``anneal_ratio`` times the steps trained so far (at least
+``min_anneal``, at most what is left of the budget), and training stops when
+the anneal ends. A cosine tail recovers what a fixed cosine schedule gains
+at its end, which step decays only approximate; the plateau decides when it
+starts.
 """
 import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import List, Optional, Tuple
 
-NONE, DECAY, STOP = 'none', 'decay', 'stop'
+NONE, DECAY, ANNEAL, STOP = 'none', 'decay', 'anneal', 'stop'
+MODES = ('step', 'anneal')
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,12 @@ class PlateauPolicy:
         warmup (int): Validations (from the first) without any decision.
         force_decay_at (float): Share of the budget after which a first decay
             is forced if the metric never plateaued; 1 disables it.
+        mode (str): ``'step'`` (decays by ``factor``) or ``'anneal'`` (one
+            cosine anneal to the floor; ``factor`` and ``stop_patience``
+            are then unused).
+        anneal_ratio (float): Anneal length as a multiple of the steps
+            trained before it (``'anneal'`` mode).
+        min_anneal (int): Shortest anneal, in steps (``'anneal'`` mode).
     """
 
     patience: int = 3
@@ -39,8 +55,16 @@ class PlateauPolicy:
     min_delta: float = 0.1
     warmup: int = 2
     force_decay_at: float = 0.75
+    mode: str = 'step'
+    anneal_ratio: float = 1.0
+    min_anneal: int = 3
 
     def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f'mode must be one of {MODES}, got {self.mode!r}.')
+        if self.anneal_ratio <= 0 or self.min_anneal < 1:
+            raise ValueError('anneal_ratio must be > 0 and min_anneal >= 1, '
+                             f'got {self.anneal_ratio}, {self.min_anneal}.')
         if not 0 < self.factor < 1:
             raise ValueError(f'factor must be in (0, 1), got {self.factor}.')
         if not 0 < self.min_scale <= 1:
@@ -62,6 +86,8 @@ class PolicyState:
     validations: int = 0
     stopped: bool = False
     reason: str = ''
+    anneal_start: Optional[float] = None
+    anneal_end: Optional[float] = None
     trace: List[Tuple[int, float, float, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -76,6 +102,29 @@ class PolicyState:
 
 def at_floor(policy: PlateauPolicy, state: PolicyState) -> bool:
     return state.scale <= policy.min_scale * (1 + 1e-9)
+
+
+def cosine_anneal(progress: float, start: float, floor: float) -> float:
+    """Half cosine from ``start`` (progress 0) to ``floor`` (progress 1)."""
+    progress = min(max(progress, 0.0), 1.0)
+    return floor + (start - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def lr_scale_at(policy: PlateauPolicy, state: PolicyState,
+                position: float) -> float:
+    """LR multiplier (of the initial LR) at ``position`` (steps, fractional
+    within an epoch): the staircase level, or a point of the anneal."""
+    if state.anneal_start is None:
+        return state.scale
+    length = state.anneal_end - state.anneal_start
+    return cosine_anneal((position - state.anneal_start) / length,
+                         state.scale, policy.min_scale)
+
+
+def anneal_length(policy: PlateauPolicy, step: int, budget: int) -> int:
+    """Steps of the anneal that starts after ``step``, within the budget."""
+    wanted = max(policy.min_anneal, round(policy.anneal_ratio * step))
+    return max(1, min(wanted, budget - step))
 
 
 def decide(policy: PlateauPolicy, state: PolicyState, step: int,
@@ -100,7 +149,8 @@ def decide(policy: PlateauPolicy, state: PolicyState, step: int,
     def done(new_state, action, reason):
         new_state = replace(
             new_state, validations=validations,
-            trace=state.trace + [(step, metric, new_state.scale, action)])
+            trace=state.trace + [
+                (step, metric, lr_scale_at(policy, new_state, step), action)])
         return new_state, action, reason
 
     if not math.isfinite(metric):
@@ -119,6 +169,8 @@ def decide(policy: PlateauPolicy, state: PolicyState, step: int,
         state = replace(state, wait=state.wait + 1)
     if validations <= policy.warmup:
         return done(replace(state, wait=0), NONE, 'warmup')
+    if policy.mode == 'anneal':
+        return done(*_anneal_decision(policy, state, step, budget))
     if at_floor(policy, state):
         if state.wait >= policy.stop_patience:
             reason = (f'LR at its floor ({state.scale:g} x initial) and no '
@@ -136,6 +188,29 @@ def decide(policy: PlateauPolicy, state: PolicyState, step: int,
     scale = max(state.scale * policy.factor, policy.min_scale)
     return done(replace(state, scale=scale, wait=0, drops=state.drops + 1),
                 DECAY, reason)
+
+
+def _anneal_decision(policy, state, step, budget):
+    if state.anneal_end is not None:
+        if step >= state.anneal_end:
+            reason = (f'the anneal to the LR floor ({policy.min_scale:g} x '
+                      'initial) is complete')
+            return (replace(state, stopped=True, reason=reason), STOP,
+                    reason)
+        return state, NONE, 'annealing'
+    if state.wait >= policy.patience:
+        reason = f'no improvement for {state.wait} validations'
+    elif step >= policy.force_decay_at * budget:
+        reason = (f'no plateau yet at {100 * policy.force_decay_at:.0f}% of '
+                  'the budget')
+    else:
+        return state, NONE, ''
+    length = anneal_length(policy, step, budget)
+    reason += (f'; annealing the LR to {policy.min_scale:g} x initial over '
+               f'the next {length} steps')
+    return (replace(state, wait=0, drops=state.drops + 1,
+                    anneal_start=float(step), anneal_end=float(step + length)),
+            ANNEAL, reason)
 
 
 def is_collapsed(pred_counts, gt_counts, share: float = 0.99) -> bool:

@@ -34,17 +34,21 @@ def auto_hook(runner):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize('mode', [
+    dict(), dict(mode='anneal', patience=1, min_anneal=3)])
 def test_resumed_run_decides_like_an_uninterrupted_one(make_fast_config,
-                                                       tmp_path):
-    whole = train(auto_config(make_fast_config, tmp_path / 'whole', 12))
+                                                       tmp_path, mode):
+    whole = train(auto_config(make_fast_config, tmp_path / 'whole', 12,
+                              **mode))
     state = auto_hook(whole).state
     assert state.stopped and whole.epoch < 12, state.trace
     stop_epoch = whole.epoch
 
     interrupted_at = 3
     assert interrupted_at < stop_epoch
-    train(auto_config(make_fast_config, tmp_path / 'parts', interrupted_at))
-    cfg = auto_config(make_fast_config, tmp_path / 'parts', 12)
+    train(auto_config(make_fast_config, tmp_path / 'parts', interrupted_at,
+                      **mode))
+    cfg = auto_config(make_fast_config, tmp_path / 'parts', 12, **mode)
     cfg.resume = True
     resumed = train(cfg)
     assert resumed.epoch == stop_epoch
@@ -150,3 +154,23 @@ def test_ema_weights_are_the_ones_judged_and_shipped(make_fast_config,
     assert not torch.equal(validated.seen[best][key], raw.seen[best][key])
     for name, value in runner.model.state_dict().items():
         assert torch.equal(value, validated.seen[best][name]), name
+
+
+@pytest.mark.slow
+def test_anneal_mode_follows_the_cosine_every_iteration(make_fast_config,
+                                                        tmp_path):
+    cfg = auto_config(make_fast_config, tmp_path, 12, mode='anneal',
+                      patience=1, anneal_ratio=1.0, min_anneal=3)
+    runner = train(cfg)
+    state = auto_hook(runner).state
+    assert state.stopped and state.anneal_end == runner.epoch, state.trace
+    # MMEngine logs an iteration's LR before hooks set it: shifted by one.
+    logged = runner.message_hub.get_scalar('train/lr').data[0][1:]
+    per_epoch = len(runner.train_dataloader)
+    start = int(state.anneal_start) * per_epoch
+    annealed = logged[start:]
+    assert len(annealed) == (state.anneal_end - state.anneal_start) * \
+        per_epoch - 1
+    assert annealed[0] == logged[start - 1]  # from the plateau's LR
+    assert all(a > b for a, b in zip(annealed, annealed[1:]))
+    assert annealed[-1] < 0.2 * annealed[0]

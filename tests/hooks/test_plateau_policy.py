@@ -2,8 +2,10 @@ import math
 
 import pytest
 
-from mmtricks.hooks.plateau_policy import (DECAY, NONE, STOP, PlateauPolicy,
-                                           PolicyState, decide, is_collapsed)
+from mmtricks.hooks.plateau_policy import (ANNEAL, DECAY, NONE, STOP,
+                                           PlateauPolicy, PolicyState,
+                                           anneal_length, cosine_anneal,
+                                           decide, is_collapsed, lr_scale_at)
 
 POLICY = PlateauPolicy(patience=2, factor=0.1, min_scale=0.01,
                        stop_patience=2, min_delta=0.1, warmup=1,
@@ -81,3 +83,50 @@ def test_bad_settings_are_refused():
         PlateauPolicy(factor=1.5)
     with pytest.raises(ValueError):
         PlateauPolicy(patience=0)
+
+
+ANNEALING = PlateauPolicy(patience=2, min_scale=0.01, min_delta=0.1,
+                          warmup=1, force_decay_at=1.0, mode='anneal',
+                          anneal_ratio=0.5, min_anneal=2)
+
+
+def test_anneal_starts_at_the_plateau_and_stops_when_it_ends():
+    # best at step 4, flat at 5 and 6 -> anneal over max(2, 0.5 * 6) = 3
+    state, actions = run([10, 20, 30, 40, 40, 40, 50, 60, 70, 80], ANNEALING)
+    assert actions == [NONE] * 5 + [ANNEAL, NONE, NONE, STOP]
+    assert (state.anneal_start, state.anneal_end) == (6.0, 9.0)
+    assert state.stopped and 'anneal' in state.reason
+    assert state.best == 70 and state.best_step == 9
+    assert [round(t[2], 6) for t in state.trace] == \
+        [1.0] * 6 + [round(lr_scale_at(ANNEALING, state, s), 6)
+                     for s in (7, 8, 9)]
+    assert state.trace[-1][2] == pytest.approx(0.01)
+
+
+def test_anneal_is_a_half_cosine_to_the_floor():
+    assert cosine_anneal(0.0, 1.0, 0.01) == 1.0
+    assert cosine_anneal(0.5, 1.0, 0.01) == pytest.approx(0.505)
+    assert cosine_anneal(1.0, 1.0, 0.01) == pytest.approx(0.01)
+    assert cosine_anneal(7.0, 1.0, 0.01) == pytest.approx(0.01)  # clamped
+    state = PolicyState(anneal_start=10.0, anneal_end=20.0)
+    assert lr_scale_at(ANNEALING, state, 9.5) == 1.0
+    assert lr_scale_at(ANNEALING, state, 12.5) == \
+        pytest.approx(cosine_anneal(0.25, 1.0, 0.01))
+
+
+def test_anneal_fits_in_the_budget():
+    assert anneal_length(ANNEALING, step=10, budget=100) == 5
+    assert anneal_length(ANNEALING, step=2, budget=100) == 2  # min_anneal
+    assert anneal_length(ANNEALING, step=98, budget=100) == 2
+    # a plateau never seen: the forced start still leaves room to anneal
+    policy = PlateauPolicy(patience=50, warmup=0, mode='anneal',
+                           force_decay_at=0.5, anneal_ratio=1.0)
+    state, actions = run(range(10, 200, 10), policy, budget=12)
+    assert actions[5] == ANNEAL and state.anneal_end == 12.0
+
+
+def test_bad_anneal_settings_are_refused():
+    with pytest.raises(ValueError, match='mode'):
+        PlateauPolicy(mode='cosine')
+    with pytest.raises(ValueError, match='anneal_ratio'):
+        PlateauPolicy(mode='anneal', anneal_ratio=0)
