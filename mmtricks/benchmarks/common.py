@@ -32,13 +32,15 @@ def offline_init_cfg(init_cfg):
 
 def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
                    lr: float = 0.1, finder: bool = True,
-                   auto_epochs: bool = False, path: str = AUTO_MBV3):
+                   auto_epochs: bool = False, path: str = AUTO_MBV3,
+                   auto_args: Optional[dict] = None):
     """``configs/auto_mbv3.py`` (or ``path``) from scratch on ``dataset``,
     quiet and fast.
 
     ``auto_epochs=False`` replaces the config's automatic epoch policy (if
     any) by a fixed ``epochs`` cosine budget; ``finder=False`` removes the
-    LR finder and trains at ``lr``.
+    LR finder and trains at ``lr``; ``auto_args`` override the epoch
+    policy's settings.
     """
     from mmengine.config import Config
 
@@ -64,6 +66,9 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
                                if s['type'] == 'LinearLR']
         if not any(h['type'] == 'AutoEpochsHook' for h in cfg.custom_hooks):
             cfg.custom_hooks.append(dict(type='AutoEpochsHook'))
+        for hook in cfg.custom_hooks:
+            if hook['type'] == 'AutoEpochsHook':
+                hook.update(auto_args or {})
     else:
         drop.add('AutoEpochsHook')
         cfg.param_scheduler = cosine_schedule(epochs)
