@@ -256,6 +256,26 @@ def test_records_of_an_interrupted_window_are_dropped():
                                sam_reference_step(W0, X, Y)[0])
 
 
+def test_amp_variant_accumulates_under_autocast(monkeypatch):
+    from mmengine.optim.optimizer import amp_optimizer_wrapper
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
+    model = Quadratic()
+    with pytest.warns(UserWarning):  # GradScaler disabled without CUDA
+        wrapper = SAMAmpOptimWrapper(
+            torch.optim.SGD(model.parameters(), lr=LR), rho=RHO,
+            dtype='bfloat16', accumulative_counts=2)
+    steps = counting_steps(wrapper)
+    for half in (slice(0, 2), slice(2, 4)):
+        model.train_step(dict(inputs=X[half], targets=Y[half]),
+                         optim_wrapper=wrapper)
+    assert model.autocast_seen == [True] * 4
+    assert len(steps) == 1
+    torch.testing.assert_close(model.w.detach(),
+                               sam_reference_step(W0, X, Y)[0],
+                               atol=0.05, rtol=0.05)
+
+
 def build_optim_wrapper(model, cfg):
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
