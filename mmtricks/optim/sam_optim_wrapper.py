@@ -25,16 +25,39 @@ class _SAMMixin:
     in ``optim_context``. The design: while the context is open, a forward
     pre-hook on that model records the arguments of its one loss forward
     (the already pre-processed, batch-augmented batch); the hook is removed
-    when the context closes. ``update_params`` then:
+    when the context closes. ``update_params`` then back-propagates the loss
+    (scaled as MMEngine scales it for accumulation) and keeps the recorded
+    forward. When the wrapper should update (every micro-batch without
+    accumulation, else the last micro-batch of each accumulation window):
 
-    1. back-propagates the loss (gradient ``g`` at ``w``),
-    2. moves the weights to ``w + e(w)`` (:func:`sam_perturbations`),
-    3. replays the recorded forward there, under the base wrapper's own
-       context (AMP autocast, DDP sync) and with BN running statistics
-       frozen, and back-propagates it (gradient ``g'``),
-    4. puts the original weights back (copied, so exactly), and
-    5. lets the base wrapper step with ``g'``: gradient clipping, AMP
-       unscaling and the LR from the param schedulers apply to ``g'``.
+    1. the accumulated gradient is ``g`` at ``w`` (the mean over the
+       window's micro-batches, as for plain accumulation),
+    2. the weights move to ``w + e(w)`` (:func:`sam_perturbations` of ``g``),
+    3. every recorded forward of the window is replayed there, under the
+       base wrapper's own context (AMP autocast; DDP gradient sync on the
+       last replay only, like the first pass) with BN running statistics
+       frozen, each loss scaled exactly as in the first pass; their
+       gradients accumulate into ``g'``,
+    4. the original weights are put back (copied, so exactly), and
+    5. the base wrapper steps with ``g'``: gradient clipping, AMP unscaling
+       and the LR from the param schedulers apply to ``g'``.
+
+    Gradient accumulation is SAM on the whole window's batch ("global" SAM,
+    one ``e(w)`` per optimizer step): with equal micro-batches and a
+    mean-reduced loss, ``accumulative_counts=k`` with batch ``B`` gives the
+    same step as ``accumulative_counts=1`` with batch ``k * B`` (up to BN,
+    which normalises per micro-batch, as for any accumulation). That is
+    what accumulation promises: the config's effective batch, whatever the
+    memory. The other published variant, one ``e`` per micro-batch (SAM's
+    m-sharpness with ``m = B``), would make the method change with
+    ``accumulative_counts``; it is not what this wrapper does.
+    Cost: 2 forward and 2 backward passes per micro-batch, as without
+    accumulation. Memory: the recorded inputs (pre-processed images and
+    data samples) of every micro-batch of the window stay alive until the
+    step, i.e. up to ``accumulative_counts`` batches of inputs (not their
+    activations). The last, shorter window of a run (MMEngine's
+    ``_remainder_counts``) is replayed with the same loss factor as its
+    first pass, so it is SAM on the micro-batches it has.
 
     Nothing else changes: the stock ``ImageClassifier.train_step``, hooks
     and the LR finder (which calls ``model.train_step`` with the run's
@@ -43,7 +66,7 @@ class _SAMMixin:
     wrapper would (AMP skips that step and lowers the loss scale).
     """
 
-    def _init_sam(self, rho, adaptive, optimizer, accumulative_counts):
+    def _init_sam(self, rho, adaptive, optimizer):
         if isinstance(rho, bool) or not isinstance(rho, Real) or rho <= 0:
             raise ValueError(
                 f'SAM needs rho > 0 (the neighbourhood radius; the paper '
@@ -53,15 +76,12 @@ class _SAMMixin:
                 f'{type(self).__name__} wraps one torch.optim.Optimizer, got '
                 f'{type(optimizer).__name__}. For several optimizers '
                 '(OptimWrapperDict) give each its own optimizer wrapper.')
-        if accumulative_counts != 1:
-            raise ValueError(
-                f'{type(self).__name__} does not support gradient '
-                f'accumulation (accumulative_counts={accumulative_counts}): '
-                'the second pass would need every micro-batch again. Use '
-                'a larger batch or accumulative_counts=1.')
         self.rho = float(rho)
         self.adaptive = bool(adaptive)
         self._recorded_forward = None
+        # (inner count before the first pass, recorded forward) of each
+        # micro-batch of the current accumulation window
+        self._window = []
 
     @contextmanager
     def optim_context(self, model: nn.Module):
@@ -94,14 +114,37 @@ class _SAMMixin:
                 'to run inside `with optim_wrapper.optim_context(model):` '
                 '(as BaseModel.train_step does), so that it can run it again '
                 'at the perturbed weights.')
+        self._window = self._current_window()
+        self._window.append((self._inner_count, recorded))
         self.backward(self.scale_loss(loss))
         if self.should_update():
-            self.second_pass(*recorded)
+            window, self._window = self._window, []
+            self.second_pass(window)
             self.step(**(step_kwargs or {}))
             self.zero_grad(**(zero_kwargs or {}))
 
-    def second_pass(self, model: nn.Module, call) -> None:
-        """Replace the gradient at ``w`` by the gradient at ``w + e(w)``."""
+    def _current_window(self):
+        """The recorded micro-batches that belong to the open window.
+
+        They must be the micro-steps just before this one. Anything else
+        was left by an interrupted window whose counter was reset since
+        (e.g. the LR finder's snapshot restore): its gradients are gone, so
+        its records are dropped.
+        """
+        window = self._window
+        expected = list(range(self._inner_count - len(window),
+                              self._inner_count))
+        if [count for count, _ in window] != expected:
+            return []
+        return window
+
+    def second_pass(self, window) -> None:
+        """Replace the gradient at ``w`` by the gradient at ``w + e(w)``.
+
+        Args:
+            window (list): ``(inner count before the first pass, (model,
+                (args, kwargs)))`` of each micro-batch of the window.
+        """
         params = [p for group in self.optimizer.param_groups
                   for p in group['params'] if p.grad is not None]
         if not params:
@@ -116,21 +159,27 @@ class _SAMMixin:
             for param, e in zip(params, perturbations):
                 param.add_(e)
         self.optimizer.zero_grad(set_to_none=True)
-        args, kwargs = call
+        end_count = self._inner_count
+        perturbed_losses = []
         try:
-            with super().optim_context(model), \
-                    frozen_bn_running_stats(model):
-                losses = model(*args, **kwargs)
-            perturbed_loss, _ = unwrap_model(model).parse_losses(losses)
-            self.backward(self.scale_loss(perturbed_loss))
-            # the replay is the same micro-step, not a new one
-            self._inner_count -= 1
+            for count, (model, (args, kwargs)) in window:
+                # the replay is the same micro-step as its first pass: same
+                # loss factor (scale_loss) and DDP sync (should_sync)
+                self._inner_count = count
+                with super().optim_context(model), \
+                        frozen_bn_running_stats(model):
+                    losses = model(*args, **kwargs)
+                perturbed_loss, _ = unwrap_model(model).parse_losses(losses)
+                self.backward(self.scale_loss(perturbed_loss))
+                perturbed_losses.append(float(perturbed_loss.detach()))
         finally:
+            self._inner_count = end_count
             with torch.no_grad():
                 for param, original in zip(params, originals):
                     param.copy_(original)
-        self.message_hub.update_scalar('train/sam_perturbed_loss',
-                                       float(perturbed_loss.detach()))
+        self.message_hub.update_scalar(
+            'train/sam_perturbed_loss',
+            sum(perturbed_losses) / len(perturbed_losses))
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -144,7 +193,7 @@ class SAMOptimWrapper(_SAMMixin, OptimWrapper):
     the loss there gives ``g'``, the weights go back to ``w`` and the wrapped
     optimizer steps with ``g'``. BN running statistics are updated by the
     first pass only. See :class:`_SAMMixin` for how the second pass runs
-    inside the stock ``train_step``.
+    inside the stock ``train_step`` and with gradient accumulation.
 
     Example::
 
@@ -162,8 +211,11 @@ class SAMOptimWrapper(_SAMMixin, OptimWrapper):
             paper's value for SAM; ASAM usually wants a larger one).
         adaptive (bool): ASAM's scale-invariant neighbourhood. Defaults to
             False.
-        accumulative_counts (int): Must be 1: gradient accumulation is not
-            supported.
+        accumulative_counts (int): Gradient accumulation as in
+            ``OptimWrapper``: SAM on the window's whole batch (one ``e(w)``
+            from the accumulated gradient, every micro-batch replayed at
+            ``w + e(w)``). Holds the inputs of up to this many micro-batches
+            until the step. Defaults to 1.
         clip_grad (dict, optional): As in ``OptimWrapper``; applied to the
             second gradient.
     """
@@ -174,7 +226,7 @@ class SAMOptimWrapper(_SAMMixin, OptimWrapper):
                  adaptive: bool = False,
                  accumulative_counts: int = 1,
                  clip_grad: Optional[dict] = None):
-        self._init_sam(rho, adaptive, optimizer, accumulative_counts)
+        self._init_sam(rho, adaptive, optimizer)
         super().__init__(optimizer, accumulative_counts=accumulative_counts,
                          clip_grad=clip_grad)
 
@@ -195,7 +247,8 @@ class SAMAmpOptimWrapper(_SAMMixin, AmpOptimWrapper):
         loss_scale (str | float | dict): As in ``AmpOptimWrapper``.
             Defaults to ``'dynamic'``.
         dtype (str | torch.dtype, optional): As in ``AmpOptimWrapper``.
-        accumulative_counts (int): Must be 1.
+        accumulative_counts (int): As in :class:`SAMOptimWrapper`.
+            Defaults to 1.
         clip_grad (dict, optional): Applied to the unscaled second gradient.
     """
 
@@ -207,7 +260,7 @@ class SAMAmpOptimWrapper(_SAMMixin, AmpOptimWrapper):
                  dtype=None,
                  accumulative_counts: int = 1,
                  clip_grad: Optional[dict] = None):
-        self._init_sam(rho, adaptive, optimizer, accumulative_counts)
+        self._init_sam(rho, adaptive, optimizer)
         super().__init__(loss_scale=loss_scale, dtype=dtype,
                          optimizer=optimizer,
                          accumulative_counts=accumulative_counts,

@@ -1,4 +1,6 @@
 """AugMix's JSD loss wired through the data preprocessor and a Runner."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -56,7 +58,7 @@ def test_missing_views_and_batch_augments_are_clear_errors():
             augments=dict(type='Mixup', alpha=0.2)), num_classes=10)
 
 
-def test_runner_trains_on_clean_plus_two_views(make_fast_config):
+def augmix_jsd_config(make_fast_config):
     cfg = make_fast_config(indices=64)
     cfg.train_dataloader.batch_size = 32
     pipeline = cfg.train_dataloader.dataset.pipeline
@@ -66,13 +68,57 @@ def test_runner_trains_on_clean_plus_two_views(make_fast_config):
     cfg.data_preprocessor.type = 'AugMixDataPreprocessor'
     cfg.model.head.loss = dict(type='AugMixJSDLoss', jsd_weight=12)
     cfg.custom_hooks = []
-    seen = []
+    return cfg
+
+
+def train_recording_head_rows(cfg):
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
+    seen = []
     runner.model.head.register_forward_hook(
         lambda module, args, out: seen.append(out.shape[0])
         if module.training else None)
     runner.train()
+    return runner, seen
+
+
+def test_runner_trains_on_clean_plus_two_views(make_fast_config):
+    runner, seen = train_recording_head_rows(
+        augmix_jsd_config(make_fast_config))
     assert seen[:2] == [96, 96]  # [clean; view 1; view 2] for 32 labels
     assert runner.iter == 2
     assert isinstance(runner.model.data_preprocessor, AugMixDataPreprocessor)
+
+
+def test_runner_trains_the_am_softmax_head_with_the_jsd_loss(
+        make_fast_config):
+    from mmengine.runner import Runner
+    from mmtricks.models import AMSoftmaxClsHead
+    cfg = augmix_jsd_config(make_fast_config)
+    cfg.model.head = dict(type='AMSoftmaxClsHead', num_classes=10,
+                          in_channels=576, margin=0.35, scale='auto',
+                          loss=dict(type='AugMixJSDLoss', jsd_weight=12))
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1,
+                         val_interval=1000)
+    cfg.param_scheduler = []
+    runner = Runner.from_cfg(cfg)
+    rows, losses = [], []
+    runner.model.head.register_forward_hook(
+        lambda module, args, out: rows.append(out.shape[0]))
+    loss = runner.model.head.loss
+
+    def recorded(feats, data_samples, **kwargs):
+        out = loss(feats, data_samples, **kwargs)
+        losses.append((feats[-1].shape[0], len(data_samples),
+                       float(out['loss'].detach())))
+        return out
+
+    runner.model.head.loss = recorded
+    before = runner.model.head.weight.detach().clone()
+    runner.train()
+    assert isinstance(runner.model.head, AMSoftmaxClsHead)
+    assert len(losses) == 1
+    feature_rows, labels, value = losses[0]
+    assert (feature_rows, labels) == (96, 32)
+    assert math.isfinite(value) and value > 0
+    assert not torch.equal(before, runner.model.head.weight.detach())

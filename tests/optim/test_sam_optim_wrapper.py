@@ -134,6 +134,148 @@ def test_update_outside_optim_context_is_a_clear_error():
         wrapper.update_params(model(X, Y)['loss'])
 
 
+# gradient accumulation ------------------------------------------------------
+
+def sam_reference_step(w, x, y, momentum_buffer=None, momentum=0.0,
+                       adaptive=False):
+    """One SAM step of SGD(lr=LR, momentum) on the batch ``(x, y)``."""
+    def grad(at):
+        at = at.clone().requires_grad_(True)
+        ((x @ at - y) ** 2).mean().backward()
+        return at.grad
+    g1 = grad(w)
+    if adaptive:
+        e = RHO * w.abs() ** 2 * g1 / (w.abs() * g1).norm()
+    else:
+        e = RHO * g1 / g1.norm()
+    g2 = grad(w + e)
+    if momentum_buffer is None:
+        momentum_buffer = g2
+    else:
+        momentum_buffer = momentum * momentum_buffer + g2
+    return w - LR * momentum_buffer, momentum_buffer
+
+
+def counting_steps(wrapper):
+    steps = []
+    step = wrapper.optimizer.step
+
+    def counted(*args, **kwargs):
+        steps.append(1)
+        return step(*args, **kwargs)
+
+    wrapper.optimizer.step = counted
+    return steps
+
+
+@pytest.mark.parametrize('adaptive', [False, True])
+def test_accumulation_is_sam_on_the_concatenated_batch(adaptive):
+    # two windows of two micro-batches, SGD with momentum: each step equals
+    # the SAM step on the window's four rows, so e(w) is computed once per
+    # window from the mean gradient and every micro-batch is replayed there
+    model = Quadratic()
+    wrapper = SAMOptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9), rho=RHO,
+        adaptive=adaptive, accumulative_counts=2)
+    steps = counting_steps(wrapper)
+    x2, y2 = X.flip(0) * 0.5, Y.flip(0) + 1.0
+    windows = [(X, Y), (x2, y2)]
+    expected, buffer = W0.clone(), None
+    for x, y in windows:
+        for half in (slice(0, 2), slice(2, 4)):
+            model.train_step(dict(inputs=x[half], targets=y[half]),
+                             optim_wrapper=wrapper)
+        expected, buffer = sam_reference_step(expected, x, y, buffer, 0.9,
+                                              adaptive)
+        torch.testing.assert_close(model.w.detach(), expected)
+    assert len(steps) == 2
+    assert len(model.autocast_seen) == 8  # 2 forwards per micro-batch
+    # and not the per-micro-batch variant (one e per micro-batch)
+    halves = (slice(0, 2), slice(2, 4))
+    per_micro_grad = sum(
+        quadratic_grad_on(W0 + RHO * g / g.norm(), X[h], Y[h])
+        for h, g in ((h, quadratic_grad_on(W0, X[h], Y[h])) for h in halves))
+    assert not torch.allclose(W0 - LR * per_micro_grad / 2,
+                              sam_reference_step(W0, X, Y)[0])
+
+
+def quadratic_grad_on(w, x, y):
+    w = w.clone().requires_grad_(True)
+    ((x @ w - y) ** 2).mean().backward()
+    return w.grad
+
+
+def test_the_last_short_window_is_sam_on_its_own_micro_batches():
+    # 3 micro-steps in all with accumulative_counts=2 (MMEngine's
+    # _remainder_counts = 1): the 2nd step is SAM on the 3rd micro-batch
+    # alone, with loss factor 1 in both passes
+    model = Quadratic()
+    wrapper = SAMOptimWrapper(torch.optim.SGD(model.parameters(), lr=LR),
+                              rho=RHO, accumulative_counts=2)
+    wrapper.initialize_count_status(model, 0, 3)
+    steps = counting_steps(wrapper)
+    x3, y3 = X[:2] * 2.0, Y[:2] - 1.0
+    for x, y in ((X[:2], Y[:2]), (X[2:], Y[2:]), (x3, y3)):
+        model.train_step(dict(inputs=x, targets=y), optim_wrapper=wrapper)
+    expected = sam_reference_step(W0, X, Y)[0]
+    expected = sam_reference_step(expected, x3, y3)[0]
+    torch.testing.assert_close(model.w.detach(), expected)
+    assert len(steps) == 2
+    assert wrapper._inner_count == 3
+
+
+def test_accumulation_updates_bn_statistics_once_per_micro_batch():
+    model = Quadratic(bn=True)
+    wrapper = SAMOptimWrapper(torch.optim.SGD(model.parameters(), lr=LR),
+                              rho=RHO, accumulative_counts=2)
+    reference = nn.BatchNorm1d(2).train()
+    for half in (slice(0, 2), slice(2, 4)):
+        model.train_step(dict(inputs=X[half], targets=Y[half]),
+                         optim_wrapper=wrapper)
+        reference(X[half])
+    torch.testing.assert_close(model.bn.running_mean, reference.running_mean)
+    torch.testing.assert_close(model.bn.running_var, reference.running_var)
+    assert int(model.bn.num_batches_tracked) == 2
+    assert len(model.autocast_seen) == 4
+
+
+def test_records_of_an_interrupted_window_are_dropped():
+    # a window cut short and its counter reset (as the LR finder's snapshot
+    # restore does) must not be replayed in the next window
+    model = Quadratic()
+    wrapper = SAMOptimWrapper(torch.optim.SGD(model.parameters(), lr=LR),
+                              rho=RHO, accumulative_counts=2)
+    model.train_step(dict(inputs=X[:2] * 3, targets=Y[:2]),
+                     optim_wrapper=wrapper)
+    wrapper._inner_count = 0
+    model.w.grad = None
+    for half in (slice(0, 2), slice(2, 4)):
+        model.train_step(dict(inputs=X[half], targets=Y[half]),
+                         optim_wrapper=wrapper)
+    torch.testing.assert_close(model.w.detach(),
+                               sam_reference_step(W0, X, Y)[0])
+
+
+def test_amp_variant_accumulates_under_autocast(monkeypatch):
+    from mmengine.optim.optimizer import amp_optimizer_wrapper
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
+    model = Quadratic()
+    with pytest.warns(UserWarning):  # GradScaler disabled without CUDA
+        wrapper = SAMAmpOptimWrapper(
+            torch.optim.SGD(model.parameters(), lr=LR), rho=RHO,
+            dtype='bfloat16', accumulative_counts=2)
+    steps = counting_steps(wrapper)
+    for half in (slice(0, 2), slice(2, 4)):
+        model.train_step(dict(inputs=X[half], targets=Y[half]),
+                         optim_wrapper=wrapper)
+    assert model.autocast_seen == [True] * 4
+    assert len(steps) == 1
+    torch.testing.assert_close(model.w.detach(),
+                               sam_reference_step(W0, X, Y)[0],
+                               atol=0.05, rtol=0.05)
+
+
 def build_optim_wrapper(model, cfg):
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
@@ -151,9 +293,10 @@ def test_bad_arguments_are_refused_at_build_time():
         with pytest.raises(ValueError, match='rho > 0'):
             build_optim_wrapper(model, dict(type='SAMOptimWrapper', rho=rho,
                                             optimizer=sgd))
-    with pytest.raises(ValueError, match='accumulation'):
-        build_optim_wrapper(model, dict(type='SAMOptimWrapper', optimizer=sgd,
-                                        accumulative_counts=2))
+    accumulating = build_optim_wrapper(
+        model, dict(type='SAMOptimWrapper', optimizer=sgd,
+                    accumulative_counts=2))
+    assert accumulating._accumulative_counts == 2
     plain = OptimWrapper(torch.optim.SGD(model.parameters(), lr=LR))
     with pytest.raises(TypeError, match='torch.optim.Optimizer'):
         SAMOptimWrapper(plain)
@@ -210,3 +353,47 @@ def test_lr_finder_tests_the_sam_optimizer_with_two_passes_per_step(
     hook.before_train(runner)
     assert hook.result['steps'] >= 5
     assert calls.count('loss') == 2 * hook.result['steps']
+
+
+def test_runner_accumulates_two_iterations_per_sam_step(make_fast_config):
+    from mmengine.runner import Runner
+    cfg = sam_config(make_fast_config)
+    cfg.optim_wrapper.accumulative_counts = 2
+    iters = 4
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters,
+                         val_interval=1000)
+    cfg.param_scheduler = []
+    runner = Runner.from_cfg(cfg)
+    calls = count_loss_forwards(runner.model)
+    wrapper = runner.optim_wrapper = runner.build_optim_wrapper(
+        cfg.optim_wrapper)
+    steps = counting_steps(wrapper)
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.train()
+    assert runner.optim_wrapper is wrapper
+    assert len(steps) == iters // 2
+    assert calls.count('loss') == 2 * iters
+    after = runner.model.state_dict()
+    assert all(torch.isfinite(v).all() for v in after.values()
+               if v.is_floating_point())
+    assert any(not torch.equal(before[k], after[k]) for k in after
+               if k.endswith('weight'))
+
+
+def test_lr_finder_with_sam_and_accumulation(make_fast_config):
+    cfg = sam_config(make_fast_config)
+    cfg.optim_wrapper.accumulative_counts = 2
+    cfg.custom_hooks.append(dict(type='LRFinderHook', num_steps=6,
+                                 start_lr=1e-3, end_lr=0.5))
+    runner = build_runner_ready_to_train(cfg)
+    wrapper = runner.optim_wrapper
+    assert isinstance(wrapper, SAMOptimWrapper)
+    steps = counting_steps(wrapper)
+    calls = count_loss_forwards(runner.model)
+    hook = hook_of(runner, LRFinderHook)
+    hook.before_train(runner)
+    assert hook.result['fallback_reason'] is None
+    assert hook.result['steps'] >= 5
+    assert len(steps) == hook.result['steps']  # one step per 2 micro-batches
+    assert calls.count('loss') == 2 * 2 * hook.result['steps']
+    assert wrapper._inner_count == 0  # restored

@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmpretrain.evaluation.metrics import Accuracy
 from mmpretrain.models.heads import ClsHead
 from mmpretrain.models.heads.stacked_head import LinearBlock
 from mmpretrain.registry import MODELS
@@ -37,6 +38,28 @@ def additive_margin_logits(cosine: torch.Tensor, target: torch.Tensor,
     if target.ndim == 1:
         target = F.one_hot(target, cosine.size(1))
     return scale * (cosine - margin * target.to(cosine.dtype))
+
+
+def targets_of_stacked_views(target: torch.Tensor,
+                             num_rows: int) -> torch.Tensor:
+    """The targets of ``num_rows`` logit rows that stack whole views of the
+    batch, view after view (``[clean; view 1; view 2]`` from
+    :class:`~mmtricks.models.AugMixDataPreprocessor`): ``target`` (class
+    indices ``(N,)`` or scores ``(N, K)``) repeated ``num_rows / N`` times.
+
+    One row per target (the usual batch) returns ``target`` itself.
+    """
+    num_targets = target.size(0)
+    if num_rows == num_targets:
+        return target
+    if num_targets == 0 or num_rows % num_targets:
+        raise ValueError(
+            f'{num_rows} logit rows for {num_targets} targets: the rows must '
+            'be the batch or whole copies of it stacked view after view '
+            '(AugMixDataPreprocessor gives [clean; view 1; view 2], 3N '
+            'rows for N labels).')
+    views = num_rows // num_targets
+    return target.repeat(views, *([1] * (target.ndim - 1)))
 
 
 def best_case_target_probability(num_classes: int, margin: float,
@@ -152,10 +175,32 @@ class AMSoftmaxClsHead(ClsHead):
 
     def loss(self, feats: Tuple[torch.Tensor], data_samples: List[DataSample],
              **kwargs) -> dict:
+        """Loss on the margined logits ``scale * (cos - margin * target)``.
+
+        With several views of the batch stacked as ``[clean; view 1; view
+        2]`` (AugMix's JSD data path, 3N rows for N samples) every view gets
+        the margin on its own sample's target (the targets are repeated per
+        view, :func:`targets_of_stacked_views`), and the loss module sees the
+        3N margined rows with the 3N repeated targets: ``AugMixJSDLoss``
+        takes CE on the clean rows and the JSD of the three views' softmax
+        of these margined logits; a plain loss (CE, label smoothing) trains
+        on all views.
+        """
         if 'gt_score' in data_samples[0]:
             target = torch.stack([i.gt_score for i in data_samples])
         else:
             target = torch.cat([i.gt_label for i in data_samples])
-        logits = additive_margin_logits(self.cosine(feats), target,
-                                        self.margin, self.scale)
-        return self._get_loss(logits, data_samples, **kwargs)
+        cosine = self.cosine(feats)
+        target = targets_of_stacked_views(target, cosine.size(0))
+        logits = additive_margin_logits(cosine, target, self.margin,
+                                        self.scale)
+        losses = dict(loss=self.loss_module(
+            logits, target, avg_factor=logits.size(0), **kwargs))
+        if self.cal_acc:
+            if target.ndim != 1:
+                raise ValueError('cal_acc needs class-index labels, not '
+                                 'scores (Mixup/CutMix, label smoothing).')
+            accuracies = Accuracy.calculate(logits, target, topk=self.topk)
+            losses.update({f'accuracy_top-{k}': a
+                           for k, a in zip(self.topk, accuracies)})
+        return losses

@@ -30,7 +30,9 @@ class AugMixJSDLoss(nn.Module):
     ``loss=dict(type='AugMixJSDLoss', jsd_weight=12)``.
 
     The batch comes from :class:`~mmtricks.models.AugMixDataPreprocessor`
-    with ``AugMix(jsd_views=True)``; see docs/paper_regularisers.md.
+    with ``AugMix(jsd_views=True)``; see docs/paper_regularisers.md. With
+    :class:`~mmtricks.models.AMSoftmaxClsHead` the logits are the margined,
+    scaled ones of all three views and the labels come repeated (3N).
 
     Args:
         jsd_weight (float): lambda, >= 0. Defaults to 12 (the paper's).

@@ -6,7 +6,9 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mmtricks.models.heads import AMSoftmaxClsHead, auto_scale
+from mmtricks.models.heads import (AMSoftmaxClsHead, auto_scale,
+                                   targets_of_stacked_views)
+from mmtricks.models.losses import jensen_shannon_divergence
 
 K, C = 5, 8
 
@@ -130,3 +132,48 @@ def test_onnx_export_matches_inference(tmp_path):
     with torch.no_grad():
         expected = head.scale * expected_cosine(head, head.pre_logits((x, )))
     torch.testing.assert_close(exported, expected, atol=1e-5, rtol=1e-5)
+
+
+# AugMix's JSD data path: [clean; view 1; view 2], 3N rows for N labels ----
+
+def test_stacked_views_repeat_the_targets_view_after_view():
+    labels = torch.tensor([2, 0])
+    torch.testing.assert_close(targets_of_stacked_views(labels, 2), labels)
+    torch.testing.assert_close(targets_of_stacked_views(labels, 6),
+                               torch.tensor([2, 0, 2, 0, 2, 0]))
+    scores = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
+    torch.testing.assert_close(targets_of_stacked_views(scores, 4),
+                               torch.cat([scores, scores]))
+    with pytest.raises(ValueError, match='view after view'):
+        targets_of_stacked_views(labels, 5)
+
+
+def test_augmix_jsd_loss_sees_the_margin_on_every_views_target():
+    torch.manual_seed(0)
+    margin, scale, lam = 0.3, 6.0, 12.0
+    head = make_head(margin=margin, scale=scale,
+                     loss=dict(type='AugMixJSDLoss', jsd_weight=lam))
+    labels = torch.tensor([0, 3, 1, 1])
+    features = torch.randn(3 * len(labels), C)  # [clean; view 1; view 2]
+    loss = head.loss((features, ), samples(labels))['loss']
+    cos = expected_cosine(head, features)
+    onehot = F.one_hot(labels, K)
+    clean, view1, view2 = (scale * (c - margin * onehot)
+                           for c in cos.chunk(3))
+    expected = F.cross_entropy(clean, labels) + lam * \
+        jensen_shannon_divergence([v.softmax(1)
+                                   for v in (clean, view1, view2)])
+    torch.testing.assert_close(loss, expected)
+    # the margin really is on the views' targets: without it on the views
+    # (the labels not repeated), the JSD term differs
+    unmargined_views = jensen_shannon_divergence(
+        [clean.softmax(1)] + [(scale * c).softmax(1)
+                              for c in cos.chunk(3)[1:]])
+    assert not torch.allclose(
+        loss, F.cross_entropy(clean, labels) + lam * unmargined_views)
+
+
+def test_rows_that_are_not_whole_views_are_a_clear_error():
+    head = make_head()
+    with pytest.raises(ValueError, match='3N rows for N labels'):
+        head.loss((torch.randn(5, C), ), samples([0, 1]))
