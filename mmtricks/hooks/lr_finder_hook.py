@@ -190,16 +190,28 @@ class LRFinderHook(Hook):
         model = runner.model
         model.train()
         losses = []
-        for lr in lrs:
-            for group, ratio in zip(groups, ratios):
-                group['lr'] = lr * ratio
-            loss = 0.0
-            for _ in range(micro_steps):
-                log_vars = model.train_step(next(batches), optim_wrapper=wrapper)
-                loss += float(log_vars['loss']) / micro_steps
-            losses.append(_mean_over_ranks(loss))
-            if has_diverged(losses, self.divergence_factor):
-                break
+        # MMEngine shrinks the last accumulation window of the run to fit
+        # `max_iters`; the test's micro-steps are not the run's, and on a
+        # short run they would count past its end (a zero loss factor).
+        # The snapshot restores the counter; this restores the limit.
+        max_counts = getattr(wrapper, '_max_counts', None)
+        if max_counts is not None:
+            wrapper._max_counts = -1
+        try:
+            for lr in lrs:
+                for group, ratio in zip(groups, ratios):
+                    group['lr'] = lr * ratio
+                loss = 0.0
+                for _ in range(micro_steps):
+                    log_vars = model.train_step(next(batches),
+                                                optim_wrapper=wrapper)
+                    loss += float(log_vars['loss']) / micro_steps
+                losses.append(_mean_over_ranks(loss))
+                if has_diverged(losses, self.divergence_factor):
+                    break
+        finally:
+            if max_counts is not None:
+                wrapper._max_counts = max_counts
         return losses
 
     @staticmethod

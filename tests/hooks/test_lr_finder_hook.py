@@ -103,6 +103,23 @@ def test_batch_size_one_keeps_config_lr(make_fast_config, tmp_path):
     assert 'batch size 1' in hook.result['fallback_reason']
 
 
+def test_accumulating_finder_may_outlast_a_short_run(make_fast_config,
+                                                    tmp_path):
+    # 12 steps x 2 micro-batches on a run of 4 iterations: MMEngine's last
+    # short window must not apply to the test (it raised a zero loss factor).
+    cfg = finder_config(make_fast_config, tmp_path, max_epochs=1)
+    cfg.train_cfg = dict(by_epoch=False, max_iters=4, val_interval=4)
+    cfg.param_scheduler = []
+    cfg.optim_wrapper.accumulative_counts = 2
+    runner = build_runner_ready_to_train(cfg)
+    hook = finder_of(runner)
+    hook.before_train(runner)
+    assert hook.result['fallback_reason'] is None, hook.result
+    assert hook.result['steps'] >= 5
+    wrapper = runner.optim_wrapper
+    assert (wrapper._inner_count, wrapper._max_counts) == (0, 4)
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError):
         LRFinderHook(start_lr=1.0, end_lr=0.1)
