@@ -1,7 +1,7 @@
 """Run mmtricks' LR range test on a config and print the suggested LR.
 
     python tools/lr_find.py configs/auto_mbv3.py [--work-dir DIR] \
-        [--rule minimum] [--cfg-options KEY=VALUE ...]
+        [--rule midpoint] [--cfg-options KEY=VALUE ...]
 
 Writes lr_finder.json and lr_finder.png into the work dir.
 """
@@ -16,7 +16,7 @@ def parse_args():
     parser.add_argument('config', help='training config file')
     parser.add_argument('--work-dir', help='where to write the curve and plot')
     parser.add_argument('--rule', help='suggestion rule (default: the '
-                        "config's LRFinderHook rule, else 'minimum')")
+                        "config's LRFinderHook rule, else 'midpoint')")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, as in tools/train.py')
     return parser.parse_args()

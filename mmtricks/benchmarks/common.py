@@ -1,5 +1,6 @@
 """Runs of ``configs/auto_mbv3.py`` on a bundled set, shared by benchmarks."""
 import glob
+import os
 import os.path as osp
 import time
 from typing import Dict, Optional
@@ -8,6 +9,22 @@ from .run_cache import RunCache, file_digest, run_key
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
+
+
+def machine_description() -> str:
+    """CPU model, cores and torch version: what training times depend on."""
+    import platform
+
+    import torch
+    cpu = platform.processor() or 'unknown CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f
+                       if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return (f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, '
+            f'{torch.get_num_threads()} threads')
 
 
 def cosine_schedule(epochs: int):
@@ -30,12 +47,38 @@ def offline_init_cfg(init_cfg):
     return kept or None
 
 
+def dataset_fields(dataset: str):
+    """``(dataset overrides, number of classes)`` for a bundled set's name or
+    a folder of the user's images (one sub-folder per class, optionally
+    pre-split into train/ and val/)."""
+    if osp.isdir(dataset):
+        from mmtricks.datasets import scan_class_folders
+        train = osp.join(dataset, 'train')
+        root = train if osp.isdir(train) and osp.isdir(
+            osp.join(dataset, 'val')) else dataset
+        classes = scan_class_folders(root)[1]
+        return dict(data_root=osp.abspath(dataset)), len(classes)
+    from mmtricks.datasets import BUNDLED_SOURCES, load_bundled
+    if dataset not in BUNDLED_SOURCES:
+        raise ValueError(
+            f'{dataset!r} is neither a folder nor a bundled dataset '
+            f'({", ".join(sorted(BUNDLED_SOURCES))}).')
+    return dict(data_root=None, bundled=dataset), len(
+        load_bundled(dataset).classes)
+
+
+def dataset_label(dataset: str) -> str:
+    """A short name for tables: the bundled name or the folder's name."""
+    return osp.basename(osp.normpath(dataset)) if osp.isdir(dataset) \
+        else dataset
+
+
 def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
                    lr: float = 0.1, finder: bool = True,
                    auto_epochs: bool = False, path: str = AUTO_MBV3,
                    auto_args: Optional[dict] = None):
-    """``configs/auto_mbv3.py`` (or ``path``) from scratch on ``dataset``,
-    quiet and fast.
+    """``configs/auto_mbv3.py`` (or ``path``) from scratch on ``dataset`` (a
+    bundled name or a folder), quiet and fast.
 
     ``auto_epochs=False`` replaces the config's automatic epoch policy (if
     any) by a fixed ``epochs`` cosine budget; ``finder=False`` removes the
@@ -44,8 +87,7 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
     """
     from mmengine.config import Config
 
-    from mmtricks.datasets import load_bundled
-    num_classes = len(load_bundled(dataset).classes)
+    fields, num_classes = dataset_fields(dataset)
     cfg = Config.fromfile(path)
     cfg.work_dir = work_dir
     cfg.model.backbone.init_cfg = offline_init_cfg(
@@ -53,7 +95,7 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
     cfg.model.head.num_classes = num_classes
     cfg.data_preprocessor.num_classes = num_classes
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[name].dataset.bundled = dataset
+        cfg[name].dataset.update(fields)
         cfg[name].num_workers = 0
         cfg[name].persistent_workers = False
     cfg.optim_wrapper.optimizer.lr = lr

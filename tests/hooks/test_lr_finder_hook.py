@@ -120,6 +120,18 @@ def test_accumulating_finder_may_outlast_a_short_run(make_fast_config,
     assert (wrapper._inner_count, wrapper._max_counts) == (0, 4)
 
 
+def test_answer_does_not_depend_on_the_run_length(make_fast_config,
+                                                 tmp_path):
+    results = []
+    for epochs in (2, 30):
+        runner = build_runner_ready_to_train(finder_config(
+            make_fast_config, tmp_path / str(epochs), max_epochs=epochs))
+        results.append(finder_of(runner).find(runner))
+    short, long = results
+    assert short['training_iters'] != long['training_iters']
+    assert short['losses'] == long['losses'] and short['lr'] == long['lr']
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError):
         LRFinderHook(start_lr=1.0, end_lr=0.1)
