@@ -30,12 +30,18 @@ from .common import (AUTO_MBV3, REPO, bundled_config, cached_train,
 from .lr_finder import GRID
 
 AUTO_EFFNET_LITE0 = osp.join(REPO, 'configs', 'auto_effnet_lite0.py')
-STOCK_MBV3 = 'mmpretrain::mobilenet_v3/mobilenet-v3-small_8xb16_cifar10.py'
+STOCK_MBV3 = 'mobilenet_v3/mobilenet-v3-small_8xb16_cifar10.py'
 STOCK_BATCH = 128  # the stock recipe's base batch (8 GPUs x 16)
 BATCH = 64
 ORACLE_BUDGETS = (10, 20, 40)
 QUICK_ORACLE_BUDGETS = (5, 10, 20)
 RECIPES = ('auto', 'stock', 'oracle', 'auto_effnet_lite0')
+
+
+def mmpretrain_config(name: str) -> str:
+    """Path of a config shipped in the installed MMPretrain package."""
+    from mmengine.utils import get_installed_path
+    return osp.join(get_installed_path('mmpretrain'), '.mim', 'configs', name)
 
 
 def config_cap(path: str) -> int:
@@ -48,7 +54,7 @@ def stock_config(dataset: str, seed: int, work_dir: str,
     """MMPretrain's CIFAR MobileNetV3-small recipe on ``dataset``."""
     from mmengine.config import Config
     fields, num_classes = dataset_fields(dataset)
-    cfg = Config.fromfile(STOCK_MBV3)
+    cfg = Config.fromfile(mmpretrain_config(STOCK_MBV3))
     cfg.custom_imports = dict(imports=['mmtricks'],
                               allow_failed_imports=False)
     cfg.work_dir = work_dir
@@ -98,7 +104,7 @@ def planned_runs(recipes: Sequence[str], seeds: int,
                      for s in range(seeds)]
         elif recipe == 'stock':
             runs.append(dict(recipe=recipe, seed=0,
-                             epochs=config_cap(STOCK_MBV3)))
+                             epochs=config_cap(mmpretrain_config(STOCK_MBV3))))
         elif recipe == 'oracle':
             runs += [dict(recipe=recipe, seed=0, lr=lr, epochs=e)
                      for lr in GRID for e in budgets]

@@ -2,10 +2,13 @@
 
 Each run trains ``configs/auto_mbv3.py`` (MobileNetV3-small from scratch,
 SGD, warmup + cosine, precise BN) for the same budget on a bundled dataset;
-only the initial LR differs. The finder runs with several seeds to measure
-how stable its answer is; the other suggestion rules are scored by reading
-the grid's accuracy at the LR they suggest (log-linear interpolation), which
-costs no extra training.
+only the initial LR differs. The finder trains with seeds 100, 101, ...
+(held out from the range-test study below, which chose the default rule).
+
+The rules are compared on range tests alone (no training, seconds each):
+``curve_seeds`` seeds per dataset, each rule's suggestions scored by their
+spread and by the grid's accuracy at the LR they suggest (log-linear
+interpolation).
 """
 import json
 import math
@@ -16,6 +19,8 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from .common import bundled_config, cached_train
+
+FINDER_SEEDS_FROM = 100
 
 # x3 apart, 0.0027 ... 0.66: below 0.0027 every bundled set trained far
 # worse in the first 9-LR grid (docs/benchmarks/lr_finder.md history).
@@ -29,7 +34,23 @@ def accuracy_at(lr: float, grid: Sequence[float], accuracies: Sequence[float]):
     return float(np.interp(math.log(lr), np.log(grid), accuracies))
 
 
-def summarise(dataset: str, grid_runs: List[Dict], finder_runs: List[Dict]):
+def range_test_curves(dataset: str, seeds: int, work_root: str) -> List[Dict]:
+    """The range test alone (no training) on ``seeds`` seeds."""
+    from mmtricks.engine import build_runner_ready_to_train
+    from mmtricks.hooks import LRFinderHook
+    curves = []
+    for seed in range(seeds):
+        cfg = bundled_config(dataset, 10, seed, osp.join(
+            work_root, f'{dataset}_curve_{seed}'), finder=False)
+        runner = build_runner_ready_to_train(cfg)
+        result = LRFinderHook(plot=False).find(runner)
+        curves.append(dict(seed=seed, **{k: result[k] for k in (
+            'lrs', 'losses', 'suggestions', 'seconds', 'steps')}))
+    return curves
+
+
+def summarise(dataset: str, grid_runs: List[Dict], finder_runs: List[Dict],
+              curves: List[Dict]):
     grid_lrs = [r['lr'] for r in grid_runs]
     grid_top1 = [r['top1'] for r in grid_runs]
     best = int(np.argmax(grid_top1))
@@ -37,12 +58,15 @@ def summarise(dataset: str, grid_runs: List[Dict], finder_runs: List[Dict]):
     finder_top1 = [r['top1'] for r in finder_runs]
     train_seconds = [r['seconds'] - r['finder_seconds'] for r in finder_runs]
     rules = {}
-    for rule in finder_runs[0]['suggestions']:
-        lrs = [r['suggestions'][rule] for r in finder_runs]
+    for rule in curves[0]['suggestions']:
+        lrs = [c['suggestions'][rule] for c in curves]
+        found = [lr for lr in lrs if lr is not None]
         scored = [accuracy_at(lr, grid_lrs, grid_top1) for lr in lrs]
         rules[rule] = dict(
             lrs=lrs,
-            interpolated_top1=None if None in scored else float(np.mean(scored)))
+            spread=float(max(found) / min(found)) if found else None,
+            interpolated_top1=None if None in scored else float(np.mean(scored)),
+            worst_top1=None if None in scored else float(np.min(scored)))
     return dict(
         dataset=dataset,
         grid=[dict(lr=lr, top1=t) for lr, t in zip(grid_lrs, grid_top1)],
@@ -57,13 +81,15 @@ def summarise(dataset: str, grid_runs: List[Dict], finder_runs: List[Dict]):
         fallbacks=[r['fallback'] for r in finder_runs],
         rules=rules,
         grid_seconds=float(sum(r['seconds'] for r in grid_runs)),
+        curves=curves,
     )
 
 
 def markdown(summaries: List[Dict], epochs: int, command: str) -> str:
     lines = [
         f'LR finder vs a grid of fixed LRs: MobileNetV3-small from scratch, '
-        f'{epochs} epochs, `configs/auto_mbv3.py`. Command: `{command}`.', '',
+        f'{epochs} epochs, `configs/auto_mbv3.py`, finder seeds '
+        f'{FINDER_SEEDS_FROM}+. Command: `{command}`.', '',
         '| dataset | finder LR (per seed) | LR spread | finder top-1 | best grid LR | best grid top-1 | gap | finder time / training |',
         '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ]
@@ -79,21 +105,25 @@ def markdown(summaries: List[Dict], epochs: int, command: str) -> str:
     for s in summaries:
         lines.append(f'| {s["dataset"]} | ' + ' | '.join(
             f'{g["top1"]:.1f}' for g in s['grid']) + ' |')
-    lines += ['', 'Suggestion rules on the same curves (top-1 read off the '
-              'grid at the suggested LR, mean over seeds):', '',
+    seeds = len(summaries[0]['curves'])
+    lines += ['', f'Suggestion rules on range tests alone ({seeds} seeds per '
+              'dataset, seeds 0+): top-1 read off the grid at the suggested '
+              'LR (mean, worst) and the spread of the LR over seeds:', '',
               '| dataset | ' + ' | '.join(summaries[0]['rules']) + ' |',
               '| --- ' * (len(summaries[0]['rules']) + 1) + '|']
     for s in summaries:
         cells = []
         for rule in s['rules'].values():
             top1 = rule['interpolated_top1']
-            cells.append('no answer' if top1 is None else f'{top1:.2f}')
+            cells.append('no answer' if top1 is None else
+                         f'{top1:.2f}, {rule["worst_top1"]:.2f} / '
+                         f'x{rule["spread"]:.2f}')
         lines.append(f'| {s["dataset"]} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
 
 def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
-                  progress=print, cache=None):
+                  progress=print, cache=None, curve_seeds=6):
     os.makedirs(out_dir, exist_ok=True)
     summaries = []
     for dataset in datasets:
@@ -106,8 +136,10 @@ def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
                                           lr=lr, epochs=epochs, seed=0))
             progress(f'{dataset} grid lr={lr:.3g}: top-1 '
                      f'{grid_runs[-1]["top1"]:.2f}')
+        curves = range_test_curves(dataset, curve_seeds, work_root)
+        progress(f'{dataset}: {curve_seeds} range tests done')
         finder_runs = []
-        for seed in range(seeds):
+        for seed in range(FINDER_SEEDS_FROM, FINDER_SEEDS_FROM + seeds):
             cfg = bundled_config(dataset, epochs, seed,
                                  osp.join(work_root, f'{dataset}_finder_{seed}'))
             finder_runs.append(cached_train(cache, cfg, dataset=dataset,
@@ -116,7 +148,7 @@ def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
             progress(f'{dataset} finder seed={seed}: lr='
                      f'{finder_runs[-1]["lr"]:.3g} top-1 '
                      f'{finder_runs[-1]["top1"]:.2f}')
-        summaries.append(summarise(dataset, grid_runs, finder_runs))
+        summaries.append(summarise(dataset, grid_runs, finder_runs, curves))
         result = dict(epochs=epochs, seeds=seeds, command=command,
                       summaries=summaries)
         with open(osp.join(out_dir, 'lr_finder.json'), 'w') as f:

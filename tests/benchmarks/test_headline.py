@@ -1,0 +1,84 @@
+import pytest
+
+from mmtricks.benchmarks import headline
+from mmtricks.benchmarks.lr_finder import GRID
+
+
+def fake_results():
+    runs = headline.planned_runs(['auto', 'stock', 'oracle'], 2, (10, 20))
+    results = []
+    for run in runs:
+        if run['recipe'] == 'oracle':
+            top1 = 99.0 if (run['lr'], run['epochs']) == (GRID[3], 20) else 90.0
+            result = dict(top1=top1, seconds=run['epochs'] * 1.0,
+                          epochs=run['epochs'], lr=run['lr'])
+        elif run['recipe'] == 'auto':
+            result = dict(top1=98.5 + run['seed'], seconds=10.0, epochs=8,
+                          lr=0.05, finder_seconds=2.0)
+        else:
+            result = dict(top1=95.0, seconds=200.0, epochs=200, lr=0.05)
+        results.append((run, result))
+    return results
+
+
+def test_plan_covers_the_oracle_grid_and_the_seeds():
+    runs = headline.planned_runs(['auto', 'oracle'], 3, (10, 20, 40))
+    assert [r['seed'] for r in runs if r['recipe'] == 'auto'] == [0, 1, 2]
+    oracle = {(r['lr'], r['epochs']) for r in runs if r['recipe'] == 'oracle'}
+    assert len(oracle) == 6 * 3 and len(GRID) == 6
+    with pytest.raises(ValueError, match='recipe'):
+        headline.planned_runs(['tuned'], 1, (10, ))
+
+
+def test_summary_picks_the_oracle_cell_and_prices_the_search():
+    summary = headline.summarise('digits', fake_results())
+    oracle = summary['recipes']['oracle']
+    assert summary['oracle_best'] == dict(lr=GRID[3], epochs=20, top1=99.0)
+    search = (10.0 + 20.0) * len(GRID)  # seconds = epochs
+    assert oracle['seconds'] == search and oracle['compute_vs_oracle'] == 1
+    auto = summary['recipes']['auto']
+    assert auto['top1'] == pytest.approx(99.0)  # mean of 98.5 and 99.5
+    assert auto['top1_sd'] == pytest.approx(0.7071, abs=1e-4)
+    assert auto['runs'] == 2 and auto['finder_seconds'] == 2.0
+    assert auto['compute_vs_oracle'] == pytest.approx(10.0 / search)
+    assert headline.goals(summary) == {
+        'auto within 1.0 of the oracle': True,
+        'auto ahead of stock': True,
+        'auto at most 1/10 of the oracle compute': True}
+    line = headline.one_line([summary])
+    assert line.startswith('summary over 1 dataset(s): top-1 auto 99.00, '
+                           'stock 95.00, oracle 99.00; auto compute = 5.6%')
+
+
+def test_report_files(tmp_path):
+    summary = headline.summarise('digits', fake_results())
+    headline.write([summary], None, str(tmp_path), 'python tools/benchmark.py',
+                   'test machine', (10, 20), 2)
+    text = (tmp_path / 'benchmark.md').read_text()
+    assert '| digits | auto | 99.00 ± 0.71 | 2 |' in text
+    assert (tmp_path / 'benchmark.png').stat().st_size > 1000
+
+
+def test_stock_recipe_changes_only_what_must_change(tmp_path):
+    cfg = headline.stock_config('lfw_faces', 0, str(tmp_path))
+    assert cfg.optim_wrapper.optimizer.type == 'SGD'
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(0.1 * 64 / 128)
+    assert cfg.train_cfg.max_epochs == 200
+    assert cfg.param_scheduler.milestones == [120, 170]
+    assert cfg.model.head.num_classes == 2
+    assert cfg.model.head.type == 'StackedLinearClsHead'
+    assert cfg.train_dataloader.dataset.bundled == 'lfw_faces'
+    assert [p['type'] for p in cfg.train_dataloader.dataset.pipeline] == [
+        'LoadImageIfPath', 'Resize', 'RandomCrop', 'RandomFlip', 'PackInputs']
+    assert 'custom_hooks' not in cfg or not cfg.custom_hooks
+
+
+def test_a_folder_is_a_dataset(tmp_path):
+    from mmtricks.benchmarks.common import bundled_config
+    from mmtricks.datasets import export_bundled
+    export_bundled('lfw_faces', str(tmp_path / 'faces'))
+    cfg = bundled_config(str(tmp_path / 'faces'), 5, 0, str(tmp_path / 'w'))
+    assert cfg.model.head.num_classes == 2
+    assert cfg.train_dataloader.dataset.data_root == str(tmp_path / 'faces')
+    with pytest.raises(ValueError, match='neither a folder'):
+        bundled_config('no_such_set', 5, 0, str(tmp_path / 'w'))
