@@ -17,6 +17,10 @@ from .common import bundled_config, cached_train
 POLICIES = {
     'step': dict(mode='step'),
     'anneal': dict(mode='anneal'),
+    'step_p5': dict(mode='step', patience=5),
+    'anneal_p5': dict(mode='anneal', patience=5, min_anneal=5),
+    'anneal_p5_x2': dict(mode='anneal', patience=5, min_anneal=5,
+                         anneal_ratio=2.0),
 }
 
 

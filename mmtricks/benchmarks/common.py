@@ -145,6 +145,8 @@ def train_once(cfg) -> Dict:
     result = dict(top1=float(top1), best_top1=float(max(history.data[0])),
                   seconds=seconds, epochs=runner.epoch,
                   lr=cfg.optim_wrapper.optimizer.lr)
+    if auto is not None and auto.state.best is not None:
+        result['auto_trace'] = [list(t) for t in auto.state.trace]
     finder = next((h for h in runner.hooks if isinstance(h, LRFinderHook)),
                   None)
     if finder is not None:
