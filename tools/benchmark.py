@@ -2,7 +2,8 @@
 stock recipe and a tuned oracle (a grid of LRs x epoch budgets).
 
     python tools/benchmark.py [--data NAME_OR_FOLDER ...] [--recipes ...] \
-        [--seeds N] [--quick] [--work-dir DIR] [--out DIR] [--cache FILE]
+        [--seeds N] [--quick] [--oracle-budgets E ...] [--work-dir DIR] \
+        [--out DIR] [--cache FILE] [--no-overhead]
 
 --data takes bundled names (digits, mnist, lfw_faces) or folders of your
 own images (one sub-folder per class, or train/ and val/ holding them).
@@ -30,6 +31,9 @@ def parse_args():
                         '1 with --quick)')
     parser.add_argument('--quick', action='store_true',
                         help='one dataset, one seed, oracle budgets 5/10/20')
+    parser.add_argument('--oracle-budgets', nargs='+', type=int, default=None,
+                        help='epoch budgets of the oracle grid (default '
+                        '10 20 40; 5 10 20 with --quick)')
     parser.add_argument('--work-dir', default='work_dirs/benchmark')
     parser.add_argument('--out', default=None,
                         help='where the table goes (default docs/benchmarks, '
@@ -57,8 +61,8 @@ def main():
     recipes = args.recipes or (['auto', 'stock', 'oracle'] if quick else
                                list(headline.RECIPES))
     seeds = args.seeds or (1 if quick else 3)
-    budgets = (headline.QUICK_ORACLE_BUDGETS if quick
-               else headline.ORACLE_BUDGETS)
+    budgets = tuple(args.oracle_budgets or (
+        headline.QUICK_ORACLE_BUDGETS if quick else headline.ORACLE_BUDGETS))
     out = args.out or (args.work_dir if quick else 'docs/benchmarks')
     cache = RunCache(args.cache or None)
     command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
