@@ -3,6 +3,7 @@ import torch
 
 from conftest import hook_of, train
 from mmtricks.hooks import AutoEpochsHook
+from mmtricks.hooks.plateau_policy import lr_scale_at
 
 AGGRESSIVE = dict(type='AutoEpochsHook', patience=1, stop_patience=1,
                   warmup=1, min_scale=0.01, min_delta=0.5,
@@ -115,6 +116,23 @@ def test_iteration_based_validation(make_fast_config, tmp_path):
     assert [step for step, *_ in trace] == \
         list(range(3, 3 * len(trace) + 1, 3))
     assert trace[-1][3] == 'stop' or runner.iter == 30
+
+
+def test_anneal_by_iterations_ends_where_it_said(make_fast_config, tmp_path):
+    cfg = auto_config(make_fast_config, tmp_path, 2, mode='anneal',
+                      min_anneal=6, anneal_ratio=0.1)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=60,
+                         val_interval=3)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=3,
+                                        by_epoch=False)
+    cfg.param_scheduler = []
+    runner = train(cfg)
+    state = auto_hook(runner).state
+    assert state.anneal_end - state.anneal_start == 6, state.trace
+    assert state.stopped and runner.iter == state.anneal_end
+    assert runner.optim_wrapper.param_groups[0]['lr'] == \
+        pytest.approx(0.1 * lr_scale_at(auto_hook(runner).policy, state,
+                                        runner.iter - 1))
 
 
 class WeightsRecorder:
