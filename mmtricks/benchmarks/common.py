@@ -116,6 +116,11 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
         cfg.param_scheduler = cosine_schedule(epochs)
     cfg.custom_hooks = [h for h in cfg.custom_hooks
                         if h['type'] not in drop]
+    return quiet(cfg, seed)
+
+
+def quiet(cfg, seed: int):
+    """No logging but warnings, no checkpoints, the given seed."""
     cfg.default_hooks.logger.interval = 10**6
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
                                         interval=10**6, save_last=False)

@@ -26,7 +26,7 @@ import statistics
 from typing import Callable, Dict, List, Optional, Sequence
 
 from .common import (AUTO_MBV3, REPO, bundled_config, cached_train,
-                     dataset_fields, dataset_label)
+                     dataset_fields, dataset_label, quiet)
 from .lr_finder import GRID
 
 AUTO_EFFNET_LITE0 = osp.join(REPO, 'configs', 'auto_effnet_lite0.py')
@@ -81,12 +81,7 @@ def stock_config(dataset: str, seed: int, work_dir: str,
     cfg.optim_wrapper.optimizer.lr *= BATCH / STOCK_BATCH
     if epochs is not None:
         cfg.train_cfg.max_epochs = epochs
-    cfg.default_hooks.logger.interval = 10**6
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
-                                        interval=10**6, save_last=False)
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.log_level = 'WARNING'
-    return cfg
+    return quiet(cfg, seed)
 
 
 def planned_runs(recipes: Sequence[str], seeds: int,

@@ -30,6 +30,15 @@ def auto_config(make_fast_config, work_dir, max_epochs, lr=0.1, **hook):
     return cfg
 
 
+def by_iterations(cfg, max_iters, val_interval=3):
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                         val_interval=val_interval)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
+                                        interval=val_interval, by_epoch=False)
+    cfg.param_scheduler = []
+    return cfg
+
+
 def auto_hook(runner):
     return hook_of(runner, AutoEpochsHook)
 
@@ -105,13 +114,8 @@ def test_decides_once_per_validation_with_val_interval(make_fast_config,
 
 @pytest.mark.slow
 def test_iteration_based_validation(make_fast_config, tmp_path):
-    cfg = auto_config(make_fast_config, tmp_path, 2)
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=30,
-                         val_interval=3)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=3,
-                                        by_epoch=False)
-    cfg.param_scheduler = []
-    runner = train(cfg)
+    runner = train(by_iterations(auto_config(make_fast_config, tmp_path, 2),
+                                 max_iters=30))
     trace = auto_hook(runner).state.trace
     assert [step for step, *_ in trace] == \
         list(range(3, 3 * len(trace) + 1, 3))
@@ -119,14 +123,9 @@ def test_iteration_based_validation(make_fast_config, tmp_path):
 
 
 def test_anneal_by_iterations_ends_where_it_said(make_fast_config, tmp_path):
-    cfg = auto_config(make_fast_config, tmp_path, 2, mode='anneal',
-                      min_anneal=6, anneal_ratio=0.1)
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=60,
-                         val_interval=3)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=3,
-                                        by_epoch=False)
-    cfg.param_scheduler = []
-    runner = train(cfg)
+    runner = train(by_iterations(auto_config(
+        make_fast_config, tmp_path, 2, mode='anneal', min_anneal=6,
+        anneal_ratio=0.1), max_iters=60))
     state = auto_hook(runner).state
     assert state.anneal_end - state.anneal_start == 6, state.trace
     assert state.stopped and runner.iter == state.anneal_end

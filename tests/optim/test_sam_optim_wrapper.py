@@ -93,18 +93,22 @@ def test_bn_running_statistics_are_updated_once_per_step():
     assert len(model.autocast_seen) == 2
 
 
-def test_amp_variant_runs_both_passes_under_autocast(monkeypatch):
+def cpu_amp_wrapper(monkeypatch, model, **kwargs):
     # AmpOptimWrapper refuses to build without a GPU; on CPU its GradScaler
     # is a no-op and MMEngine's autocast is CPU autocast, which is enough to
     # check the wiring of the second pass.
     from mmengine.optim.optimizer import amp_optimizer_wrapper
     monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
                         lambda: True)
-    model = Quadratic()
     with pytest.warns(UserWarning):  # GradScaler disabled without CUDA
-        wrapper = SAMAmpOptimWrapper(
+        return SAMAmpOptimWrapper(
             torch.optim.SGD(model.parameters(), lr=LR), rho=RHO,
-            dtype='bfloat16')
+            dtype='bfloat16', **kwargs)
+
+
+def test_amp_variant_runs_both_passes_under_autocast(monkeypatch):
+    model = Quadratic()
+    wrapper = cpu_amp_wrapper(monkeypatch, model)
     model.train_step(dict(inputs=X, targets=Y), optim_wrapper=wrapper)
     assert model.autocast_seen == [True, True]
     g1 = quadratic_grad(W0)
@@ -257,14 +261,8 @@ def test_records_of_an_interrupted_window_are_dropped():
 
 
 def test_amp_variant_accumulates_under_autocast(monkeypatch):
-    from mmengine.optim.optimizer import amp_optimizer_wrapper
-    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
-                        lambda: True)
     model = Quadratic()
-    with pytest.warns(UserWarning):  # GradScaler disabled without CUDA
-        wrapper = SAMAmpOptimWrapper(
-            torch.optim.SGD(model.parameters(), lr=LR), rho=RHO,
-            dtype='bfloat16', accumulative_counts=2)
+    wrapper = cpu_amp_wrapper(monkeypatch, model, accumulative_counts=2)
     steps = counting_steps(wrapper)
     for half in (slice(0, 2), slice(2, 4)):
         model.train_step(dict(inputs=X[half], targets=Y[half]),
