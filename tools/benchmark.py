@@ -3,7 +3,7 @@ stock recipe and a tuned oracle (a grid of LRs x epoch budgets).
 
     python tools/benchmark.py [--data NAME_OR_FOLDER ...] [--recipes ...] \
         [--seeds N] [--quick] [--oracle-budgets E ...] [--work-dir DIR] \
-        [--out DIR] [--cache FILE] [--no-overhead]
+        [--out DIR] [--cache FILE] [--cached-only] [--no-overhead]
 
 --data takes bundled names (digits, mnist, lfw_faces) or folders of your
 own images (one sub-folder per class, or train/ and val/ holding them).
@@ -41,6 +41,9 @@ def parse_args():
     parser.add_argument('--cache', default='work_dirs/benchmark_cache.jsonl',
                         help='finished runs, shared with the other '
                         'benchmarks; "" to train everything afresh')
+    parser.add_argument('--cached-only', action='store_true',
+                        help='train nothing: the table from the runs the '
+                        'cache holds (missing ones reported as not run)')
     parser.add_argument('--no-overhead', action='store_true',
                         help='skip timing the per-iteration cost')
     return parser.parse_args()
@@ -80,7 +83,7 @@ def main():
 
     summaries = headline.run_benchmark(
         datasets, recipes, seeds, budgets, out, args.work_dir, command,
-        machine, cache, progress=progress)
+        machine, cache, progress=progress, cached_only=args.cached_only)
     bar.close()
     overhead = None
     if not args.no_overhead:

@@ -178,16 +178,19 @@ def policy_code_digest() -> str:
     return file_digest(sorted(glob.glob(osp.join(here, 'hooks', '*.py'))))
 
 
-def cached_train(cache: Optional[RunCache], cfg, **labels) -> Dict:
+def cached_train(cache: Optional[RunCache], cfg, cached_only: bool = False,
+                 **labels) -> Optional[Dict]:
     """``train_once(cfg)``, or its stored result from ``cache``.
 
     The key is the resolved config (and the hooks' code when the config
     uses the LR finder or the epoch policy); ``labels`` only make the cache
-    file readable.
+    file readable. ``cached_only`` returns None instead of training.
     """
     hooks = {h['type'] for h in cfg.get('custom_hooks', [])}
     adaptive = bool(hooks & {'LRFinderHook', 'AutoEpochsHook'})
     key = run_key(config=config_digest(cfg),
                   code=policy_code_digest() if adaptive else None, **labels)
     cache = cache if cache is not None else RunCache()
+    if cached_only and key not in cache:
+        return None
     return cache.get_or_run(key, lambda: train_once(cfg))

@@ -109,8 +109,10 @@ def planned_runs(recipes: Sequence[str], seeds: int,
     return runs
 
 
-def train_planned(dataset: str, run: Dict, work_root: str, cache) -> Dict:
-    """Train (or fetch from ``cache``) one planned run."""
+def train_planned(dataset: str, run: Dict, work_root: str, cache,
+                  cached_only: bool = False) -> Optional[Dict]:
+    """Train (or fetch from ``cache``) one planned run; with
+    ``cached_only``, None for a run the cache does not hold."""
     name = dataset_label(dataset)
     recipe, seed = run['recipe'], run['seed']
     work = osp.join(work_root, f'{name}_{recipe}_{seed}_'
@@ -118,16 +120,17 @@ def train_planned(dataset: str, run: Dict, work_root: str, cache) -> Dict:
     if recipe == 'oracle':
         cfg = bundled_config(dataset, run['epochs'], 0, work, lr=run['lr'],
                              finder=False)
-        return cached_train(cache, cfg, dataset=dataset, lr=run['lr'],
-                            epochs=run['epochs'], seed=0)
+        return cached_train(cache, cfg, cached_only, dataset=dataset,
+                            lr=run['lr'], epochs=run['epochs'], seed=0)
     if recipe == 'stock':
         cfg = stock_config(dataset, seed, work)
-        return cached_train(cache, cfg, dataset=dataset, recipe='stock',
-                            seed=seed)
+        return cached_train(cache, cfg, cached_only, dataset=dataset,
+                            recipe='stock', seed=seed)
     path = AUTO_MBV3 if recipe == 'auto' else AUTO_EFFNET_LITE0
     cfg = bundled_config(dataset, run['epochs'], seed, work,
                          auto_epochs=True, path=path)
-    return cached_train(cache, cfg, dataset=dataset, recipe=recipe, seed=seed)
+    return cached_train(cache, cfg, cached_only, dataset=dataset,
+                        recipe=recipe, seed=seed)
 
 
 def _spread(values: Sequence[float]) -> float:
@@ -136,13 +139,23 @@ def _spread(values: Sequence[float]) -> float:
 
 def summarise(dataset: str, results: List[Dict]) -> Dict:
     """Per recipe: top-1 (mean, sd, runs), epochs, seconds; the oracle's
-    best cell and whole-search cost; compute relative to that search."""
+    best cell and whole-search cost; compute relative to that search.
+
+    ``results`` pairs each planned run with its result, None for a run not
+    trained (``--cached-only``); an oracle missing runs is reported as
+    partial and priced against nothing.
+    """
     by_recipe: Dict[str, List[Dict]] = {}
+    planned: Dict[str, int] = {}
     for run, result in results:
-        by_recipe.setdefault(run['recipe'], []).append(dict(run, **result))
+        planned[run['recipe']] = planned.get(run['recipe'], 0) + 1
+        if result is not None:
+            by_recipe.setdefault(run['recipe'], []).append(
+                dict(run, **result))
     summary = dict(dataset=dataset_label(dataset), recipes={})
     oracle = by_recipe.get('oracle')
     search_seconds = search_epochs = None
+    oracle_complete = bool(oracle) and len(oracle) == planned['oracle']
     if oracle:
         search_seconds = sum(r['seconds'] for r in oracle)
         search_epochs = sum(r['epochs'] for r in oracle)
@@ -160,12 +173,13 @@ def summarise(dataset: str, results: List[Dict]) -> Dict:
             seconds = statistics.mean(r['seconds'] for r in runs)
             epochs = statistics.mean(r['epochs'] for r in runs)
         row = dict(top1=statistics.mean(top1), top1_sd=_spread(top1),
-                   runs=len(top1), epochs=epochs, seconds=seconds,
+                   runs=len(runs), planned_runs=planned[recipe],
+                   epochs=epochs, seconds=seconds,
                    lrs=[r['lr'] for r in runs if recipe != 'oracle'])
         if all('finder_seconds' in r for r in runs):
             row['finder_seconds'] = statistics.mean(
                 r['finder_seconds'] for r in runs)
-        if search_seconds:
+        if oracle_complete:
             row['compute_vs_oracle'] = seconds / search_seconds
             row['epochs_vs_oracle'] = epochs / search_epochs
         summary['recipes'][recipe] = row
@@ -176,6 +190,8 @@ def goals(summary: Dict) -> Dict[str, Optional[bool]]:
     """The issue's three goals for one dataset (None: not measured)."""
     rows = summary['recipes']
     auto, stock, oracle = (rows.get(k) for k in ('auto', 'stock', 'oracle'))
+    if oracle and oracle['runs'] < oracle['planned_runs']:
+        oracle = None  # a partial search is no oracle
     return {
         'auto within 1.0 of the oracle': None if not (auto and oracle) else
         auto['top1'] >= oracle['top1'] - 1.0,
@@ -202,10 +218,14 @@ def markdown(summaries: List[Dict], overhead: Optional[Dict],
             if recipe == 'oracle':
                 b = s['oracle_best']
                 detail = f' (best: lr {b["lr"]:.2g}, {b["epochs"]} ep)'
+                if r['runs'] < r['planned_runs']:
+                    detail += (f', PARTIAL: {r["runs"]} of '
+                               f'{r["planned_runs"]} runs')
             compute = '' if 'compute_vs_oracle' not in r else (
                 f'{100 * r["compute_vs_oracle"]:.1f}% '
                 f'({100 * r["epochs_vs_oracle"]:.1f}%)')
-            sd = f' ± {r["top1_sd"]:.2f}' if r['runs'] > 1 else ''
+            sd = f' ± {r["top1_sd"]:.2f}' if r['runs'] > 1 and \
+                recipe != 'oracle' else ''
             lines.append(
                 f'| {s["dataset"]} | {recipe}{detail} | {r["top1"]:.2f}{sd} '
                 f'| {r["runs"]} | {r["epochs"]:.0f} | {r["seconds"]:.0f} s '
@@ -267,8 +287,9 @@ def plot(summaries: List[Dict], path: str) -> None:
 def one_line(summaries: List[Dict]) -> str:
     """The last line the tool prints: means over the datasets."""
     def mean_of(recipe, key='top1'):
-        values = [s['recipes'][recipe][key] for s in summaries
-                  if recipe in s['recipes'] and key in s['recipes'][recipe]]
+        rows = [s['recipes'].get(recipe) for s in summaries]
+        values = [r[key] for r in rows if r and key in r and
+                  r['runs'] == r['planned_runs']]
         return statistics.mean(values) if values else None
     parts = []
     for recipe in ('auto', 'stock', 'oracle'):
@@ -287,17 +308,20 @@ def run_benchmark(datasets: Sequence[str], recipes: Sequence[str],
                   seeds: int, budgets: Sequence[int], out_dir: str,
                   work_root: str, command: str, machine: str, cache,
                   overhead: Optional[Dict] = None,
-                  progress: Optional[Callable[[int, str], None]] = None):
+                  progress: Optional[Callable[[int, str], None]] = None,
+                  cached_only: bool = False):
     os.makedirs(out_dir, exist_ok=True)
     summaries = []
     for dataset in datasets:
         results = []
         for run in planned_runs(recipes, seeds, budgets):
-            result = train_planned(dataset, run, work_root, cache)
+            result = train_planned(dataset, run, work_root, cache,
+                                   cached_only)
             results.append((run, result))
             if progress:
                 progress(run['epochs'], f'{dataset_label(dataset)} '
-                         f'{run["recipe"]}: top-1 {result["top1"]:.2f}')
+                         f'{run["recipe"]}: ' + ('not run' if result is None
+                                                 else f'top-1 {result["top1"]:.2f}'))
         summaries.append(summarise(dataset, results))
         write(summaries, overhead, out_dir, command, machine, budgets, seeds)
     return summaries

@@ -82,3 +82,17 @@ def test_a_folder_is_a_dataset(tmp_path):
     assert cfg.train_dataloader.dataset.data_root == str(tmp_path / 'faces')
     with pytest.raises(ValueError, match='neither a folder'):
         bundled_config('no_such_set', 5, 0, str(tmp_path / 'w'))
+
+
+def test_a_partial_oracle_is_no_oracle(tmp_path):
+    results = [(run, None if run['recipe'] == 'oracle' and run['epochs'] == 20
+                else result) for run, result in fake_results()]
+    summary = headline.summarise('mnist', results)
+    oracle = summary['recipes']['oracle']
+    assert (oracle['runs'], oracle['planned_runs']) == (6, 12)
+    assert 'compute_vs_oracle' not in summary['recipes']['auto']
+    assert headline.goals(summary)['auto within 1.0 of the oracle'] is None
+    assert 'oracle' not in headline.one_line([summary])
+    headline.write([summary], None, str(tmp_path), 'cmd', 'machine',
+                   (10, 20), 2)
+    assert 'PARTIAL: 6 of 12 runs' in (tmp_path / 'benchmark.md').read_text()
