@@ -82,8 +82,8 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
 
     ``auto_epochs=False`` replaces the config's automatic epoch policy (if
     any) by a fixed ``epochs`` cosine budget; ``finder=False`` removes the
-    LR finder and trains at ``lr``; ``auto_args`` override the epoch
-    policy's settings.
+    LR finder and trains at ``lr``; ``auto_args`` replace the settings of
+    the config's epoch policy (those not given take the hook's defaults).
     """
     from mmengine.config import Config
 
@@ -108,9 +108,11 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
                                if s['type'] == 'LinearLR']
         if not any(h['type'] == 'AutoEpochsHook' for h in cfg.custom_hooks):
             cfg.custom_hooks.append(dict(type='AutoEpochsHook'))
-        for hook in cfg.custom_hooks:
-            if hook['type'] == 'AutoEpochsHook':
-                hook.update(auto_args or {})
+        if auto_args is not None:  # the policy's settings, not the config's
+            cfg.custom_hooks = [
+                dict(type=h['type'], monitor=h.get('monitor', 'accuracy/top1'),
+                     **auto_args) if h['type'] == 'AutoEpochsHook' else h
+                for h in cfg.custom_hooks]
     else:
         drop.add('AutoEpochsHook')
         cfg.param_scheduler = cosine_schedule(epochs)
