@@ -90,6 +90,7 @@ def main():
         auto = summaries[0]['recipes'].get('auto', {})
         overhead = headline.measure_overhead(
             datasets[0], osp.join(args.work_dir, 'overhead'),
+            repeats=1 if quick else 3,
             lr_test_seconds=auto.get('finder_seconds', float('nan')))
         headline.write(summaries, overhead, out, command, machine, budgets,
                        seeds)
