@@ -53,9 +53,9 @@ def dataset_fields(dataset: str):
     pre-split into train/ and val/)."""
     if osp.isdir(dataset):
         from mmtricks.datasets import scan_class_folders
-        train = osp.join(dataset, 'train')
-        root = train if osp.isdir(train) and osp.isdir(
-            osp.join(dataset, 'val')) else dataset
+        from mmtricks.datasets.folder_or_bundled_dataset import \
+            find_split_folder
+        root = find_split_folder(dataset, 'train') or dataset
         classes = scan_class_folders(root)[1]
         return dict(data_root=osp.abspath(dataset)), len(classes)
     from mmtricks.datasets import BUNDLED_SOURCES, load_bundled
