@@ -143,16 +143,15 @@ def train_once(cfg) -> Dict:
     history = runner.message_hub.get_scalar('val/accuracy/top1')
     auto = next((h for h in runner.hooks if isinstance(h, AutoEpochsHook)),
                 None)
-    if auto is not None and auto.state.best is not None:
-        top1 = auto.state.best  # the weights it ships
-    else:
-        top1 = history.current()
-    # `top1` is what the run ships; `best_top1` the best of its validations
-    # (a selection on the validation set, optimistic for every recipe).
+    shipped_by_auto = auto is not None and auto.state.best is not None
+    # `top1` is what the run ships (AutoEpochsHook restores its best weights);
+    # `best_top1` the best of its validations (a selection on the validation
+    # set, optimistic for every recipe).
+    top1 = auto.state.best if shipped_by_auto else history.current()
     result = dict(top1=float(top1), best_top1=float(max(history.data[0])),
                   seconds=seconds, epochs=runner.epoch,
                   lr=cfg.optim_wrapper.optimizer.lr)
-    if auto is not None and auto.state.best is not None:
+    if shipped_by_auto:
         result['auto_trace'] = [list(t) for t in auto.state.trace]
     finder = next((h for h in runner.hooks if isinstance(h, LRFinderHook)),
                   None)

@@ -249,7 +249,9 @@ def markdown(results: List[Dict], command: str, machine: str) -> str:
     return '\n'.join(lines)
 
 
-def machine_description() -> str:
+def inference_machine_description() -> str:
+    """CPU, OpenVINO and torch versions, and the CPU plugin's precision:
+    what inference latencies depend on."""
     import openvino as ov
     core = ov.Core()
     return (f'{core.get_property("CPU", "FULL_DEVICE_NAME")}, '
@@ -270,7 +272,7 @@ def run_benchmark(archs, image_size: int, seconds: float,
         result['goals'] = goals(result)
         result['seconds'] = time.perf_counter() - start
         results.append(result)
-    machine = machine_description()
+    machine = inference_machine_description()
     os.makedirs(out_dir, exist_ok=True)
     with open(osp.join(out_dir, 'deploy.json'), 'w') as f:
         json.dump(dict(command=command, machine=machine, results=results), f,
