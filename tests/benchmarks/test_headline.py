@@ -96,3 +96,37 @@ def test_a_partial_oracle_is_no_oracle(tmp_path):
     headline.write([summary], None, str(tmp_path), 'cmd', 'machine',
                    (10, 20), 2)
     assert 'PARTIAL: 6 of 12 runs' in (tmp_path / 'benchmark.md').read_text()
+
+
+class _SlowHook:
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        import time
+        time.sleep(0.01)
+        return batch_idx
+
+    def after_train_iter(self, runner, **kwargs):
+        pass
+
+    before_train_epoch = after_train_epoch = after_train_iter
+
+
+def test_time_inside_hooks_is_summed_by_hook_and_calls_pass_through():
+    hook = _SlowHook()
+    spent = headline.time_hook_events([hook])
+    results = [hook.before_train_iter(None, i, data_batch=None)
+               for i in range(5)]
+    hook.after_train_iter(None, batch_idx=0)
+    assert results == list(range(5))
+    assert 0.05 <= spent['_SlowHook'] < 0.5
+
+
+def test_overhead_table_reports_the_time_inside_hooks():
+    overhead = dict(dataset='digits', iters=60, repeats=3,
+                    seconds_per_iter=dict(plain=0.2, auto=0.19, stock=0.18),
+                    hook_seconds_per_iter=dict(AutoEpochsHook=0.0004,
+                                               PreciseBNStatsHook=0.0001),
+                    lr_test_seconds=12.0, precise_bn_seconds=0.1)
+    text = headline.overhead_markdown(overhead)
+    assert '0.500 ms per iteration, 0.25% of the iteration' in text
+    assert text.index('AutoEpochsHook 0.400 ms') < text.index(
+        'PreciseBNStatsHook 0.100 ms')
