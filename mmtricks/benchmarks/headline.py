@@ -133,6 +133,11 @@ def train_planned(dataset: str, run: Dict, work_root: str, cache,
                         recipe=recipe, seed=seed)
 
 
+def is_complete(row: Dict) -> bool:
+    """Whether every planned run of a recipe's row was trained."""
+    return row['runs'] == row['planned_runs']
+
+
 def _spread(values: Sequence[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -190,7 +195,7 @@ def goals(summary: Dict) -> Dict[str, Optional[bool]]:
     """The issue's three goals for one dataset (None: not measured)."""
     rows = summary['recipes']
     auto, stock, oracle = (rows.get(k) for k in ('auto', 'stock', 'oracle'))
-    if oracle and oracle['runs'] < oracle['planned_runs']:
+    if oracle and not is_complete(oracle):
         oracle = None  # a partial search is no oracle
     return {
         'auto within 1.0 of the oracle': None if not (auto and oracle) else
@@ -218,7 +223,7 @@ def markdown(summaries: List[Dict], overhead: Optional[Dict],
             if recipe == 'oracle':
                 b = s['oracle_best']
                 detail = f' (best: lr {b["lr"]:.2g}, {b["epochs"]} ep)'
-                if r['runs'] < r['planned_runs']:
+                if not is_complete(r):
                     detail += (f', PARTIAL: {r["runs"]} of '
                                f'{r["planned_runs"]} runs')
             compute = '' if 'compute_vs_oracle' not in r else (
@@ -286,8 +291,7 @@ def plot(summaries: List[Dict], path: str) -> None:
         xs, ys, errs = [], [], []
         for j, s in enumerate(summaries):
             row = s['recipes'].get(recipe)
-            if row and (recipe != 'oracle' or
-                        row['runs'] == row['planned_runs']):
+            if row and (recipe != 'oracle' or is_complete(row)):
                 xs.append(j + (i - (len(recipes) - 1) / 2) * width)
                 ys.append(s['recipes'][recipe]['top1'])
                 errs.append(s['recipes'][recipe]['top1_sd'])
@@ -307,8 +311,8 @@ def one_line(summaries: List[Dict]) -> str:
     """The last line the tool prints: means over the datasets."""
     def mean_of(recipe, key='top1'):
         rows = [s['recipes'].get(recipe) for s in summaries]
-        values = [r[key] for r in rows if r and key in r and
-                  r['runs'] == r['planned_runs']]
+        values = [r[key] for r in rows
+                  if r and key in r and is_complete(r)]
         return statistics.mean(values) if values else None
     parts = []
     for recipe in ('auto', 'stock', 'oracle'):
@@ -392,8 +396,9 @@ def time_hook_events(hooks, events: Sequence[str] = TRAIN_EVENTS
 
 
 def _iteration_seconds(cfg, warmup: int = 5):
-    """Median seconds per training iteration, and the mean seconds per
-    iteration spent inside mmtricks' own hooks, by hook."""
+    """Median seconds per training iteration, the mean seconds per
+    iteration spent inside mmtricks' own hooks (by hook), and the trained
+    runner."""
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
     spent = time_hook_events(
@@ -401,7 +406,7 @@ def _iteration_seconds(cfg, warmup: int = 5):
     runner.train()
     times = runner.message_hub.get_scalar('train/time').data[0][warmup:]
     per_iter = {name: sec / runner.iter for name, sec in spent.items()}
-    return float(statistics.median(times)), per_iter
+    return float(statistics.median(times)), per_iter, runner
 
 
 def _iteration_based(cfg, iters: int):
@@ -423,8 +428,6 @@ def measure_overhead(dataset: str, work_root: str, iters: int = 60,
     """
     import time
 
-    from mmengine.runner import Runner
-
     from mmtricks.hooks import PreciseBNStatsHook
 
     def auto(hooks: bool):
@@ -441,20 +444,21 @@ def measure_overhead(dataset: str, work_root: str, iters: int = 60,
     builders = dict(plain=lambda: auto(hooks=False),
                     auto=lambda: auto(hooks=True), stock=stock)
     seconds = {name: float('inf') for name in builders}
-    in_hooks = None
+    in_hooks = trained_auto = None
     for _ in range(repeats):
         for name, build in builders.items():
-            median, by_hook = _iteration_seconds(build())
+            median, by_hook, runner = _iteration_seconds(build())
             seconds[name] = min(seconds[name], median)
-            if name == 'auto' and (in_hooks is None or sum(
-                    by_hook.values()) < sum(in_hooks.values())):
+            if name != 'auto':
+                continue
+            trained_auto = runner
+            if in_hooks is None or sum(by_hook.values()) < sum(
+                    in_hooks.values()):
                 in_hooks = by_hook
-    runner = Runner.from_cfg(auto(hooks=True))
-    runner.train()
-    precise = next(h for h in runner.hooks
+    precise = next(h for h in trained_auto.hooks
                    if isinstance(h, PreciseBNStatsHook))
     start = time.perf_counter()
-    precise.refresh(runner)
+    precise.refresh(trained_auto)
     return dict(dataset=dataset_label(dataset), iters=iters, repeats=repeats,
                 seconds_per_iter=seconds, hook_seconds_per_iter=in_hooks,
                 lr_test_seconds=lr_test_seconds,
