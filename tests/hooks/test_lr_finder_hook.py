@@ -297,3 +297,79 @@ def test_bad_arguments_are_refused():
         LRFinderHook(rule='magic')
     with pytest.raises(ValueError):
         LRFinderHook(lr_bounds=(1.0, 0.1))
+
+
+TWO_RANK_WORKER = '''
+import json, os, sys
+from types import SimpleNamespace
+import torch
+import torch.distributed as dist
+from mmengine.optim import OptimWrapper
+from mmtricks.hooks import LRFinderHook
+
+rank, fail_at = int(os.environ['RANK']), int(sys.argv[1])
+dist.init_process_group('gloo')
+
+
+class Toy(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 1)
+        self.steps = 0
+
+    def train_step(self, data, optim_wrapper):
+        self.steps += 1
+        if rank == 1 and self.steps - 1 == fail_at:
+            raise ValueError('rank 1 fails')
+        loss = self.linear(data).pow(2).mean()
+        optim_wrapper.update_params(loss)
+        return {'loss': loss}
+
+
+model = Toy()
+runner = SimpleNamespace(
+    model=model, train_dataloader=[torch.ones(4, 2)],
+    optim_wrapper=OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
+hook = LRFinderHook(num_steps=10)
+try:
+    losses, error = hook._ramp(runner, [1e-3] * 10)
+    print(json.dumps(dict(steps=len(losses), error=error)))
+except Exception as raised:
+    print(json.dumps(dict(raised=type(raised).__name__)))
+dist.destroy_process_group()
+'''
+
+
+def run_two_ranks(fail_at):
+    import os
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = str(s.getsockname()[1])
+    procs = [subprocess.Popen(
+        [sys.executable, '-c', TWO_RANK_WORKER, str(fail_at)],
+        env=dict(os.environ, RANK=str(rank), WORLD_SIZE='2',
+                 MASTER_ADDR='127.0.0.1', MASTER_PORT=port,
+                 OMP_NUM_THREADS='1'),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for rank in range(2)]
+    results = []
+    try:
+        for proc in procs:
+            # a rank left waiting in a collective would never exit
+            out, err = proc.communicate(timeout=240)
+            assert proc.returncode == 0, err[-3000:]
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for proc in procs:
+            proc.kill()
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.dist
+def test_two_gloo_ranks_stop_together_when_one_fails():
+    later, first = run_two_ranks(fail_at=3), run_two_ranks(fail_at=0)
+    assert later[0] == later[1]
+    assert later[0]['steps'] == 3 and 'on rank 1' in later[0]['error']
+    assert first == [dict(raised='RuntimeError'), dict(raised='ValueError')]
