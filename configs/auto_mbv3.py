@@ -115,5 +115,5 @@ custom_hooks = [
     # it MobileNetV3's BN momentum 0.01 can collapse eval to one class.
     dict(type='PreciseBNStatsHook', num_samples=1024),
 ]
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
+env_cfg = dict(dist_cfg=dict(backend=None))  # None: nccl with CUDA, else gloo
 randomness = dict(seed=0, deterministic=False)

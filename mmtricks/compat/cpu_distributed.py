@@ -13,7 +13,17 @@ Upstream bugs (mmengine 0.10.7):
 Without CUDA (or another accelerator MMEngine knows), the launcher starts a
 ``gloo`` process group and DDP wraps CPU modules with ``device_ids=None``.
 With an accelerator, MMEngine's own code runs unchanged.
+
+A config may leave the backend to mmtricks with
+``env_cfg = dict(dist_cfg=dict(backend=None))`` (as ``configs/auto_mbv3.py``
+does): ``torchrun ... --launcher pytorch`` then uses ``nccl`` with CUDA,
+much faster on GPUs, and ``gloo`` without. A backend the config names is
+used as named, except ``nccl`` without CUDA (the default of MMEngine and of
+stock MMPretrain configs, which cannot run there): that becomes ``gloo``,
+with a notice.
 """
+from typing import Optional
+
 import functools
 
 import torch
@@ -33,16 +43,39 @@ def has_accelerator() -> bool:
             or is_npu_available() or is_musa_available())
 
 
+def choose_backend(requested: Optional[str], cuda_available: bool) -> str:
+    """The ``torch.distributed`` backend to start.
+
+    Args:
+        requested (str, optional): The config's ``dist_cfg.backend``; None
+            leaves the choice to this function.
+        cuda_available (bool): Whether CUDA is available.
+
+    Returns:
+        str: ``requested`` when given, except ``'nccl'`` without CUDA, which
+        cannot start and becomes ``'gloo'``; without a request, ``'nccl'``
+        with CUDA and ``'gloo'`` without.
+    """
+    if requested is None:
+        return 'nccl' if cuda_available else 'gloo'
+    if requested == 'nccl' and not cuda_available:
+        return 'gloo'
+    return requested
+
+
 def init_dist_pytorch(backend, init_backend='torch', **kwargs) -> None:
-    """``_init_dist_pytorch`` that falls back to gloo on a CPU-only machine."""
+    """``_init_dist_pytorch`` that chooses the backend when the config leaves
+    it unset, and that starts without CUDA."""
     if has_accelerator() or init_backend != 'torch':
+        backend = choose_backend(backend, torch.cuda.is_available())
         return _original_init_dist_pytorch(backend, init_backend, **kwargs)
-    if backend != 'gloo':
+    chosen = choose_backend(backend, cuda_available=False)
+    if backend is not None and chosen != backend:
         print_log(
             f'No GPU: using the gloo backend instead of {backend!r} for '
             'distributed training on CPU.',
             logger='current')
-    torch_dist.init_process_group(backend='gloo', **kwargs)
+    torch_dist.init_process_group(backend=chosen, **kwargs)
 
 
 def _is_on_cpu(module: torch.nn.Module) -> bool:

@@ -2,10 +2,11 @@ import json
 import math
 import os.path as osp
 import time
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
-from mmengine.dist import all_reduce, is_main_process
+from mmengine.dist import (all_gather_object, all_reduce, get_world_size,
+                           is_main_process)
 from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import HOOKS
@@ -47,7 +48,17 @@ class LRFinderHook(Hook):
 
     When the test cannot give an answer, the config's LR is kept and one
     WARNING says why: a loss that is NaN/inf from the first step, a curve
-    without descent, batch size 1, or an error in a training step.
+    without descent, or batch size 1.
+
+    A training step that raises an error ends the ramp like a divergence: the
+    losses recorded before it are kept and the rule suggests from them when
+    they show a descent (one WARNING names the error, in case it is not the
+    LR's fault). Every step all-reduces a failure flag with the loss, so
+    under DDP all ranks stop together whichever rank failed (an error inside
+    DDP's own gradient collectives, between forward and backward, is beyond
+    this: the process group's timeout ends it). An error in the very first
+    step, at the smallest LR, is a broken config, data or model rather than
+    a bad LR: it is raised, on every rank.
 
     Args:
         start_lr (float): First LR of the ramp. Defaults to 1e-4 (for SGD;
@@ -138,16 +149,14 @@ class LRFinderHook(Hook):
         num_steps = self.num_steps
         lrs = exponential_ramp(self.start_lr, self.end_lr, num_steps)
         start = time.perf_counter()
-        problem, losses = None, []
+        problem, losses, step_error = None, [], None
         if runner.train_dataloader.batch_size in (None, 1):
             problem = ('batch size 1 gives no usable loss curve (and no BN '
                        'statistics)')
         else:
             snapshot = TrainingStateSnapshot(runner)
             try:
-                losses = self._ramp(runner, lrs)
-            except Exception as error:  # a step that fails at a high LR
-                problem = f'a training step failed ({type(error).__name__}: {error})'
+                losses, step_error = self._ramp(runner, lrs)
             finally:
                 snapshot.restore()
         seconds = time.perf_counter() - start
@@ -156,14 +165,15 @@ class LRFinderHook(Hook):
                        for name in SUGGESTION_RULES} if losses else {}
         suggested = suggestions.get(self.rule)
         if problem is None:
-            problem = self._why_no_answer(losses, suggested)
+            problem = self._why_no_answer(losses, suggested, step_error)
         lr = config_lr if problem else clip_lr(suggested, self.lr_bounds)
         result = dict(
             lr=float(lr), config_lr=float(config_lr), rule=self.rule,
             suggested=suggested, suggestions=suggestions,
             lrs=[float(x) for x in tested], losses=[float(x) for x in losses],
             steps=len(losses), planned_steps=num_steps, seconds=seconds,
-            training_iters=runner.max_iters, fallback_reason=problem)
+            training_iters=runner.max_iters, fallback_reason=problem,
+            step_error=step_error)
         self._log(runner, result)
         return result
 
@@ -184,35 +194,52 @@ class LRFinderHook(Hook):
         max_counts = getattr(wrapper, '_max_counts', None)
         if max_counts is not None:
             wrapper._max_counts = -1
+        step_error = None
         try:
             for lr in lrs:
                 for group, ratio in zip(groups, ratios):
                     group['lr'] = lr * ratio
-                loss = 0.0
-                for _ in range(micro_steps):
-                    log_vars = model.train_step(next(batches),
-                                                optim_wrapper=wrapper)
-                    loss += float(log_vars['loss']) / micro_steps
-                losses.append(_mean_over_ranks(loss))
+                try:
+                    loss, error = _train_step(model, batches, wrapper,
+                                              micro_steps), None
+                except Exception as caught:  # decided below, on every rank
+                    loss, error = 0.0, caught
+                loss, failed_ranks = _reduce_step(loss, error is not None)
+                if failed_ranks:
+                    step_error = _describe_step_errors(error, lr)
+                    if not losses:
+                        _raise_first_step_error(runner, error, step_error)
+                    break
+                losses.append(loss)
                 if has_diverged(losses, self.divergence_factor):
                     break
         finally:
             if max_counts is not None:
                 wrapper._max_counts = max_counts
-        return losses
+        return losses, step_error
 
     @staticmethod
-    def _why_no_answer(losses, suggested) -> Optional[str]:
+    def _why_no_answer(losses, suggested,
+                       step_error: Optional[str] = None) -> Optional[str]:
         if not losses or not math.isfinite(losses[0]):
             return ('the loss was NaN/inf from the first step, at the '
                     'smallest LR: check the data, labels and model, this is '
                     'not an LR problem')
+        if suggested is None and step_error:
+            return (f'{step_error}, and the {len(losses)} steps before it '
+                    'show no usable descent')
         if suggested is None:
             return 'the loss never went down over the whole LR range'
         return None
 
     def _log(self, runner, result) -> None:
         share = 100.0 * result['steps'] / max(result['training_iters'], 1)
+        if result['step_error'] and not result['fallback_reason']:
+            runner.logger.warning(
+                f'LR range test: {result["step_error"]}; taken as divergence, '
+                f'the LR comes from the {result["steps"]} steps before it. If '
+                'that error is not caused by a too high LR (a corrupt sample, '
+                'say), fix it: training would hit it too.')
         if result['fallback_reason']:
             runner.logger.warning(
                 f'LR range test gave no answer ({result["fallback_reason"]}); '
@@ -245,10 +272,72 @@ def _cycle(dataloader):
             raise ValueError('The training dataloader is empty.')
 
 
-def _mean_over_ranks(value: float) -> float:
-    tensor = torch.tensor(value, dtype=torch.float64)
-    all_reduce(tensor, op='mean')
-    return float(tensor)
+def _train_step(model, batches, wrapper, micro_steps: int) -> float:
+    """One optimizer step of the run's own ``train_step``; its mean loss."""
+    loss = 0.0
+    for _ in range(micro_steps):
+        log_vars = model.train_step(next(batches), optim_wrapper=wrapper)
+        loss += _as_float(log_vars['loss']) / micro_steps
+    return loss
+
+
+def _as_float(value) -> float:
+    # `train_step` returns the loss still attached to the graph.
+    if isinstance(value, torch.Tensor):
+        return value.detach().item()
+    return float(value)
+
+
+def _reduce_step(loss: float, failed: bool) -> Tuple[float, int]:
+    """Mean loss over ranks and how many ranks failed, in one all-reduce.
+
+    Every rank calls this once per step, failed or not, so no rank waits in
+    a collective that a failed rank never reaches, and all ranks see the same
+    flag and take the same path. A failed rank contributes 0 to the loss,
+    which is then meaningless and not recorded.
+
+    Args:
+        loss (float): This rank's loss of the step.
+        failed (bool): Whether this rank's step raised an error.
+
+    Returns:
+        tuple[float, int]: The loss averaged over ranks, and the number of
+        ranks whose step failed.
+    """
+    tensor = torch.tensor([0.0 if failed else loss, float(failed)],
+                          dtype=torch.float64)
+    all_reduce(tensor, op='sum')
+    return tensor[0].item() / get_world_size(), int(round(tensor[1].item()))
+
+
+def _describe_step_errors(error: Optional[BaseException], lr: float) -> str:
+    """One line naming the error of every failed rank (a collective: every
+    rank calls it once some rank failed)."""
+    mine = None if error is None else f'{type(error).__name__}: {error}'
+    texts = all_gather_object(mine)
+    failed = [(rank, text) for rank, text in enumerate(texts)
+              if text is not None]
+    if len(texts) == 1:
+        where = ''
+    else:
+        where = ' on rank ' + ', '.join(str(rank) for rank, _ in failed)
+    errors = '; '.join(text for _, text in failed)
+    return f'a training step failed at lr {lr:.3g}{where} ({errors})'
+
+
+def _raise_first_step_error(runner, error: Optional[BaseException],
+                            description: str) -> None:
+    """Raise the error of a first step: that is not the LR's fault."""
+    advice = (f'LR range test: {description}, in the first step, at the '
+              'smallest LR: a broken config, data or model, not a bad '
+              'learning rate. Fix it: training would fail the same way.')
+    if error is None:  # another rank failed; this one stops with it
+        raise RuntimeError(advice)
+    if hasattr(error, 'add_note'):  # Python >= 3.11
+        error.add_note(advice)
+    else:
+        runner.logger.error(advice)
+    raise error
 
 
 def plot_curve(result: dict, path: str) -> None:

@@ -147,6 +147,17 @@ class ZeroInitLastBN:
                 logger='current', level=logging.WARNING)
             return
         names = zero_init_last_bn(module)
+        if not names:
+            print_log(
+                f'ZeroInitLastBN: found no residual block with a BatchNorm '
+                f'to zero in {type(module).__name__}, so it changed nothing. '
+                'It recognises blocks by a `with_res_shortcut` / '
+                '`use_res_connect` flag that is True (inverted residuals) '
+                'or a `downsample` attribute (ResNet-style); remove '
+                'ZeroInitLastBN from this init_cfg, or zero the last BN of '
+                "this model's residual branches in its own init_weights.",
+                logger='current', level=logging.WARNING)
+            return
         print_log(f'ZeroInitLastBN: zeroed {len(names)} BN weights.',
                   logger='current', level=logging.INFO)
 

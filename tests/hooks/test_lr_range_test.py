@@ -48,11 +48,38 @@ def test_centred_smoothing_has_no_lag():
     assert centred_smooth([1.0, 1.0, 1.0])[1] == 1.0
 
 
+# A known curve, each rule's answer worked out by hand from its definition.
+# lr_i = 10 ** (-4 + i / 4), i = 0..10. 11 points: centred_smooth's window
+# is max(3, (11 // 10) | 1) = 3, the ends unsmoothed, so
+#   loss     = [3, 3, 3, 3, 3,   1,   0,   0, 0, 3, 9]
+#   smoothed = [3, 3, 3, 3, 7/3, 4/3, 1/3, 0, 1, 4, 9].
+# The minimum is at i = 7, the drop 3; the noise, the median of |loss -
+# smoothed| over i <= 7 = [0, 0, 0, 0, 2/3, 1/3, 1/3, 0], is 0: a real descent.
+# - midpoint: done = (3 - smoothed) / 3 = [0, 0, 0, 0, 2/9, 5/9, 8/9, 1]; the
+#   last below 0.2 is i = 3, so begin = 4; the first at or above 0.8 from
+#   there is i = 6. Geometric middle of lr_4 and lr_6: lr_5 = 10 ** -2.75.
+# - steepest: the log-lr steps are equal, so the slopes up to i = 7 are
+#   proportional to the central differences [0 (edge), 0, 0, -2/3, -5/3,
+#   -2, -4/3, -2/3 (edge, (0 - 1/3) * 2)]: the steepest is i = 5,
+#   lr_5 = 10 ** -2.75.
+# - minimum: lr_7 / 10 = 10 ** (-4 + 7/4 - 1) = 10 ** -3.25.
+# - valley: the longest strictly descending run of smoothed values is
+#   3, 7/3, 4/3, 1/3, 0 (5 points), from the first 3 (i = 0, the earliest
+#   start of that length) to i = 7: sqrt(lr_0 * lr_7) = 10 ** -3.125.
+KNOWN_LRS = 10 ** (-4 + np.arange(11) / 4)
+KNOWN_LOSSES = [3, 3, 3, 3, 3, 1, 0, 0, 0, 3, 9]
+KNOWN_ANSWERS = {'midpoint': 10 ** -2.75, 'steepest': 10 ** -2.75,
+                 'minimum': 10 ** -3.25, 'valley': 10 ** -3.125}
+
+
 @pytest.mark.parametrize('rule', sorted(SUGGESTION_RULES))
-def test_every_rule_lands_in_the_descent_of_a_clean_curve(rule):
-    lrs, losses = synthetic_curve(100)
-    lr = suggest_lr(lrs, losses, rule)
-    assert 1e-3 <= lr <= 0.3, (rule, lr)
+def test_every_rule_gives_its_answer_on_a_known_curve(rule):
+    lr = suggest_lr(KNOWN_LRS, KNOWN_LOSSES, rule)
+    assert lr == pytest.approx(KNOWN_ANSWERS[rule], rel=1e-9), rule
+
+
+def test_known_answers_cover_every_rule():
+    assert set(KNOWN_ANSWERS) == set(SUGGESTION_RULES)
 
 
 def test_midpoint_ignores_noise_and_an_early_spike():

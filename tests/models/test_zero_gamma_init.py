@@ -131,3 +131,18 @@ def test_initializer_skips_and_warns_after_pretrained_weights(tmp_path,
         assert torch.equal(model.state_dict()[key], value), key
     warnings = [msg for msg, kw in logged if kw['level'] == logging.WARNING]
     assert len(warnings) == 1 and 'skipped' in warnings[0]
+
+
+def test_initializer_warns_naming_a_model_without_residual_blocks(
+        monkeypatch):
+    from mmtricks.models import zero_gamma_init as module
+    logged = []
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, **kw: logged.append((msg, kw)))
+    model = MODELS.build(dict(type='VGG', depth=11, norm_cfg=dict(type='BN'),
+                              init_cfg=dict(type='ZeroInitLastBN')))
+    model.init_weights()
+    assert all(torch.all(w == 1) for w in bn_weights(model).values())
+    assert [kw['level'] for _, kw in logged] == [logging.WARNING]
+    message = logged[0][0]
+    assert 'VGG' in message and 'remove ZeroInitLastBN' in message
