@@ -54,7 +54,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @contextlib.contextmanager
 def serve_folder(folder):
-    """``http://127.0.0.1:PORT`` serving ``folder``, for the block's duration."""
+    """``http://127.0.0.1:PORT`` serving ``folder`` for the block."""
     handler = functools.partial(QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     thread = threading.Thread(target=server.serve_forever,

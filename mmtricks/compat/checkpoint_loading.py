@@ -120,7 +120,7 @@ _original_history_buffer_setstate = HistoryBuffer.__setstate__
 
 
 def history_buffer_setstate(self, state: dict) -> None:
-    """``HistoryBuffer.__setstate__`` that cannot remap statistics process-wide.
+    """``HistoryBuffer.__setstate__`` that cannot remap the shared statistics.
 
     Upstream merges the state's ``statistics_methods`` into the class-level
     dict of every ``HistoryBuffer``. A genuine state (a checkpoint or a
@@ -196,11 +196,12 @@ def load_checkpoint_file(path: str, map_location='cpu',
     except pickle.UnpicklingError as error:
         raise UnsafeCheckpointError(
             f'Checkpoint {name} refused: {_torch_refusal_reason(error)}. '
-            'mmtricks loads checkpoints with torch.load(weights_only=True) and '
-            'an allow-list of what MMEngine checkpoints hold; this file holds '
-            'something else, and unpickling it could run code from the file. '
-            'Use weights from a source you trust, saved as a state_dict or an '
-            f'MMEngine checkpoint (if the file is damaged instead, {again}).'
+            'mmtricks loads checkpoints with torch.load(weights_only=True) '
+            'and an allow-list of what MMEngine checkpoints hold; this file '
+            'holds something else, and unpickling it could run code from the '
+            'file. Use weights from a source you trust, saved as a state_dict '
+            f'or an MMEngine checkpoint (if the file is damaged instead, '
+            f'{again}).'
         ) from error
     except OSError:
         raise  # names the file already (permission denied ...)

@@ -16,7 +16,7 @@ from mmtricks.compat.checkpoint_loading import (CheckpointReadError,
 
 @WEIGHT_INITIALIZERS.register_module()
 class PretrainedIfAvailable(PretrainedInit):
-    """Load pretrained weights when the network allows, else keep the random init.
+    """Load pretrained weights; keep the random init only when offline.
 
     MMEngine's ``Pretrained`` init fails the run when the checkpoint URL
     cannot be downloaded (no network, a firewall); this one, when the host
