@@ -273,3 +273,14 @@ def test_genuine_buffers_still_round_trip(tmp_path, monkeypatch):
     monkeypatch.setitem(HistoryBuffer._statistics_methods, 'median', median)
     buffer = HistoryBuffer([1.0, 5.0, 6.0], [1, 1, 1])
     assert copy.deepcopy(buffer).statistics('median') == 5.0
+
+
+@pytest.mark.parametrize('value, warned', [('1', True), ('0', False)])
+def test_forcing_weights_only_off_is_warned(monkeypatch, value, warned):
+    logged = []
+    monkeypatch.setattr(checkpoint_loading, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', value)
+    checkpoint_loading.apply()
+    assert bool([m for m in logged
+                 if 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' in m]) == warned
