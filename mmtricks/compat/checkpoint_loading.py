@@ -42,6 +42,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import torch
+from mmengine.dist import broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import checkpoint as mmengine_checkpoint
@@ -291,7 +292,6 @@ def fetch_checkpoint(url: str, model_dir: Optional[str] = None) -> str:
     """
     if urlparse(url).scheme == 'file':
         return file_url_path(url)
-    from mmengine.dist import broadcast_object_list, get_dist_info
     rank, world_size = get_dist_info()
     outcome = [None]
     if rank == 0:
