@@ -4,7 +4,10 @@ Each module fixes one upstream breakage and names it (numbers as in the
 project's STACK notes):
 
 * :mod:`.checkpoint_loading` (1): MMEngine checkpoints under torch >= 2.6,
-  still with ``weights_only=True`` and an exact allow-list.
+  still with ``weights_only=True`` and an exact allow-list, on every path:
+  MMEngine's local, ``file://`` and ``http(s)://`` schemes (upstream's http
+  loader unpickled with ``weights_only=False``) and ``HistoryBuffer`` state
+  (see docs/security.md).
 * :mod:`.onnx_export` (2): ``torch.onnx.export`` back to the TorchScript
   exporter that mmdeploy's rewriters need.
 * :mod:`.mmcv_hue` (4): ``mmcv.adjust_hue`` overflow under numpy 2.

@@ -16,6 +16,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
+from mmtricks.compat.checkpoint_loading import file_url_path
+
 
 def check_distillation_args(temperature: float, alpha: float) -> None:
     if not temperature > 0:
@@ -101,8 +103,10 @@ class DistillationClassifier(ImageClassifier):
     Args:
         teacher (dict): Config of the teacher classifier (any model whose
             ``forward(inputs, mode='tensor')`` returns logits).
-        teacher_checkpoint (str): Path or URL of the teacher's weights,
-            loaded strictly with ``weights_only=True``.
+        teacher_checkpoint (str): Path, ``file://`` or ``http(s)://`` URL of
+            the teacher's weights (a URL is downloaded into torch.hub's
+            cache), loaded strictly with ``torch.load(weights_only=True)``
+            and the allow-list of :mod:`mmtricks.compat.checkpoint_loading`.
         temperature (float): Softmax temperature T > 0. Defaults to 4.0.
         alpha (float): Weight of the teacher term in [0, 1]. Defaults to 0.5.
         **student: Arguments of :class:`ImageClassifier` (``backbone``,
@@ -134,13 +138,21 @@ class DistillationClassifier(ImageClassifier):
                 'classes in the same order. Set the teacher\'s '
                 '`head.num_classes` to what its checkpoint was trained with '
                 'and use a teacher trained on this dataset.')
-        if '://' not in str(teacher_checkpoint) and not osp.isfile(
-                osp.expanduser(str(teacher_checkpoint))):
+        teacher_checkpoint = str(teacher_checkpoint)
+        local = None  # a remote checkpoint
+        if teacher_checkpoint.startswith('file://'):
+            local = file_url_path(teacher_checkpoint)
+        elif '://' not in teacher_checkpoint:
+            local = osp.expanduser(teacher_checkpoint)
+        if local is not None and not osp.isfile(local):
             raise FileNotFoundError(
                 f'Teacher checkpoint {teacher_checkpoint!r} does not exist; '
                 'set `model.teacher_checkpoint` to the .pth of the trained '
                 'teacher.')
-        load_checkpoint(teacher_model, osp.expanduser(str(teacher_checkpoint)),
+        # MMEngine's loader, whose local, file:// and http(s):// schemes are
+        # mmtricks' weights_only loader (mmtricks.compat.checkpoint_loading):
+        # upstream's http loader would unpickle anything.
+        load_checkpoint(teacher_model, local or teacher_checkpoint,
                         map_location='cpu', strict=True, logger='current')
         teacher_model.requires_grad_(False)
         teacher_model.eval()

@@ -3,6 +3,8 @@ from mmengine.logging import print_log
 from mmengine.registry import WEIGHT_INITIALIZERS as ROOT_WEIGHT_INITIALIZERS
 from mmpretrain.registry import WEIGHT_INITIALIZERS
 
+from mmtricks.compat.checkpoint_loading import load_checkpoint_file
+
 from .backbones.efficientnet_lite import EfficientNetLite
 from .efficientnet_lite_weights import (convert_efficientnet_lite_weights,
                                         packaged_weights_path)
@@ -62,8 +64,7 @@ class PackagedEfficientNetLite:
                 f'Only EfficientNet-Lite0 weights are packaged, but the '
                 f'backbone is {backbone.arch!r}: set `arch=\'lite0\'` or '
                 'load other weights with a `Pretrained` init_cfg.')
-        source = torch.load(self.checkpoint, map_location=self.map_location,
-                            weights_only=True)
+        source = load_checkpoint_file(self.checkpoint, self.map_location)
         backbone_state, head_state = split_converted(
             convert_efficientnet_lite_weights(source, arch='lite0'))
         backbone.load_state_dict(backbone_state, strict=True)

@@ -1,45 +1,35 @@
 import logging
-import os
 import os.path as osp
 from typing import Optional
-from urllib.parse import urlparse
 
-import torch
-from mmengine.dist import broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit
 from mmengine.registry import WEIGHT_INITIALIZERS as ROOT_WEIGHT_INITIALIZERS
 from mmpretrain.registry import WEIGHT_INITIALIZERS
 
-
-def is_url(checkpoint: str) -> bool:
-    return urlparse(checkpoint).scheme in ('http', 'https', 'file')
-
-
-def cached_path(url: str, model_dir: Optional[str] = None) -> str:
-    """Where torch.hub (and so MMEngine) keeps the download of ``url``."""
-    model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
-    return osp.join(model_dir, osp.basename(urlparse(url).path))
-
-
-def fetch_to_cache(url: str, model_dir: Optional[str] = None) -> str:
-    """Download ``url`` into the torch.hub cache unless already there."""
-    path = cached_path(url, model_dir)
-    if not osp.isfile(path):
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        torch.hub.download_url_to_file(url, path, progress=False)
-    return path
+from mmtricks.compat.checkpoint_loading import (CheckpointReadError,
+                                                CheckpointUnreachableError,
+                                                UnsafeCheckpointError,
+                                                cached_path, fetch_checkpoint,
+                                                is_url)
 
 
 @WEIGHT_INITIALIZERS.register_module()
 class PretrainedIfAvailable(PretrainedInit):
-    """Load pretrained weights when they can be had, else keep the random init.
+    """Load pretrained weights; keep the random init only when offline.
 
     MMEngine's ``Pretrained`` init fails the run when the checkpoint URL
-    cannot be downloaded (no network, a firewall); this one logs a single
-    WARNING that says how to supply the file and trains on from the model's
-    own initialisation. Rank 0 downloads and tells every other rank whether it
-    succeeded, so all ranks start from the same weights (MMEngine's
+    cannot be downloaded (no network, a firewall); this one, when the host
+    cannot be reached at all (no DNS, no route, connection refused, a
+    timeout), logs a single WARNING that says how to supply the file and
+    trains on from the model's own initialisation. Anything else is an error
+    that names the URL or file: an HTTP error (a wrong URL), a full disk or
+    an unwritable download folder, a damaged file, or a checkpoint refused by
+    ``weights_only=True`` (:mod:`mmtricks.compat.checkpoint_loading`, which
+    loads every download).
+
+    Rank 0 downloads and tells every other rank how it went, so all ranks
+    start from the same weights or stop with the same error (MMEngine's
     ``load_from_http`` leaves the other ranks waiting at a barrier when the
     rank-0 download fails).
 
@@ -65,11 +55,23 @@ class PretrainedIfAvailable(PretrainedInit):
         self.model_dir = model_dir
 
     def __call__(self, module):
+        source = self.checkpoint
         local = self._local_checkpoint()
         if local is None:
             return
         self.checkpoint = local
-        super().__call__(module)
+        try:
+            # MMEngine's loading, whose local-path scheme is mmtricks'
+            # weights_only loader (mmtricks.compat.checkpoint_loading).
+            super().__call__(module)
+        except (UnsafeCheckpointError, CheckpointReadError) as error:
+            if local == source:
+                raise
+            raise type(error)(
+                f'{error} It was downloaded from {source}; delete '
+                f'{local} to download it again.') from error
+        finally:
+            self.checkpoint = source
         for child in module.modules():
             if child is not module:
                 child.is_init = True
@@ -82,27 +84,18 @@ class PretrainedIfAvailable(PretrainedInit):
                     f'Pretrained checkpoint {path!r} does not exist; fix the '
                     'path in `init_cfg.checkpoint`, or set it to a URL.')
             return path
-        rank, world_size = get_dist_info()
-        outcome = [None]
-        if rank == 0:
-            try:
-                outcome[0] = ('ok', fetch_to_cache(self.checkpoint,
-                                                   self.model_dir))
-            except Exception as error:  # any network or HTTP failure
-                outcome[0] = ('failed', f'{type(error).__name__}: {error}')
-        if world_size > 1:
-            broadcast_object_list(outcome, src=0)
-        status, detail = outcome[0]
-        if status == 'ok':
-            return detail
-        print_log(
-            f'Pretrained weights not available ({detail}): training from '
-            f'random init. To fine-tune, download {self.checkpoint} and set '
-            '`--cfg-options model.backbone.init_cfg.checkpoint=/path/to/file'
-            f'.pth`, or place it at {cached_path(self.checkpoint, self.model_dir)}.',
-            logger='current',
-            level=logging.WARNING)
-        return None
+        try:
+            return fetch_checkpoint(self.checkpoint, self.model_dir)
+        except CheckpointUnreachableError as error:
+            print_log(
+                f'Pretrained weights not available ({error}): training from '
+                f'random init. To fine-tune, download {self.checkpoint} and '
+                'set `--cfg-options model.backbone.init_cfg.checkpoint='
+                '/path/to/file.pth`, or place it at '
+                f'{cached_path(self.checkpoint, self.model_dir)}.',
+                logger='current',
+                level=logging.WARNING)
+            return None
 
 
 # `init_weights()` may run outside any default scope (a model built by hand),

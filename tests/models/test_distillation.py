@@ -1,5 +1,7 @@
 import copy
 import math
+import os
+import pickle
 
 import pytest
 import torch
@@ -13,6 +15,8 @@ from mmpretrain.structures import DataSample
 from conftest import AUTO_MBV3
 from mmtricks.models import (DistillationClassifier, distillation_loss,
                              kl_distillation)
+from untrusted_checkpoints import (hub_dir, serve_folder,
+                                   write_code_running_checkpoint)
 
 
 # distillation_loss: the math ----------------------------------------------
@@ -117,6 +121,52 @@ def test_missing_teacher_checkpoint_names_the_path(tmp_path):
     missing = str(tmp_path / 'no_such_teacher.pth')
     with pytest.raises(FileNotFoundError, match='no_such_teacher.pth'):
         MODELS.build(distiller_cfg(missing))
+
+
+def test_missing_file_url_teacher_names_the_path(tmp_path):
+    missing = (tmp_path / 'no_such_teacher.pth').as_uri()
+    with pytest.raises(FileNotFoundError, match='no_such_teacher.pth'):
+        MODELS.build(distiller_cfg(missing))
+
+
+# The teacher from a URL: downloaded, then loaded with weights_only=True ----
+
+@pytest.fixture
+def teacher_server(tmp_path, teacher_checkpoint):
+    """``teacher.pth`` (good) and ``evil.pth`` (runs ``touch`` when
+    unpickled unsafely, else a valid teacher) over HTTP on 127.0.0.1, with
+    torch.hub's cache in ``tmp_path``."""
+    www = tmp_path / 'www'
+    www.mkdir()
+    os.replace(teacher_checkpoint, www / 'teacher.pth')
+    state = torch.load(www / 'teacher.pth', weights_only=True)['state_dict']
+    marker = tmp_path / 'pwned'
+    write_code_running_checkpoint(www / 'evil.pth', marker, state)
+    with hub_dir(tmp_path / 'hub'), serve_folder(www) as url:
+        yield dict(url=url, www=www, marker=marker, state=state)
+
+
+@pytest.mark.parametrize('how', ['http', 'file_url'])
+def test_teacher_from_url_loads(teacher_server, how):
+    url = (teacher_server['url'] + '/teacher.pth' if how == 'http' else
+           (teacher_server['www'] / 'teacher.pth').as_uri())
+    model = MODELS.build(distiller_cfg(url))
+    for key, value in model.teacher.state_dict().items():
+        assert torch.equal(value, teacher_server['state'][key]), key
+
+
+@pytest.mark.parametrize('how', ['http', 'file_url', 'path'])
+def test_code_running_teacher_checkpoint_is_refused(teacher_server, how):
+    """MMEngine's http loader (torch.hub, weights_only=False) ran the
+    pickle's code before; every form of the path is refused now."""
+    evil = teacher_server['www'] / 'evil.pth'
+    source = dict(http=teacher_server['url'] + '/evil.pth',
+                  file_url=evil.as_uri(), path=str(evil))[how]
+    with pytest.raises(pickle.UnpicklingError,
+                       match='weights_only=True') as info:
+        MODELS.build(distiller_cfg(source))
+    assert 'evil.pth' in str(info.value)
+    assert not teacher_server['marker'].exists()
 
 
 def test_invalid_temperature_is_refused_at_build(teacher_checkpoint):
