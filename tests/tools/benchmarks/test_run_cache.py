@@ -1,4 +1,4 @@
-from mmtricks.benchmarks.run_cache import RunCache, run_key
+from benchmarks.run_cache import RunCache, run_key
 
 
 def test_a_stored_run_is_not_trained_again(tmp_path):
