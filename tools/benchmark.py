@@ -171,9 +171,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         argv: The arguments after the program (default ``sys.argv[1:]``).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in NAMES
+    if not argv or (argv[0].startswith('-')
                     and argv[0] not in ('-h', '--help')):
-        argv.insert(0, 'headline')  # the command the README documents
+        argv.insert(0, 'headline')  # e.g. the README's --quick
     return build_parser().parse_args(argv)
 
 

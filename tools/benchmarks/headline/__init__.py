@@ -24,8 +24,8 @@ from typing import Callable, Dict, Optional, Sequence
 
 from ..runs import dataset_label
 from .plan import (BATCH, ORACLE_BUDGETS, QUICK_ORACLE_BUDGETS, RECIPES,
-                   STOCK_MBV3, config_cap, mmpretrain_config, planned_runs,
-                   stock_config, train_planned)
+                   STOCK_MBV3, config_cap, mmpretrain_config, planned_config,
+                   planned_runs, stock_config, train_planned)
 from .render import NAME, markdown, overhead_markdown, plot, render, write
 from .summary import goals, is_complete, one_line, summarise
 from .timing import measure_overhead, time_hook_events
@@ -66,6 +66,13 @@ def run_benchmark(datasets: Sequence[str], recipes: Sequence[str],
                 progress(run['epochs'], f'{dataset_label(dataset)} '
                          f'{run["recipe"]}: ' + ('not run' if result is None
                                                  else f'top-1 {result["top1"]:.2f}'))
+        if cached_only and all(r is None for _, r in results):
+            raise LookupError(
+                f'The run cache holds none of the runs planned for '
+                f'{dataset_label(dataset)}: a run is keyed by its config and '
+                'the code it imports, so runs trained before a change to '
+                'either are not reused. Run without --cached-only to train '
+                'them, or check --cache names the file that holds them.')
         summaries.append(summarise(dataset, results))
         write(summaries, overhead, out_dir, command, machine, budgets, seeds)
     return summaries

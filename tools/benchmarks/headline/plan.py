@@ -20,7 +20,7 @@ Runs are stored in a :class:`~.run_cache.RunCache` shared with the LR
 finder and epoch benchmarks, so they are trained once.
 """
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .. import AUTO_EFFNET_LITE0, AUTO_MBV3
 from ..lr_finder import GRID
@@ -107,10 +107,15 @@ def planned_runs(recipes: Sequence[str], seeds: int,
     return runs
 
 
-def train_planned(dataset: str, run: Dict, work_root: str, cache,
-                  cached_only: bool = False) -> Optional[Dict]:
-    """Train (or fetch from ``cache``) one planned run; with
-    ``cached_only``, None for a run the cache does not hold."""
+def planned_config(dataset: str, run: Dict, work_root: str
+                   ) -> Tuple[object, Dict]:
+    """The config of one planned run and the labels of its cache entry.
+
+    Args:
+        dataset: A bundled name or a folder.
+        run: One of :func:`planned_runs`.
+        work_root: The parent of the run's work dir.
+    """
     name = dataset_label(dataset)
     recipe, seed = run['recipe'], run['seed']
     work = osp.join(work_root, f'{name}_{recipe}_{seed}_'
@@ -118,14 +123,28 @@ def train_planned(dataset: str, run: Dict, work_root: str, cache,
     if recipe == 'oracle':
         cfg = bundled_config(dataset, run['epochs'], 0, work, lr=run['lr'],
                              finder=False)
-        return cached_train(cache, cfg, cached_only, dataset=dataset,
-                            lr=run['lr'], epochs=run['epochs'], seed=0)
+        return cfg, dict(dataset=dataset, lr=run['lr'],
+                         epochs=run['epochs'], seed=0)
     if recipe == 'stock':
-        cfg = stock_config(dataset, seed, work)
-        return cached_train(cache, cfg, cached_only, dataset=dataset,
-                            recipe='stock', seed=seed)
+        return stock_config(dataset, seed, work), dict(
+            dataset=dataset, recipe='stock', seed=seed)
     path = AUTO_MBV3 if recipe == 'auto' else AUTO_EFFNET_LITE0
     cfg = bundled_config(dataset, run['epochs'], seed, work,
                          auto_epochs=True, path=path)
-    return cached_train(cache, cfg, cached_only, dataset=dataset,
-                        recipe=recipe, seed=seed)
+    return cfg, dict(dataset=dataset, recipe=recipe, seed=seed)
+
+
+def train_planned(dataset: str, run: Dict, work_root: str, cache,
+                  cached_only: bool = False) -> Optional[Dict]:
+    """Train (or fetch from ``cache``) one planned run; with
+    ``cached_only``, None for a run the cache does not hold.
+
+    Args:
+        dataset: A bundled name or a folder.
+        run: One of :func:`planned_runs`.
+        work_root: The parent of the run's work dir.
+        cache: A :class:`~..run_cache.RunCache`, or None.
+        cached_only: Train nothing.
+    """
+    cfg, labels = planned_config(dataset, run, work_root)
+    return cached_train(cache, cfg, cached_only, **labels)
