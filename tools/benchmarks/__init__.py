@@ -9,7 +9,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def repo_config(*parts: str) -> str:
-    """Path of a config of this repository, e.g. ``repo_config('auto_mbv3.py')``.
+    """Path of a config of this repository, checked to exist.
 
     Args:
         parts: The path under ``configs/``.

@@ -16,7 +16,7 @@ Recipes, each trained on a bundled set or a folder of the user's images:
   budgets with warmup + cosine on the ``auto`` recipe's model, data and
   tricks, the best by validation top-1, and the compute of the whole search.
 
-Runs are stored in a :class:`~.run_cache.RunCache` shared with the LR
+Runs are stored in a :class:`~benchmarks.run_cache.RunCache` shared with the LR
 finder and epoch benchmarks, so they are trained once.
 """
 import os
@@ -63,9 +63,10 @@ def run_benchmark(datasets: Sequence[str], recipes: Sequence[str],
                                    cached_only)
             results.append((run, result))
             if progress:
+                score = ('not run' if result is None
+                         else f'top-1 {result["top1"]:.2f}')
                 progress(run['epochs'], f'{dataset_label(dataset)} '
-                         f'{run["recipe"]}: ' + ('not run' if result is None
-                                                 else f'top-1 {result["top1"]:.2f}'))
+                         f'{run["recipe"]}: {score}')
         if cached_only and all(r is None for _, r in results):
             raise LookupError(
                 f'The run cache holds none of the runs planned for '

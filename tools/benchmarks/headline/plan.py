@@ -1,24 +1,5 @@
-"""The headline benchmark's plan: its recipes, their configs, the runs.
-
-Recipes, each trained on a bundled set or a folder of the user's images:
-
-- ``auto``: ``configs/auto_mbv3.py`` as shipped (LR range test, automatic
-  epochs with its cap, the tricks it switches on), from scratch (no
-  download here).
-- ``auto_effnet_lite0``: ``configs/auto_effnet_lite0.py`` as shipped,
-  fine-tuned from the ImageNet weights in the package.
-- ``stock``: MMPretrain's own small-image MobileNetV3 recipe
-  (``mobilenet-v3-small_8xb16_cifar10.py``: SGD 0.1 at batch 128,
-  multi-step decay over 200 epochs), changed only in what must change: the
-  dataset and its loader (BGR images, so ``to_rgb=True``), the number of
-  classes (top-1 only), and the LR scaled linearly to our batch of 64.
-- ``oracle``: what tuning by hand would find: a grid of 6 LRs x 3 epoch
-  budgets with warmup + cosine on the ``auto`` recipe's model, data and
-  tricks, the best by validation top-1, and the compute of the whole search.
-
-Runs are stored in a :class:`~.run_cache.RunCache` shared with the LR
-finder and epoch benchmarks, so they are trained once.
-"""
+"""The headline benchmark's plan: its recipes (described in
+:mod:`benchmarks.headline`), their configs, and the runs of one dataset."""
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
