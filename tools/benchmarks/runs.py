@@ -2,7 +2,7 @@
 benchmarks: their configs, and training them through the run cache."""
 import os
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from . import repo_config
 from .run_cache import RunCache, file_digest, module_files, run_key
@@ -168,16 +168,27 @@ def code_digest(cfg, package_dir: Optional[str] = None) -> str:
         (torch.__version__, mmengine.__version__, mmpretrain.__version__))
 
 
+# The code a process runs is the code it imported: its digest is taken
+# once per set of imports, so a file edited during a long benchmark keys
+# no run with code that run did not execute.
+_PROCESS_CODE: Dict[Tuple[str, ...], str] = {}
+
+
 def run_cache_key(cfg, **labels) -> str:
     """The run cache's key of training ``cfg``: its resolved config and the
-    code it executes (:func:`code_digest`); ``labels`` only make the cache
-    file readable.
+    code it executes (:func:`code_digest`, taken once per process); ``labels``
+    only make the cache file readable.
 
     Args:
         cfg: The run's config.
         labels: Readable fields (dataset, LR, epochs, seed, ...).
     """
-    return run_key(config=config_digest(cfg), code=code_digest(cfg),
+    imports = cfg.get('custom_imports', {}).get('imports', [])
+    imports = tuple(sorted([imports] if isinstance(imports, str)
+                           else imports))
+    if imports not in _PROCESS_CODE:
+        _PROCESS_CODE[imports] = code_digest(cfg)
+    return run_key(config=config_digest(cfg), code=_PROCESS_CODE[imports],
                    **labels)
 
 

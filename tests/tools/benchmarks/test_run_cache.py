@@ -124,3 +124,17 @@ def test_config_key_follows_the_base_chain(tmp_path):
     assert key() == before
     write(tmp_path / 'base.py', 'optimizer = dict(type="SGD", lr=0.2)\n')
     assert key() != before
+
+
+def test_a_process_keys_runs_by_the_code_it_imported(monkeypatch):
+    """A file edited during a long benchmark must not key runs trained
+    with the code imported before the edit."""
+    from mmengine.config import Config
+
+    from benchmarks import runs
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'auto_mbv3.py'))
+    cfg.work_dir = 'work'
+    monkeypatch.setattr(runs, '_PROCESS_CODE', {})
+    first = runs.run_cache_key(cfg, seed=0)
+    monkeypatch.setattr(runs, 'code_digest', lambda cfg: 'edited since')
+    assert runs.run_cache_key(cfg, seed=0) == first
