@@ -1,101 +1,349 @@
-"""The headline benchmark: mmtricks' automatic recipe against MMPretrain's
-stock recipe and a tuned oracle (a grid of LRs x epoch budgets).
+"""mmtricks' benchmarks, one command each.
 
-    python tools/benchmark.py [--data NAME_OR_FOLDER ...] [--recipes ...] \
-        [--seeds N] [--quick] [--oracle-budgets E ...] [--work-dir DIR] \
-        [--out DIR] [--cache FILE] [--cached-only] [--no-overhead]
+    python tools/benchmark.py [headline] [--quick] [--data NAME_OR_FOLDER ...]
+    python tools/benchmark.py lr-finder [--epochs 10] [--seeds 3] ...
+    python tools/benchmark.py epochs [--budgets 10 30 60] [--policies ...]
+    python tools/benchmark.py tricks [--rows ...] [--epochs digits=15 ...]
+    python tools/benchmark.py bag-of-tricks [--data digits] [--seeds 0 1]
+    python tools/benchmark.py deploy [--archs small large] [--seconds 5]
+    python tools/benchmark.py pretrained [--cap 60]
 
---data takes bundled names (digits, mnist, lfw_faces) or folders of your
-own images (one sub-folder per class, or train/ and val/ holding them).
---quick runs one dataset (lfw_faces unless --data says), one seed and a
-smaller oracle, in under 10 minutes on 2 cores. Writes benchmark.json,
-benchmark.md and benchmark.png into --out; the last line printed is a
-one-line summary.
+``headline`` is the default: ``python tools/benchmark.py --quick`` runs it.
+Every benchmark writes NAME.json and NAME.md (rendered from that JSON) into
+--out (default docs/benchmarks), shows a progress bar, sends the training
+runs' logs to its work dir (``console.log``) and prints its summary last.
+--data takes bundled names (digits, mnist, lfw_faces) or folders of your own
+images (one sub-folder per class, or train/ and val/ holding them).
+Training runs are shared through one run cache (--cache), so a run two
+benchmarks need is trained once and an interrupted benchmark resumes.
 """
 import argparse
 import os.path as osp
-import shlex
 import sys
 
+from benchmarks import REPO
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--data', nargs='+', default=None,
-                        help='bundled names or folders (default: all three '
-                        'bundled sets; lfw_faces with --quick)')
-    parser.add_argument('--recipes', nargs='+', default=None,
-                        help='auto, stock, oracle, auto_effnet_lite0 '
-                        '(default: all; auto, stock and oracle with --quick)')
-    parser.add_argument('--seeds', type=int, default=None,
-                        help='seeds of the automatic recipes (default 3, '
-                        '1 with --quick)')
-    parser.add_argument('--quick', action='store_true',
-                        help='one dataset, one seed, oracle budgets 5/10/20')
-    parser.add_argument('--oracle-budgets', nargs='+', type=int, default=None,
-                        help='epoch budgets of the oracle grid (default '
-                        '10 20 40; 5 10 20 with --quick)')
-    parser.add_argument('--work-dir', default='work_dirs/benchmark')
-    parser.add_argument('--out', default=None,
-                        help='where the table goes (default docs/benchmarks, '
-                        'or the work dir with --quick)')
-    parser.add_argument('--cache', default='work_dirs/benchmark_cache.jsonl',
-                        help='finished runs, shared with the other '
-                        'benchmarks; "" to train everything afresh')
-    parser.add_argument('--cached-only', action='store_true',
-                        help='train nothing: the table from the runs the '
-                        'cache holds (missing ones reported as not run)')
-    parser.add_argument('--no-overhead', action='store_true',
-                        help='skip timing the per-iteration cost')
-    return parser.parse_args()
+DOCS = osp.join(REPO, 'docs', 'benchmarks')
+CACHE = 'work_dirs/benchmark_cache.jsonl'
+ALL_DATASETS = ['digits', 'mnist', 'lfw_faces']
 
 
-def main():
-    args = parse_args()
-    import mmtricks  # noqa: F401  (registers our parts, applies the fixes)
-    from tqdm import tqdm
+def _common(work_dir: str, out: bool = True):
+    """Arguments every benchmark shares: where results and runs go."""
+    parser = argparse.ArgumentParser(add_help=False)
+    if out:
+        parser.add_argument('--out', default=DOCS,
+                            help='where NAME.json and NAME.md go (default '
+                            'docs/benchmarks of this repository)')
+    parser.add_argument('--work-dir', default=work_dir,
+                        help='runs\' work dirs and console.log (default '
+                        '%(default)s)')
+    return parser
 
-    from mmtricks.benchmarks import headline
-    from mmtricks.benchmarks.common import machine_description
-    from mmtricks.benchmarks.run_cache import RunCache
+
+def _data(default, help_default=None):
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('--data', '--datasets', '--dataset', nargs='+',
+                        dest='data', default=default,
+                        help='bundled names or folders of your images '
+                        f'(default: {help_default or " ".join(default)})')
+    return parser
+
+
+def _cache():
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('--cache', default=CACHE,
+                        help='finished runs, shared by the benchmarks; "" '
+                        'to train everything afresh (default %(default)s)')
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from benchmarks.auto_epochs import POLICIES
+    from benchmarks.tricks import ROWS
+    parser = argparse.ArgumentParser(
+        prog='tools/benchmark.py', description=__doc__.splitlines()[0],
+        epilog='Without a benchmark name, headline runs.')
+    sub = parser.add_subparsers(dest='benchmark', metavar='BENCHMARK')
+
+    p = sub.add_parser(
+        'headline', parents=[_data(None, 'all three bundled sets; '
+                                   'lfw_faces with --quick'), _cache()],
+        help='the automatic recipe vs stock vs a tuned oracle')
+    p.add_argument('--recipes', nargs='+', default=None,
+                   help='auto, stock, oracle, auto_effnet_lite0 '
+                   '(default: all; auto, stock and oracle with --quick)')
+    p.add_argument('--seeds', type=int, default=None,
+                   help='seeds of the automatic recipes (default 3, '
+                   '1 with --quick)')
+    p.add_argument('--quick', action='store_true',
+                   help='one dataset, one seed, oracle budgets 5/10/20')
+    p.add_argument('--oracle-budgets', nargs='+', type=int, default=None,
+                   help='epoch budgets of the oracle grid (default '
+                   '10 20 40; 5 10 20 with --quick)')
+    p.add_argument('--work-dir', default='work_dirs/benchmark')
+    p.add_argument('--out', default=None,
+                   help='where the table goes (default docs/benchmarks, '
+                   'or the work dir with --quick)')
+    p.add_argument('--cached-only', action='store_true',
+                   help='train nothing: the table from the runs the '
+                   'cache holds (missing ones reported as not run)')
+    p.add_argument('--no-overhead', action='store_true',
+                   help='skip timing the per-iteration cost')
+    p.set_defaults(main=headline)
+
+    p = sub.add_parser(
+        'lr-finder', parents=[_data(ALL_DATASETS), _cache(),
+                              _common('work_dirs/benchmark_lr_finder')],
+        help='the LR finder vs a grid of fixed LRs')
+    p.add_argument('--epochs', type=int, default=10)
+    p.add_argument('--seeds', type=int, default=3,
+                   help='finder runs per dataset')
+    p.add_argument('--curve-seeds', type=int, default=6,
+                   help='range tests (no training) per dataset that '
+                   'compare the suggestion rules')
+    p.set_defaults(main=lr_finder)
+
+    p = sub.add_parser(
+        'epochs', parents=[_data(ALL_DATASETS), _cache(),
+                           _common('work_dirs/benchmark_epochs')],
+        help='automatic epochs vs fixed cosine budgets')
+    p.add_argument('--budgets', nargs='+', type=int, default=[10, 30, 60],
+                   help='fixed budgets; the largest is the automatic '
+                   'runs\' cap')
+    p.add_argument('--policies', nargs='+', default=None,
+                   choices=list(POLICIES), metavar='POLICY',
+                   help=f'of {", ".join(POLICIES)} (default: all)')
+    p.set_defaults(main=auto_epochs)
+
+    p = sub.add_parser(
+        'tricks', parents=[_data(['digits', 'lfw_faces', 'mnist']),
+                           _cache(), _common('work_dirs/benchmark_tricks')],
+        help='the tricks ablation: stock, each trick, combinations')
+    p.add_argument('--rows', nargs='+', default=list(ROWS),
+                   choices=list(ROWS), metavar='ROW')
+    p.add_argument('--epochs', nargs='+', default=[],
+                   help='NAME=EPOCHS per dataset (default: ' + ' '.join(
+                       f'{k}={v}' for k, v in TRICKS_EPOCHS.items()) + ')')
+    p.add_argument('--seeds', nargs='+', type=int, default=[0])
+    p.add_argument('--lr', type=float, default=0.1)
+    p.set_defaults(main=tricks)
+
+    p = sub.add_parser(
+        'bag-of-tricks', parents=[_data(['digits']),
+                                  _common('work_dirs/benchmark_bag')],
+        help='bias decay, zero-gamma, progressive resizing, distillation')
+    p.add_argument('--epochs', type=int, default=10)
+    p.add_argument('--seeds', nargs='+', type=int, default=[0])
+    p.set_defaults(main=bag_of_tricks)
+
+    p = sub.add_parser(
+        'deploy', parents=[_common('work_dirs/benchmark_deploy')],
+        help='the IR tools/deploy.py writes vs every other CPU path')
+    p.add_argument('--archs', nargs='+', default=['small', 'large'],
+                   choices=['small', 'large'])
+    p.add_argument('--image-size', type=int, default=224)
+    p.add_argument('--seconds', type=float, default=5.0,
+                   help='time per model and mode')
+    p.add_argument('--throughput-batch', type=int, default=8,
+                   help='batch for ONNX Runtime and PyTorch throughput')
+    p.set_defaults(main=deploy)
+
+    p = sub.add_parser(
+        'pretrained', parents=[_data(ALL_DATASETS), _cache(),
+                               _common('work_dirs/benchmark_pretrained')],
+        help='EfficientNet-Lite0 from the packaged weights vs scratch')
+    p.add_argument('--cap', type=int, default=60,
+                   help='epoch budget cap of both runs')
+    p.set_defaults(main=pretrained)
+    return parser
+
+
+TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
+NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
+         'deploy', 'pretrained')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The arguments; without a benchmark name, ``headline``'s.
+
+    Args:
+        argv: The arguments after the program (default ``sys.argv[1:]``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith('-')
+                    and argv[0] not in ('-h', '--help')):
+        argv.insert(0, 'headline')  # e.g. the README's --quick
+    return build_parser().parse_args(argv)
+
+
+def _console(args, total, unit='run'):
+    from benchmarks.console import Console
+    return Console(osp.join(args.work_dir, 'console.log'), total=total,
+                   unit=unit, desc=args.benchmark)
+
+
+def _cache_of(args):
+    from benchmarks.run_cache import RunCache
+    return RunCache(args.cache or None)
+
+
+def headline(args, command: str) -> None:
+    from benchmarks import headline as bench
+    from benchmarks.runs import machine_description
 
     quick = args.quick
     datasets = args.data or (['lfw_faces'] if quick else
                              ['lfw_faces', 'digits', 'mnist'])
     recipes = args.recipes or (['auto', 'stock', 'oracle'] if quick else
-                               list(headline.RECIPES))
+                               list(bench.RECIPES))
     seeds = args.seeds or (1 if quick else 3)
     budgets = tuple(args.oracle_budgets or (
-        headline.QUICK_ORACLE_BUDGETS if quick else headline.ORACLE_BUDGETS))
-    out = args.out or (args.work_dir if quick else 'docs/benchmarks')
-    cache = RunCache(args.cache or None)
-    command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
-    machine = machine_description()
-
+        bench.QUICK_ORACLE_BUDGETS if quick else bench.ORACLE_BUDGETS))
+    out = args.out or (args.work_dir if quick else DOCS)
+    cache = _cache_of(args)
     total = len(datasets) * sum(
-        r['epochs'] for r in headline.planned_runs(recipes, seeds, budgets))
-    bar = tqdm(total=total, unit='epoch', desc='benchmark',
-               dynamic_ncols=True)
+        r['epochs'] for r in bench.planned_runs(recipes, seeds, budgets))
+    with _console(args, total, unit='epoch') as console:
+        import mmtricks  # noqa: F401  (registers our parts, applies fixes)
+        machine = machine_description()
+        summaries = bench.run_benchmark(
+            datasets, recipes, seeds, budgets, out, args.work_dir, command,
+            machine, cache, cached_only=args.cached_only,
+            progress=lambda epochs, message: console.progress(message,
+                                                              epochs))
+        if not args.no_overhead:
+            console.print('timing the per-iteration cost ...')
+            auto = summaries[0]['recipes'].get('auto', {})
+            overhead = bench.measure_overhead(
+                datasets[0], osp.join(args.work_dir, 'overhead'),
+                repeats=1 if quick else 3,
+                lr_test_seconds=auto.get('finder_seconds', float('nan')))
+            bench.write(summaries, overhead, out, command, machine, budgets,
+                        seeds)
+    with open(osp.join(out, f'{bench.NAME}.md')) as f:
+        print(f.read())
+    print(bench.one_line(summaries))
 
-    def progress(epochs, message):
-        bar.update(epochs)
-        bar.set_postfix_str(message)
-        tqdm.write(message)
 
-    summaries = headline.run_benchmark(
-        datasets, recipes, seeds, budgets, out, args.work_dir, command,
-        machine, cache, progress=progress, cached_only=args.cached_only)
-    bar.close()
-    overhead = None
-    if not args.no_overhead:
-        auto = summaries[0]['recipes'].get('auto', {})
-        overhead = headline.measure_overhead(
-            datasets[0], osp.join(args.work_dir, 'overhead'),
-            repeats=1 if quick else 3,
-            lr_test_seconds=auto.get('finder_seconds', float('nan')))
-        headline.write(summaries, overhead, out, command, machine, budgets,
-                       seeds)
-    print(open(osp.join(out, 'benchmark.md')).read())
-    print(headline.one_line(summaries))
+def lr_finder(args, command: str) -> None:
+    from benchmarks.lr_finder import GRID, run_benchmark
+    total = len(args.data) * (len(GRID) + 1 + args.seeds)
+    with _console(args, total) as console:
+        import mmtricks  # noqa: F401
+        summaries = run_benchmark(args.data, args.epochs, args.seeds,
+                                  args.out, args.work_dir, command,
+                                  progress=console.progress,
+                                  cache=_cache_of(args),
+                                  curve_seeds=args.curve_seeds)
+    for s in summaries:
+        print(f'{s["dataset"]}: finder {s["finder_top1_mean"]:.2f} vs best '
+              f'grid {s["best_grid_top1"]:.2f} (gap {s["gap_to_best"]:+.2f}), '
+              f'LR spread x{s["finder_lr_spread"]:.2f}, finder time '
+              f'{100 * s["finder_time_share"]:.1f}% of training')
+
+
+def auto_epochs(args, command: str) -> None:
+    from benchmarks.auto_epochs import POLICIES, run_benchmark
+    budgets = sorted(args.budgets)
+    policies = {name: POLICIES[name] for name in args.policies or POLICIES}
+    total = len(args.data) * (len(policies) + len(budgets))
+    with _console(args, total) as console:
+        import mmtricks  # noqa: F401
+        summaries = run_benchmark(args.data, budgets, budgets[-1], args.out,
+                                  args.work_dir, command,
+                                  progress=console.progress,
+                                  policies=policies, cache=_cache_of(args))
+    for s in summaries:
+        best = s['fixed'][str(s['best_budget'])]['top1']
+        for name, auto in s['auto'].items():
+            print(f'{s["dataset"]}: auto ({name}) {auto["top1"]:.2f} in '
+                  f'{auto["epochs"]} epochs vs best fixed {best:.2f} in '
+                  f'{s["best_budget"]} (gap {auto["gap_to_best"]:+.2f})')
+
+
+def tricks_epochs(items) -> dict:
+    """The per-dataset budgets of the tricks ablation from NAME=EPOCHS items.
+
+    Args:
+        items: Strings such as ``'digits=15'``.
+    """
+    epochs = dict(TRICKS_EPOCHS)
+    for item in items:
+        name, sep, value = item.partition('=')
+        if not sep or not value.isdigit():
+            raise SystemExit(f'--epochs takes NAME=EPOCHS items (e.g. '
+                             f'digits=15), not {item!r}.')
+        epochs[name] = int(value)
+    return epochs
+
+
+def tricks(args, command: str) -> None:
+    from benchmarks.tricks import run_ablation
+    epochs = tricks_epochs(args.epochs)
+    missing = [d for d in args.data if d not in epochs]
+    if missing:
+        raise SystemExit(f'No epoch budget for {", ".join(missing)}: give '
+                         'one with --epochs NAME=EPOCHS.')
+    total = len(args.rows) * len(args.data) * len(args.seeds)
+    with _console(args, total) as console:
+        import mmtricks  # noqa: F401
+        run_ablation(args.rows, args.data, epochs, args.seeds, args.lr,
+                     args.out, args.work_dir, command,
+                     progress=console.progress, cache=_cache_of(args))
+    with open(osp.join(args.out, 'tricks.md')) as f:
+        print(f.read())
+
+
+def bag_of_tricks(args, command: str) -> None:
+    from benchmarks.bag_of_tricks import NAME, VARIANTS, run_benchmark
+    if len(args.data) != 1:
+        raise SystemExit('bag-of-tricks runs on one dataset: give one '
+                         '--data.')
+    with _console(args, len(VARIANTS) * len(args.seeds)) as console:
+        import mmtricks  # noqa: F401
+        run_benchmark(args.data[0], args.epochs, args.seeds, args.out,
+                      args.work_dir, command, progress=console.progress)
+    with open(osp.join(args.out, f'{NAME}.md')) as f:
+        print(f.read())
+
+
+def deploy(args, command: str) -> None:
+    from benchmarks.deploy import run_benchmark
+    with _console(args, None) as console:
+        import mmtricks.deploy  # noqa: F401
+        results = run_benchmark(args.archs, args.image_size, args.seconds,
+                                args.throughput_batch, args.out,
+                                args.work_dir, command,
+                                progress=console.progress)
+    for r in results:
+        g = r['goals']
+        print(f'mobilenet_v3_{r["arch"]}: vs best other OpenVINO '
+              f'x{g["vs_best_other_openvino_latency"]:.2f} latency, '
+              f'vs ONNX Runtime x{g["vs_onnxruntime_latency"]:.2f}, '
+              f'vs PyTorch x{g["vs_pytorch_latency"]:.2f}; INT8 vs FP32 '
+              f'x{g["int8_vs_fp32_latency"]:.2f}')
+
+
+def pretrained(args, command: str) -> None:
+    from benchmarks.pretrained import INITS, run_benchmark
+    with _console(args, len(args.data) * len(INITS)) as console:
+        import mmtricks  # noqa: F401
+        summaries = run_benchmark(args.data, args.cap, args.out,
+                                  args.work_dir, command,
+                                  progress=console.progress,
+                                  cache=_cache_of(args))
+    for s in summaries:
+        print(f'{s["dataset"]}: pretrained {s["pretrained"]["top1"]:.2f} vs '
+              f'scratch {s["scratch"]["top1"]:.2f} '
+              f'(gain {s["top1_gain"]:+.2f})')
+
+
+def main(argv=None) -> None:
+    from benchmarks.report import command_line
+    args = parse_args(argv)
+    args.main(args, command_line(['tools/benchmark.py',
+                                  *(sys.argv[1:] if argv is None else argv)]))
 
 
 if __name__ == '__main__':

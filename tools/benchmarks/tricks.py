@@ -8,13 +8,14 @@ without them MobileNetV3's validation numbers are not trustworthy (see the
 README's BN section).
 """
 import copy
-import json
-import os
 import os.path as osp
 import time
 from typing import Callable, Dict, List
 
-from .common import bundled_config, train_once
+from .report import write_report
+from .runs import bundled_config, cached_train
+
+NAME = 'tricks'
 
 SMOOTHING = 0.1
 
@@ -159,6 +160,15 @@ def row_config(row: str, dataset: str, epochs: int, seed: int, lr: float,
     return cfg
 
 
+def render(payload: Dict) -> str:
+    """The markdown of a ``tricks.json`` payload.
+
+    Args:
+        payload: What :func:`run_ablation` stores as JSON.
+    """
+    return markdown(payload['results'], payload['command'])
+
+
 def markdown(results: List[Dict], command: str) -> str:
     datasets = sorted({r['dataset'] for r in results})
     rows = list(dict.fromkeys(r['row'] for r in results))
@@ -189,10 +199,9 @@ def markdown(results: List[Dict], command: str) -> str:
 
 def run_ablation(rows, datasets, epochs: Dict[str, int], seeds, lr: float,
                  out_dir: str, work_dir: str, command: str,
-                 progress: Callable[[str], None]) -> List[Dict]:
-    """Train every (row, dataset, seed); results are saved after each run."""
-    os.makedirs(out_dir, exist_ok=True)
-    json_path = osp.join(out_dir, 'tricks.json')
+                 progress: Callable[[str], None], cache=None) -> List[Dict]:
+    """Train (or fetch from ``cache``) every (row, dataset, seed); results
+    are saved after each run."""
     results = []
     for dataset in datasets:
         for row in rows:
@@ -201,16 +210,16 @@ def run_ablation(rows, datasets, epochs: Dict[str, int], seeds, lr: float,
                                  osp.join(work_dir, dataset,
                                           row.replace(' ', '_'), str(seed)))
                 start = time.perf_counter()
-                result = train_once(copy.deepcopy(cfg))
+                result = dict(cached_train(
+                    cache, copy.deepcopy(cfg), dataset=dataset, row=row,
+                    epochs=epochs[dataset], lr=lr, seed=seed))
                 result.update(row=row, dataset=dataset, seed=seed,
                               budget=epochs[dataset],
                               wall=time.perf_counter() - start)
                 results.append(result)
                 progress(f'{dataset} | {row} | seed {seed}: top-1 '
                          f'{result["top1"]:.2f} in {result["seconds"]:.0f} s')
-                with open(json_path, 'w') as f:
-                    json.dump(dict(command=command, lr=lr, epochs=epochs,
-                                   results=results), f, indent=2)
-                with open(osp.join(out_dir, 'tricks.md'), 'w') as f:
-                    f.write(markdown(results, command))
+                write_report(out_dir, NAME, dict(
+                    command=command, lr=lr, epochs=epochs, results=results),
+                    render)
     return results

@@ -6,12 +6,13 @@ and does not depend on the budget), and ``AutoEpochsHook`` with each
 candidate setting decays and stops within the largest budget as its cap.
 The fixed runs then train warmup + cosine over each budget at that LR.
 """
-import json
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-from .common import bundled_config, cached_train
+from .report import write_report
+from .runs import bundled_config, cached_train
+
+NAME = 'auto_epochs'
 
 # Candidate policies compared by the benchmark (AutoEpochsHook arguments).
 POLICIES = {
@@ -37,6 +38,16 @@ def summarise(dataset: str, fixed: Dict[int, Dict],
             epoch_share_of_best=float(run['epochs'] / best_budget))
             for name, run in autos.items()},
     )
+
+
+def render(payload: Dict) -> str:
+    """The markdown of an ``auto_epochs.json`` payload.
+
+    Args:
+        payload: What :func:`run_benchmark` stores as JSON.
+    """
+    return markdown(payload['summaries'], payload['budgets'], payload['cap'],
+                    payload['policies'], payload['command'])
 
 
 def markdown(summaries: List[Dict], budgets: Sequence[int], cap: int,
@@ -76,7 +87,6 @@ def run_benchmark(datasets, budgets, cap, out_dir, work_root, command,
                   progress=print, seed=0, policies: Optional[dict] = None,
                   cache=None):
     policies = policies or POLICIES
-    os.makedirs(out_dir, exist_ok=True)
     summaries = []
     for dataset in datasets:
         autos = {}
@@ -98,10 +108,7 @@ def run_benchmark(datasets, budgets, cap, out_dir, work_root, command,
             progress(f'{dataset} fixed {epochs} epochs: top-1 '
                      f'{fixed[epochs]["top1"]:.2f}')
         summaries.append(summarise(dataset, fixed, autos))
-        with open(osp.join(out_dir, 'auto_epochs.json'), 'w') as f:
-            json.dump(dict(budgets=list(budgets), cap=cap, command=command,
-                           policies=policies, summaries=summaries), f,
-                      indent=1)
-        with open(osp.join(out_dir, 'auto_epochs.md'), 'w') as f:
-            f.write(markdown(summaries, budgets, cap, policies, command))
+        write_report(out_dir, NAME, dict(
+            budgets=list(budgets), cap=cap, command=command,
+            policies=policies, summaries=summaries), render)
     return summaries

@@ -1,14 +1,12 @@
-"""Runs of ``configs/auto_mbv3.py`` on a bundled set, shared by benchmarks."""
-import glob
+"""Runs of ``configs/auto_mbv3.py`` on a bundled set or a folder, shared by
+benchmarks: their configs, and training them through the run cache."""
 import os
 import os.path as osp
-import time
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
-from .run_cache import RunCache, file_digest, run_key
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
+from . import repo_config
+from .run_cache import RunCache, file_digest, module_files, run_key
+from .train import train_once
 
 
 def machine_description() -> str:
@@ -75,7 +73,7 @@ def dataset_label(dataset: str) -> str:
 
 def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
                    lr: float = 0.1, finder: bool = True,
-                   auto_epochs: bool = False, path: str = AUTO_MBV3,
+                   auto_epochs: bool = False, path: Optional[str] = None,
                    auto_args: Optional[dict] = None):
     """``configs/auto_mbv3.py`` (or ``path``) from scratch on ``dataset`` (a
     bundled name or a folder), quiet and fast.
@@ -88,7 +86,7 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
     from mmengine.config import Config
 
     fields, num_classes = dataset_fields(dataset)
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(path or repo_config('auto_mbv3.py'))
     cfg.work_dir = work_dir
     cfg.model.backbone.init_cfg = offline_init_cfg(
         cfg.model.backbone.get('init_cfg'))
@@ -131,40 +129,6 @@ def quiet(cfg, seed: int):
     return cfg
 
 
-def train_once(cfg) -> Dict:
-    """Train; return final val top-1, wall time, epochs and finder facts."""
-    from mmengine.runner import Runner
-
-    from mmtricks.hooks import AutoEpochsHook, LRFinderHook
-    runner = Runner.from_cfg(cfg)
-    start = time.perf_counter()
-    runner.train()
-    seconds = time.perf_counter() - start
-    history = runner.message_hub.get_scalar('val/accuracy/top1')
-    auto = next((h for h in runner.hooks if isinstance(h, AutoEpochsHook)),
-                None)
-    shipped_by_auto = auto is not None and auto.state.best is not None
-    # `top1` is what the run ships (AutoEpochsHook restores its best weights);
-    # `best_top1` the best of its validations (a selection on the validation
-    # set, optimistic for every recipe).
-    top1 = auto.state.best if shipped_by_auto else history.current()
-    result = dict(top1=float(top1), best_top1=float(max(history.data[0])),
-                  seconds=seconds, epochs=runner.epoch,
-                  lr=cfg.optim_wrapper.optimizer.lr)
-    if shipped_by_auto:
-        result['auto_trace'] = [list(t) for t in auto.state.trace]
-    finder = next((h for h in runner.hooks if isinstance(h, LRFinderHook)),
-                  None)
-    if finder is not None:
-        found = finder.result
-        result.update(lr=found['lr'], finder_seconds=found['seconds'],
-                      finder_steps=found['steps'],
-                      suggestions=found['suggestions'],
-                      curve=dict(lrs=found['lrs'], losses=found['losses']),
-                      fallback=found['fallback_reason'])
-    return result
-
-
 def config_digest(cfg) -> str:
     """Digest of a run's resolved config, its work dir left out."""
     import hashlib
@@ -172,25 +136,70 @@ def config_digest(cfg) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def policy_code_digest() -> str:
-    """Digest of the hooks' source: the LR finder and epoch policy decide
-    what a run does, so their code is part of the key of runs that use them."""
-    here = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    return file_digest(sorted(glob.glob(osp.join(here, 'hooks', '*.py'))))
+def _package_dir(name: str) -> str:
+    import importlib.util
+    spec = importlib.util.find_spec(name)
+    return osp.dirname(spec.origin)
+
+
+def code_digest(cfg, package_dir: Optional[str] = None) -> str:
+    """Digest of the code a run of ``cfg`` executes that is ours: every
+    mmtricks module it imports (``import mmtricks`` and the config's
+    ``custom_imports``, followed through their import statements), the
+    harness's training step (:mod:`.train`), and the versions of the
+    upstream packages. Code it never imports (``mmtricks/deploy/``) and
+    anything outside the package (tests, docs) are not part of it.
+
+    Args:
+        cfg: The run's config.
+        package_dir: mmtricks' folder (default: the imported package's).
+    """
+    import mmengine
+    import mmpretrain
+    import torch
+    imports = cfg.get('custom_imports', {}).get('imports', [])
+    if isinstance(imports, str):
+        imports = [imports]
+    package = package_dir or _package_dir('mmtricks')
+    files = module_files(package, ['mmtricks', *imports])
+    from . import train
+    return file_digest(files + [osp.abspath(train.__file__)],
+                       root=osp.dirname(package)) + '/' + '/'.join(
+        (torch.__version__, mmengine.__version__, mmpretrain.__version__))
+
+
+# The code a process runs is the code it imported: its digest is taken
+# once per set of imports, so a file edited during a long benchmark keys
+# no run with code that run did not execute.
+_PROCESS_CODE: Dict[Tuple[str, ...], str] = {}
+
+
+def run_cache_key(cfg, **labels) -> str:
+    """The run cache's key of training ``cfg``: its resolved config and the
+    code it executes (:func:`code_digest`, taken once per process); ``labels``
+    only make the cache file readable.
+
+    Args:
+        cfg: The run's config.
+        labels: Readable fields (dataset, LR, epochs, seed, ...).
+    """
+    imports = cfg.get('custom_imports', {}).get('imports', [])
+    imports = tuple(sorted([imports] if isinstance(imports, str)
+                           else imports))
+    if imports not in _PROCESS_CODE:
+        _PROCESS_CODE[imports] = code_digest(cfg)
+    return run_key(config=config_digest(cfg), code=_PROCESS_CODE[imports],
+                   **labels)
 
 
 def cached_train(cache: Optional[RunCache], cfg, cached_only: bool = False,
                  **labels) -> Optional[Dict]:
     """``train_once(cfg)``, or its stored result from ``cache``.
 
-    The key is the resolved config (and the hooks' code when the config
-    uses the LR finder or the epoch policy); ``labels`` only make the cache
-    file readable. ``cached_only`` returns None instead of training.
+    The key is :func:`run_cache_key`; ``labels`` only make the cache file
+    readable. ``cached_only`` returns None instead of training.
     """
-    hooks = {h['type'] for h in cfg.get('custom_hooks', [])}
-    adaptive = bool(hooks & {'LRFinderHook', 'AutoEpochsHook'})
-    key = run_key(config=config_digest(cfg),
-                  code=policy_code_digest() if adaptive else None, **labels)
+    key = run_cache_key(cfg, **labels)
     cache = cache if cache is not None else RunCache()
     if cached_only and key not in cache:
         return None

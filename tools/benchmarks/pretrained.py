@@ -5,14 +5,14 @@ Both runs use ``configs/auto_effnet_lite0.py`` unchanged but for the backbone
 init: the LR finder picks each run's LR, ``AutoEpochsHook`` decays and stops
 within the same epoch cap, and each ships its best validated weights.
 """
-import json
-import os
 import os.path as osp
 from typing import Dict, List
 
-from .common import REPO, bundled_config, train_once
+from . import AUTO_EFFNET_LITE0
+from .report import write_report
+from .runs import bundled_config, cached_train
 
-AUTO_EFFNET_LITE0 = osp.join(REPO, 'configs', 'auto_effnet_lite0.py')
+NAME = 'effnet_lite0'
 PACKAGED_INIT = dict(type='PackagedEfficientNetLite')
 INITS = ('pretrained', 'scratch')
 
@@ -32,6 +32,16 @@ def summarise(dataset: str, runs: Dict[str, Dict]) -> Dict:
         top1_gain=float(pretrained['top1'] - scratch['top1']),
         time_ratio=float(pretrained['seconds'] / scratch['seconds']),
     )
+
+
+def render(payload: Dict) -> str:
+    """The markdown of an ``effnet_lite0.json`` payload.
+
+    Args:
+        payload: What :func:`run_benchmark` stores as JSON.
+    """
+    return markdown(payload['summaries'], payload['cap'],
+                    payload['image_size'], payload['command'])
 
 
 def markdown(summaries: List[Dict], cap: int, image_size: int,
@@ -55,8 +65,7 @@ def markdown(summaries: List[Dict], cap: int, image_size: int,
 
 
 def run_benchmark(datasets, cap, out_dir, work_root, command,
-                  progress=print, seed=0):
-    os.makedirs(out_dir, exist_ok=True)
+                  progress=print, seed=0, cache=None):
     summaries, image_size = [], None
     for dataset in datasets:
         runs = {}
@@ -65,14 +74,13 @@ def run_benchmark(datasets, cap, out_dir, work_root, command,
                                osp.join(work_root, f'{dataset}_{init}'),
                                pretrained=init == 'pretrained')
             image_size = cfg.image_size
-            runs[init] = train_once(cfg)
+            runs[init] = cached_train(cache, cfg, dataset=dataset,
+                                      init=init, cap=cap, seed=seed)
             progress(f'{dataset} {init}: top-1 {runs[init]["top1"]:.2f} in '
                      f'{runs[init]["epochs"]} epochs, '
                      f'{runs[init]["seconds"]:.0f} s')
         summaries.append(summarise(dataset, runs))
-        with open(osp.join(out_dir, 'effnet_lite0.json'), 'w') as f:
-            json.dump(dict(cap=cap, image_size=image_size, command=command,
-                           summaries=summaries), f, indent=1)
-        with open(osp.join(out_dir, 'effnet_lite0.md'), 'w') as f:
-            f.write(markdown(summaries, cap, image_size, command))
+        write_report(out_dir, NAME, dict(
+            cap=cap, image_size=image_size, command=command,
+            summaries=summaries), render)
     return summaries

@@ -10,15 +10,16 @@ The rules are compared on range tests alone (no training, seconds each):
 spread and by the grid's accuracy at the LR they suggest (log-linear
 interpolation).
 """
-import json
 import math
-import os
 import os.path as osp
 from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .common import bundled_config, cached_train
+from .report import write_report
+from .runs import bundled_config, cached_train
+
+NAME = 'lr_finder'
 
 FINDER_SEEDS_FROM = 100
 
@@ -86,6 +87,16 @@ def summarise(dataset: str, grid_runs: List[Dict], finder_runs: List[Dict],
     )
 
 
+def render(payload: Dict) -> str:
+    """The markdown of an ``lr_finder.json`` payload.
+
+    Args:
+        payload: What :func:`run_benchmark` stores as JSON.
+    """
+    return markdown(payload['summaries'], payload['epochs'],
+                    payload['command'])
+
+
 def markdown(summaries: List[Dict], epochs: int, command: str) -> str:
     lines = [
         f'LR finder vs a grid of fixed LRs: MobileNetV3-small from scratch, '
@@ -125,7 +136,6 @@ def markdown(summaries: List[Dict], epochs: int, command: str) -> str:
 
 def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
                   progress=print, cache=None, curve_seeds=6):
-    os.makedirs(out_dir, exist_ok=True)
     summaries = []
     for dataset in datasets:
         grid_runs = []
@@ -150,10 +160,7 @@ def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
                      f'{finder_runs[-1]["lr"]:.3g} top-1 '
                      f'{finder_runs[-1]["top1"]:.2f}')
         summaries.append(summarise(dataset, grid_runs, finder_runs, curves))
-        result = dict(epochs=epochs, seeds=seeds, command=command,
-                      summaries=summaries)
-        with open(osp.join(out_dir, 'lr_finder.json'), 'w') as f:
-            json.dump(result, f, indent=1)
-        with open(osp.join(out_dir, 'lr_finder.md'), 'w') as f:
-            f.write(markdown(summaries, epochs, command))
+        write_report(out_dir, NAME, dict(epochs=epochs, seeds=seeds,
+                                         command=command,
+                                         summaries=summaries), render)
     return summaries

@@ -1,4 +1,4 @@
-from mmtricks.benchmarks.pretrained import lite0_config, markdown, summarise
+from benchmarks.pretrained import lite0_config, markdown, summarise
 
 
 def test_runs_differ_only_in_backbone_init(tmp_path):

@@ -12,7 +12,6 @@ hint and its optimal number of requests, each request of batch 1 or of
 get one batch of ``throughput_batch`` images (their best case).
 """
 import copy
-import json
 import os
 import os.path as osp
 import platform
@@ -22,8 +21,10 @@ from typing import Callable, Dict, List
 import numpy as np
 import torch
 
-from .common import AUTO_MBV3, REPO
+from . import AUTO_MBV3, REPO
+from .report import write_report
 
+NAME = 'deploy'
 DEPLOY_CFG = osp.join(REPO, 'configs', 'deploy',
                       'classification_openvino_static.py')
 DYNAMIC_CFG = osp.join(REPO, 'configs', 'deploy',
@@ -222,6 +223,16 @@ def goals(result: Dict) -> Dict[str, float]:
     }
 
 
+def render(payload: Dict) -> str:
+    """The markdown of a ``deploy.json`` payload.
+
+    Args:
+        payload: What :func:`run_benchmark` stores as JSON.
+    """
+    return markdown(payload['results'], payload['command'],
+                    payload['machine'])
+
+
 def markdown(results: List[Dict], command: str, machine: str) -> str:
     lines = [f'Command: `{command}`', '', f'Machine: {machine}', '']
     for result in results:
@@ -273,10 +284,6 @@ def run_benchmark(archs, image_size: int, seconds: float,
         result['seconds'] = time.perf_counter() - start
         results.append(result)
     machine = inference_machine_description()
-    os.makedirs(out_dir, exist_ok=True)
-    with open(osp.join(out_dir, 'deploy.json'), 'w') as f:
-        json.dump(dict(command=command, machine=machine, results=results), f,
-                  indent=2)
-    with open(osp.join(out_dir, 'deploy.md'), 'w') as f:
-        f.write(markdown(results, command, machine))
+    write_report(out_dir, NAME, dict(command=command, machine=machine,
+                                     results=results), render)
     return results
