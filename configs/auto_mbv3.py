@@ -108,7 +108,7 @@ custom_hooks = [
     dict(type='LRFinderHook'),
     # Constant LR until top-1 stops improving for 5 epochs, then one cosine
     # anneal as long as the run so far, stop; final weights = best
-    # validated. Chosen on tools/benchmark_auto_epochs.py (README).
+    # validated. Chosen on `tools/benchmark.py epochs` (docs/auto_epochs.md).
     dict(type='AutoEpochsHook', monitor='accuracy/top1', mode='anneal',
          patience=5, min_anneal=5),
     # Honest eval-mode BN statistics for validation and checkpoints: without

@@ -75,7 +75,7 @@ class LRFinderHook(Hook):
             smoothed minimum, fastai), ``'valley'`` (fastai's default) or
             ``'steepest'`` (torch-lr-finder, Lightning). Defaults to
             ``'midpoint'``, the best and most stable rule in
-            ``tools/benchmark_lr_finder.py``.
+            ``tools/benchmark.py lr-finder``.
         lr_bounds (tuple[float, float]): The chosen LR is clipped to these.
             Defaults to (1e-4, 1.0), meant for SGD.
         divergence_factor (float): Stop when the smoothed loss exceeds the

@@ -158,7 +158,7 @@ def descent_midpoint(lrs, losses, low: float = 0.2,
     stretch near the minimum moves neither end. 20-80% rather than 10-90%:
     the ends of the descent are where the noise decides, and on the bundled
     sets' curves the narrower span cut the spread over seeds (x1.4-1.6
-    against x1.4-2.3 at 50 steps, ``tools/benchmark_lr_finder.py``).
+    against x1.4-2.3 at 50 steps, ``tools/benchmark.py lr-finder``).
     """
     descent = _descent(lrs, losses)
     if descent is None:
