@@ -61,7 +61,14 @@ class UpstreamNoise:
     category: type = UserWarning
 
     def matches(self, module: str, text: str) -> bool:
-        return module == self.module and re.match(self.message, text) is not None
+        """Whether ``text`` from ``module`` is this message.
+
+        Args:
+            module (str): The module that emits it.
+            text (str): The message.
+        """
+        return (module == self.module
+                and re.match(self.message, text) is not None)
 
 
 _MMCV_LITE_OPS = ('mmcv-lite ships no compiled ops (mmcv.ops), so no model '
@@ -217,16 +224,19 @@ _original_mmlogger_filter = MMLogger.filter
 
 
 def mmlogger_filter(self, record):
+    """``MMLogger.filter``: :data:`MMLOGGER_FILTER`, then the instance's own
+    filters."""
     if not MMLOGGER_FILTER.filter(record):
         return False
     return _original_mmlogger_filter(self, record)
 
 
-_installed_warning_filters = False
-
-
 def install_warning_filters() -> None:
-    """``warnings.filterwarnings('ignore', ...)`` for each warnings entry."""
+    """``warnings.filterwarnings('ignore', ...)`` for each warnings entry.
+
+    Idempotent: ``filterwarnings`` moves an existing identical filter to the
+    front instead of adding it twice.
+    """
     for noise in NOISE:
         if noise.channel == 'warnings':
             warnings.filterwarnings(
@@ -235,11 +245,9 @@ def install_warning_filters() -> None:
 
 
 def apply() -> None:
-    global _installed_warning_filters
     # a user who set warning filters (-W, PYTHONWARNINGS) gets exactly those
-    if not sys.warnoptions and not _installed_warning_filters:
+    if not sys.warnoptions:
         install_warning_filters()
-        _installed_warning_filters = True
     if MMLogger.filter is not mmlogger_filter:
         MMLogger.filter = mmlogger_filter
     for channel in {n.channel for n in NOISE} - {'warnings', 'mmengine'}:

@@ -81,7 +81,7 @@ def warn_from(module, text):
         text=text))
 
 
-# ---- logging ------------------------------------------------------------------
+# ---- logging ---------------------------------------------------------------
 
 class Collect(logging.Handler):
 
@@ -160,7 +160,8 @@ def test_registry_fallback_is_hidden_only_for_mmdeploys_own_registries():
     def fallback(scope, registry, used):
         return (f'Failed to search registry with scope "{scope}" in the '
                 f'"{registry}" registry tree. As a workaround, the current '
-                f'"{registry}" registry in "{used}" is used to build instance.')
+                f'"{registry}" registry in "{used}" is used to build '
+                'instance.')
     module = 'mmengine.registry.registry'
     for registry in ('Codebases', 'mmpretrain_tasks', 'backend_classifiers'):
         assert seen_from('mmengine', module,
@@ -181,14 +182,19 @@ def test_mmlogger_noise_is_lowered_to_debug_not_lost():
 
 def test_user_warning_options_win(monkeypatch):
     monkeypatch.setattr(sys, 'warnoptions', ['default'])
-    monkeypatch.setattr(upstream_noise, '_installed_warning_filters', False)
     with warnings.catch_warnings():
         before = list(warnings.filters)
         upstream_noise.apply()
         assert warnings.filters == before
+    monkeypatch.setattr(sys, 'warnoptions', [])
+    with warnings.catch_warnings():
+        upstream_noise.apply()
+        upstream_noise.apply()
+        added = [f for f in warnings.filters if f not in before]
+        assert len(added) == sum(n.channel == 'warnings' for n in NOISE)
 
 
-# ---- the real upstream emitters, so that the samples stay true ----------------
+# ---- the real upstream emitters, so that the samples stay true -------------
 
 def test_real_hsigmoid_notice_is_hidden():
     from mmcv.cnn.bricks.hsigmoid import HSigmoid
