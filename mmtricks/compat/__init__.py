@@ -13,6 +13,10 @@ project's STACK notes):
 * :mod:`.mmcv_hue` (4): ``mmcv.adjust_hue`` overflow under numpy 2.
 * :mod:`.cpu_distributed` (5): ``--launcher pytorch`` and DDP on CPU.
 * :mod:`.pkg_resources_check` (6): what ``mim`` needs from setuptools.
+* :mod:`.upstream_noise`: upstream warnings and log lines that ask nothing
+  of the user, hidden by message and emitting module (the list, with why
+  each is harmless, is in that module). Applied first, so that it is in
+  place before mmcv's models are imported.
 * :mod:`.mmdeploy_openvino` (3): MMDeploy's ``openvino`` backend on
   today's OpenVINO; applied by :mod:`mmtricks.deploy`, since training does
   not need mmdeploy.
@@ -21,10 +25,10 @@ Every fix is idempotent and keeps the original function reachable
 (``_original_*``) so that tests can show the upstream failure.
 """
 from . import (checkpoint_loading, cpu_distributed, mmcv_hue, onnx_export,
-               pkg_resources_check)
+               pkg_resources_check, upstream_noise)
 
-FIXES = (checkpoint_loading, onnx_export, mmcv_hue, cpu_distributed,
-         pkg_resources_check)
+FIXES = (upstream_noise, checkpoint_loading, onnx_export, mmcv_hue,
+         cpu_distributed, pkg_resources_check)
 
 
 def apply_all() -> None:

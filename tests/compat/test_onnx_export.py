@@ -1,4 +1,5 @@
-import importlib.util
+import inspect
+import sys
 
 import onnx
 import pytest
@@ -27,12 +28,34 @@ def test_export_without_dynamo_argument_uses_torchscript(tmp_path):
     assert torch.onnx.export is onnx_export.export_with_torchscript_default
 
 
-@pytest.mark.skipif(importlib.util.find_spec('onnxscript') is not None,
-                    reason='the upstream default only fails without onnxscript')
-def test_upstream_default_fails_here(tmp_path):
-    with pytest.raises(Exception):
+def without_onnxscript(monkeypatch):
+    """Make ``import onnxscript`` fail, whether it is installed or not (the
+    test extras do not install it; other packages may), and drop torch's
+    exporter modules that import it, should an earlier export have cached
+    them; monkeypatch puts everything back."""
+    monkeypatch.setitem(sys.modules, 'onnxscript', None)
+    cached = [name for name in sys.modules
+              if name.startswith('onnxscript.') or name in (
+                  'torch.onnx._internal.exporter._core',
+                  'torch.onnx._internal.exporter._compat')]
+    for name in cached:
+        monkeypatch.delitem(sys.modules, name)
+
+
+def test_upstream_default_is_the_dynamo_exporter(tmp_path, monkeypatch):
+    # what mmtricks.compat.onnx_export undoes: torch's default since 2.9
+    assert inspect.signature(
+        onnx_export._original_export).parameters['dynamo'].default is True
+    # the dynamo exporter needs onnxscript (and never sees mmdeploy's
+    # rewriters); without it, mmdeploy's plain call fails on import
+    without_onnxscript(monkeypatch)
+    with pytest.raises(ModuleNotFoundError, match='onnxscript'):
         onnx_export._original_export(tiny_model(), torch.randn(1, 3, 8, 8),
                                      str(tmp_path / 'm.onnx'))
+    # while the fixed export does not touch onnxscript at all
+    torch.onnx.export(tiny_model(), torch.randn(1, 3, 8, 8),
+                      str(tmp_path / 'fixed.onnx'), opset_version=14)
+    onnx.checker.check_model(onnx.load(str(tmp_path / 'fixed.onnx')))
 
 
 def test_explicit_dynamo_choice_is_passed_through(monkeypatch):

@@ -93,7 +93,7 @@ def test_bn_running_statistics_are_updated_once_per_step():
     assert len(model.autocast_seen) == 2
 
 
-def cpu_amp_wrapper(monkeypatch, model, **kwargs):
+def cpu_amp_wrapper(monkeypatch, model, rho=RHO, **kwargs):
     # AmpOptimWrapper refuses to build without a GPU; on CPU its GradScaler
     # is a no-op and MMEngine's autocast is CPU autocast, which is enough to
     # check the wiring of the second pass.
@@ -102,8 +102,37 @@ def cpu_amp_wrapper(monkeypatch, model, **kwargs):
                         lambda: True)
     with pytest.warns(UserWarning):  # GradScaler disabled without CUDA
         return SAMAmpOptimWrapper(
-            torch.optim.SGD(model.parameters(), lr=LR), rho=RHO,
+            torch.optim.SGD(model.parameters(), lr=LR), rho=rho,
             dtype='bfloat16', **kwargs)
+
+
+# The AMP references compute every gradient as the wrapper must: the same
+# forward under CPU bf16 autocast, the loss times its accumulation factor.
+# Compared with fp32 SAM, bf16 rounds the matmul by up to ~4e-3 here, as
+# much as the gap between two variants of SAM; compared with a bf16
+# reference, correct SAM matches to fp32 rounding (seen: <= 6e-8), so the
+# tolerance below separates it from every wrong variant by >= 1000x.
+AMP_ATOL = 1e-5
+
+
+def bf16_grad(w, x, y, loss_factor=1.0):
+    w = w.clone().requires_grad_(True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        loss = ((x @ w - y) ** 2).mean()
+    (loss * loss_factor).backward()
+    return w.grad
+
+
+def sam_ascent(g, rho):
+    return rho * g / g.norm()
+
+
+def assert_amp_step(got, expected, wrong_variants):
+    torch.testing.assert_close(got, expected, atol=AMP_ATOL, rtol=0)
+    for name, wrong in wrong_variants.items():
+        gap = (wrong - expected).abs().max()
+        assert gap > 100 * AMP_ATOL, f'the test cannot tell SAM from {name}'
+        assert not torch.allclose(got, wrong, atol=AMP_ATOL, rtol=0), name
 
 
 def test_amp_variant_runs_both_passes_under_autocast(monkeypatch):
@@ -111,10 +140,18 @@ def test_amp_variant_runs_both_passes_under_autocast(monkeypatch):
     wrapper = cpu_amp_wrapper(monkeypatch, model)
     model.train_step(dict(inputs=X, targets=Y), optim_wrapper=wrapper)
     assert model.autocast_seen == [True, True]
-    g1 = quadratic_grad(W0)
-    g2 = quadratic_grad(W0 + RHO * g1 / g1.norm())
-    torch.testing.assert_close(model.w.detach(), W0 - LR * g2,
-                               atol=0.05, rtol=0.05)
+    g1 = bf16_grad(W0, X, Y)
+    g2 = bf16_grad(W0 + sam_ascent(g1, RHO), X, Y)
+    fp32_g2 = quadratic_grad(W0 + sam_ascent(quadratic_grad(W0), RHO))
+    assert_amp_step(model.w.detach(), W0 - LR * g2, {
+        'plain SGD': W0 - LR * g1,
+        # a second pass outside autocast
+        'an fp32 second pass': W0 - LR * quadratic_grad(
+            W0 + sam_ascent(g1, RHO)),
+    })
+    # and the bf16 reference is SAM: within bf16's rounding of fp32 SAM
+    torch.testing.assert_close(W0 - LR * g2, W0 - LR * fp32_g2,
+                               atol=1e-2, rtol=0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
@@ -261,17 +298,32 @@ def test_records_of_an_interrupted_window_are_dropped():
 
 
 def test_amp_variant_accumulates_under_autocast(monkeypatch):
+    # rho 0.5: at 0.05, bf16 rounds w + e(w) of both SAM variants to the
+    # same point here and no test could tell them apart
+    rho = 0.5
     model = Quadratic()
-    wrapper = cpu_amp_wrapper(monkeypatch, model, accumulative_counts=2)
+    wrapper = cpu_amp_wrapper(monkeypatch, model, rho=rho,
+                              accumulative_counts=2)
     steps = counting_steps(wrapper)
-    for half in (slice(0, 2), slice(2, 4)):
+    halves = (slice(0, 2), slice(2, 4))
+    for half in halves:
         model.train_step(dict(inputs=X[half], targets=Y[half]),
                          optim_wrapper=wrapper)
     assert model.autocast_seen == [True] * 4
     assert len(steps) == 1
-    torch.testing.assert_close(model.w.detach(),
-                               sam_reference_step(W0, X, Y)[0],
-                               atol=0.05, rtol=0.05)
+
+    def window_grad(at):  # each micro-batch's loss times 1/2, summed
+        return sum(bf16_grad(at, X[h], Y[h], 0.5) for h in halves)
+
+    g1 = window_grad(W0)
+    expected = W0 - LR * window_grad(W0 + sam_ascent(g1, rho))
+    per_micro_batch = W0 - LR * sum(
+        bf16_grad(W0 + sam_ascent(bf16_grad(W0, X[h], Y[h]), rho),
+                  X[h], Y[h], 0.5) for h in halves)
+    assert_amp_step(model.w.detach(), expected, {
+        'plain SGD': W0 - LR * g1,
+        'per-micro-batch SAM': per_micro_batch,
+    })
 
 
 def build_optim_wrapper(model, cfg):
