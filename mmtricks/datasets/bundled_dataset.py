@@ -16,8 +16,8 @@ SPLITS = SPLIT_PARTS + ('all', )
 # (digits) and 1,000 (mnist) images, so one image is 0.28 or 0.1 point of
 # top-1. lfw_faces has 200 images: at 20% one test image would be 2.5
 # points, so val and test take 30% each (60 images, 30 per class: one image
-# is 1.7 points) and training keeps 80 (40 per class); the set is nearly
-# solved even with few training images, so those are the cheaper to give.
+# is 1.7 points) and training keeps 80 (40 per class): it is the easiest of
+# the three sets, so training images are the cheaper ones to give up.
 BUNDLED_SPLIT_RATIOS = {
     'digits': (0.2, 0.2),
     'mnist': (0.2, 0.2),
@@ -31,7 +31,8 @@ DEFAULT_SPLIT_RATIOS = (0.2, 0.2)
 def load_rgb_images(name: str, image_size: int):
     """Bundled set ``name`` as RGB uint8 images of ``image_size`` squared.
 
-    Cached, so that the train and val datasets of one run decode it once.
+    Cached, so that the train, val and test datasets of one run decode it
+    once.
     """
     source = load_bundled(name)
     images = np.stack([
