@@ -652,7 +652,7 @@ class ExportJob:
         drop = report_drop(parity)
         result = dict(mode='ptq', ptq_parity=parity,
                       summary=f'NNCF post-training quantization ({mode}): '
-                      f'top-1 {-drop:+.2f} points against PyTorch.')
+                      f'top-1 {0.0 - drop:+.2f} points vs PyTorch.')
         if drop <= tolerance or not self.options.accuracy_control:
             if drop > tolerance:
                 result['summary'] += (' Beyond the tolerance; accuracy '
@@ -691,7 +691,7 @@ class ExportJob:
         result['summary'] += (
             f' NNCF accuracy control ({kept} of '
             f'{count_fake_quantize(model)} quantizers kept): top-1 '
-            f'{-controlled_drop:+.2f} points.')
+            f'{0.0 - controlled_drop:+.2f} points.')
         if controlled_drop < drop:
             result['mode'] = 'accuracy control'
             for ext in ('.xml', '.bin'):

@@ -69,7 +69,8 @@ def speedup_over(reference: Candidate, candidate: Candidate) -> Dict:
 
 
 def _accuracy(c: Candidate) -> str:
-    return (f'top-1 {-c.top1_drop:+.2f} points against PyTorch, '
+    change = -c.top1_drop if abs(c.top1_drop) >= 5e-3 else 0.0
+    return (f'top-1 {change:+.2f} points vs PyTorch, '
             f'{c.flipped:.2f}% of decisions flipped')
 
 

@@ -10,7 +10,11 @@ import pytest
 
 from conftest import REPO, fast_config, train
 from mmtricks.deploy import OpenVINOClassifier, read_model_info
-from mmtricks.deploy.deploy_checkpoint import FP32_FILE, INT8_FILE
+from mmtricks.deploy.deploy_checkpoint import (FP32_FILE, INT8_FILE,
+                                               candidates_of)
+from mmtricks.deploy.model_info import recorded_precision
+from mmtricks.deploy.precision import (RUNTIME_PRECISION, bf16_supported,
+                                       choose_precision)
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 
@@ -28,11 +32,11 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def deployed(trained, tmp_path_factory):
-    """``tools/deploy.py --int8`` run once on the trained model."""
+    """``tools/deploy.py`` (every candidate) run once on the trained model."""
     import deploy  # tools/deploy.py
     config, checkpoint = trained
     work_dir = str(tmp_path_factory.mktemp('deployed'))
-    code = deploy.main([config, checkpoint, '--work-dir', work_dir, '--int8',
+    code = deploy.main([config, checkpoint, '--work-dir', work_dir,
                         '--calibration-images', '64',
                         '--benchmark-seconds', '0.2'])
     assert code == 0
@@ -60,7 +64,7 @@ def test_writes_onnx_irs_and_reports(deployed):
                  'deploy_report.md'):
         assert osp.isfile(osp.join(deployed, name)), name
     assert not [n for n in os.listdir(deployed) if n.startswith('.staging')]
-    assert report['recommended'] in ('fp32', 'int8')
+    assert report['recommended'] in report['parity']
     assert report['files'][report['recommended']].endswith('.xml')
     assert set(report['benchmark']) >= {'pytorch', 'fp32', 'int8'}
     for timing in report['benchmark'].values():
@@ -125,3 +129,65 @@ def test_classifier_entry_matches_the_training_pipeline(deployed, trained,
     scores = np.array([p.score for p in predictions])
     np.testing.assert_allclose(scores, direct.max(axis=1), atol=1e-5)
     assert {p.label for p in predictions} <= set(classifier.class_names)
+
+
+def test_each_candidate_records_the_precision_it_was_checked_at(deployed):
+    report = report_of(deployed)
+    core = ov.Core()
+    expected = {'fp32', 'int8'} | ({'bf16'} if bf16_supported(core) else
+                                   set())
+    assert set(report['parity']) == expected
+    if 'bf16' not in expected:
+        assert 'no BF16' in report['skipped']['bf16']
+    for name in expected:
+        model = core.read_model(report['files'][name])
+        assert recorded_precision(model) == RUNTIME_PRECISION[name]
+
+
+def test_recommendation_is_the_rule_applied_to_the_report(deployed):
+    report = report_of(deployed)
+    decision = choose_precision(candidates_of(report),
+                                report['accuracy_tolerance'],
+                                report['min_speedup'])
+    assert report['recommended'] == decision.name
+    assert report['recommendation'] == decision.reason
+    assert set(report['speedups']) == set(report['parity'])
+    assert 'decisions flipped' in report['recommendation'] or \
+        report['recommended'] == 'fp32'
+    quantization = report['int8_quantization']
+    assert quantization['mode'] in ('ptq', 'accuracy control')
+    assert quantization['ptq_parity']['images'] == report['images']
+    with open(osp.join(deployed, 'deploy_report.md')) as f:
+        markdown = f.read()
+    assert f'recommended: **{report["recommended"]}**' in markdown
+
+
+@pytest.mark.slow
+def test_forced_precision_and_test_split(trained, tmp_path, capsys):
+    """--precision int8 without timings: the rule would keep FP32, so the
+    forced choice is shipped with a warning; a config with its own test
+    split gets its accuracy reported there (the choice stays on val)."""
+    import deploy  # tools/deploy.py
+    from mmengine.config import Config
+    config, checkpoint = trained
+    cfg = Config.fromfile(config)
+    cfg.test_dataloader = dict(
+        cfg.val_dataloader,
+        dataset=dict(cfg.val_dataloader.dataset, val_ratio=0.1))
+    with_test = str(tmp_path / 'with_test.py')
+    cfg.dump(with_test)
+    work_dir = str(tmp_path / 'out')
+    code = deploy.main([with_test, checkpoint, '--work-dir', work_dir,
+                        '--precision', 'int8', '--calibration-images', '32',
+                        '--benchmark-seconds', '0'])
+    assert code == 0
+    report = report_of(work_dir)
+    assert report['recommended'] == 'int8'
+    assert 'overrides the rule, which would ship fp32' in \
+        report['warnings'][0]
+    assert 'WARNING: --precision int8' in capsys.readouterr().out
+    assert report['choice_split'] == 'val' and report['images'] == 359
+    assert report['report_split'] == 'test'
+    assert report['report_images'] == 179  # stratified 10% of digits
+    assert report['reported_parity']['int8']['images'] == 179
+    assert set(report['reported_parity']) == set(report['parity'])
