@@ -55,8 +55,10 @@ class OpenVINOWrapper(BaseWrapper):
         device (str): OpenVINO device name. Defaults to ``'CPU'``.
         config (dict, optional): ``compile_model`` properties. Defaults to the
             LATENCY performance hint and the inference precision the IR
-            records (``mmtricks/inference_precision``), else f32: the CPU
-            plugin's default is bf16 on CPUs that have it.
+            records (``mmtricks/inference_precision``, the one
+            ``tools/deploy.py`` checked it at), else f32: the CPU plugin's
+            default is bf16 on CPUs that have it. A warning when the device
+            runs another precision than the recorded one.
     """
 
     def __init__(self,
