@@ -13,8 +13,10 @@ Everything is written to a staging folder first and moved into ``work_dir``
 only when the whole run succeeded, so a failed run leaves an existing model
 where it was (the failed run's files go to ``work_dir/failed_deploy``).
 """
+import contextlib
 import copy
 import json
+import logging
 import os
 import os.path as osp
 import shutil
@@ -152,6 +154,19 @@ def predicted_scores(model, batches) -> Tuple[np.ndarray, np.ndarray]:
             scores.append(torch.stack([s.pred_score for s in samples]))
             labels.append(batch_labels)
     return torch.cat(scores).numpy(), torch.cat(labels).numpy()
+
+
+@contextlib.contextmanager
+def quiet_nncf():
+    """NNCF's INFO lines (one per step and per reverted layer) only at
+    WARNING and above; the tool logs what it did."""
+    from nncf.common.logging import nncf_logger
+    level = nncf_logger.level
+    nncf_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        nncf_logger.setLevel(level)
 
 
 def quantize_int8(ov_model, calibration: List[torch.Tensor], log: Callable):
@@ -632,7 +647,6 @@ class ExportJob:
         """The INT8 candidate: NNCF post-training quantization, and NNCF's
         accuracy control when that loses more than the tolerance. Returns
         the IR written and what was tried (with the kept one's parity)."""
-        import openvino as ov
         count = self.options.calibration_images
         self.log(f'Quantizing to INT8 with NNCF on {count} training '
                  'images ...')
@@ -643,7 +657,9 @@ class ExportJob:
             count, seed=0)
         singles = [x[None] for inputs, _ in calibration for x in inputs]
         fp32_model = core.read_model(fp32_xml)
-        model, mode, params = quantize_int8(fp32_model, singles, self.log)
+        with quiet_nncf():
+            model, mode, params = quantize_int8(fp32_model, singles,
+                                                self.log)
         xml = osp.join(folder, INT8_FILE)
         self.save_int8(model, xml, info, f'nncf ptq ({mode})')
         parity = parity_report(reference, self.scores_of(xml, batches),
@@ -668,9 +684,10 @@ class ExportJob:
         validation = [(x[None].numpy(), int(y)) for inputs, ys in batches
                       for x, y in zip(inputs, ys)]
         try:
-            controlled = quantize_int8_with_accuracy_control(
-                fp32_model, singles, validation, tolerance - fp32_drop,
-                params)
+            with quiet_nncf():
+                controlled = quantize_int8_with_accuracy_control(
+                    fp32_model, singles, validation, tolerance - fp32_drop,
+                    params)
         except Exception as error:  # noqa: BLE001 - NNCF raises many kinds
             result['summary'] += (
                 f' NNCF accuracy control failed ({type(error).__name__}: '

@@ -191,3 +191,46 @@ def test_forced_precision_and_test_split(trained, tmp_path, capsys):
     assert report['report_images'] == 179  # stratified 10% of digits
     assert report['reported_parity']['int8']['images'] == 179
     assert set(report['reported_parity']) == set(report['parity'])
+
+
+@pytest.mark.slow
+def test_int8_that_loses_accuracy_is_retried_with_accuracy_control(
+        trained, tmp_path, monkeypatch):
+    """Plain INT8 calibrated on blank images loses most of top-1; the tool
+    retries with NNCF accuracy control (real calibration, the validation
+    set as its metric) and keeps that model as the INT8 candidate."""
+    import importlib
+
+    import torch
+
+    import deploy  # tools/deploy.py
+
+    # (the package's deploy_checkpoint attribute is the function)
+    module = importlib.import_module('mmtricks.deploy.deploy_checkpoint')
+    real = module.quantize_int8
+
+    def blank_calibration(model, calibration, log):
+        return real(model, [torch.zeros_like(x) for x in calibration], log)
+
+    monkeypatch.setattr(module, 'quantize_int8', blank_calibration)
+    config, checkpoint = trained
+    work_dir = str(tmp_path / 'out')
+    assert deploy.main([config, checkpoint, '--work-dir', work_dir,
+                        '--calibration-images', '32',
+                        '--benchmark-seconds', '0']) == 0
+    report = report_of(work_dir)
+    quantization = report['int8_quantization']
+    plain_drop = (quantization['ptq_parity']['reference_top1'] -
+                  quantization['ptq_parity']['candidate_top1'])
+    assert plain_drop > 1.0  # the loss that must trigger the retry
+    assert quantization['mode'] == 'accuracy control'
+    kept = report['parity']['int8']
+    assert kept == quantization['accuracy_control_parity']
+    assert kept['reference_top1'] - kept['candidate_top1'] <= 1.0
+    assert 'accuracy control' in quantization['summary']
+    # The kept model is the file shipped as INT8, and it is still INT8.
+    model = ov.Core().read_model(report['files']['int8'])
+    assert model.get_rt_info(['mmtricks', 'quantization']).astype(str) == \
+        'nncf accuracy control'
+    assert quantization['fake_quantize']['accuracy_control'] > 0
+    assert not osp.exists(osp.join(work_dir, 'end2end_int8_controlled.xml'))
