@@ -1,6 +1,7 @@
 """tools/deploy.py end to end on a tiny trained model."""
 import json
 import os
+import warnings
 import os.path as osp
 import sys
 
@@ -163,12 +164,21 @@ def test_recommendation_is_the_rule_applied_to_the_report(deployed):
 
 
 @pytest.mark.slow
-def test_forced_precision_and_test_split(trained, tmp_path, capsys):
-    """--precision int8 without timings: the rule would keep FP32, so the
+def test_forced_precision_and_test_split(trained, tmp_path, capsys,
+                                         monkeypatch):
+    """--precision bf16 without timings: the rule would keep FP32, so the
     forced choice is shipped with a warning; a config with its own test
-    split gets its accuracy reported there (the choice stays on val)."""
+    split gets its accuracy reported there (the choice stays on val).
+
+    BF16 is declared available so that its candidate is made and checked
+    on any CPU (without BF16, OpenVINO runs it at f32 and the loaders
+    warn)."""
+    import importlib
+
     import deploy  # tools/deploy.py
     from mmengine.config import Config
+    module = importlib.import_module('mmtricks.deploy.deploy_checkpoint')
+    monkeypatch.setattr(module, 'bf16_supported', lambda core: True)
     config, checkpoint = trained
     cfg = Config.fromfile(config)
     cfg.test_dataloader = dict(
@@ -177,20 +187,25 @@ def test_forced_precision_and_test_split(trained, tmp_path, capsys):
     with_test = str(tmp_path / 'with_test.py')
     cfg.dump(with_test)
     work_dir = str(tmp_path / 'out')
-    code = deploy.main([with_test, checkpoint, '--work-dir', work_dir,
-                        '--precision', 'int8', '--calibration-images', '32',
-                        '--benchmark-seconds', '0'])
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # this CPU may lack BF16
+        code = deploy.main([with_test, checkpoint, '--work-dir', work_dir,
+                            '--precision', 'bf16', '--calibration-images',
+                            '32', '--benchmark-seconds', '0'])
     assert code == 0
     report = report_of(work_dir)
-    assert report['recommended'] == 'int8'
+    assert report['recommended'] == 'bf16'
+    assert set(report['parity']) == {'fp32', 'bf16', 'int8'}
+    assert recorded_precision(ov.Core().read_model(
+        report['files']['bf16'])) == 'bf16'
     assert 'overrides the rule, which would ship fp32' in \
         report['warnings'][0]
-    assert 'WARNING: --precision int8' in capsys.readouterr().out
+    assert 'WARNING: --precision bf16' in capsys.readouterr().out
     assert report['choice_split'] == 'val' and report['images'] == 359
     assert report['report_split'] == 'test'
     assert report['report_images'] == 179  # stratified 10% of digits
-    assert report['reported_parity']['int8']['images'] == 179
     assert set(report['reported_parity']) == set(report['parity'])
+    assert report['reported_parity']['bf16']['images'] == 179
 
 
 @pytest.mark.slow
