@@ -432,6 +432,10 @@ def available_candidates(options: DeployOptions, core) -> Tuple[List[str],
             f'{options.precision!r}.')
     if options.accuracy_tolerance < 0:
         raise DeployInputError('--accuracy-tolerance must be >= 0 points.')
+    if options.min_speedup <= 0:
+        raise DeployInputError(
+            '--min-speedup must be > 0 (1.05: a candidate must be 5% faster '
+            'than FP32).')
     names, skipped = ['fp32'], {}
     if bf16_supported(core):
         names.append('bf16')
