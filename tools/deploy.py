@@ -3,11 +3,16 @@
     python tools/deploy.py configs/auto_mbv3.py \
         work_dirs/auto_mbv3/best_auto_epochs.pth --work-dir work_dirs/deploy
 
-writes ``end2end.onnx`` (MMDeploy export), ``end2end.xml/.bin`` (FP32 IR with
-class names and preprocessing in its runtime info), with ``--int8`` also
-``end2end_int8.xml/.bin`` (NNCF), and ``deploy_report.json/.md``: parity with
-PyTorch on the validation set and CPU latency/throughput. Exits non-zero when
-the FP32 IR does not match PyTorch.
+writes ``end2end.onnx`` (MMDeploy export) and one IR per precision
+candidate, each recording the precision it was checked at and carrying class
+names and preprocessing in its runtime info: ``end2end.xml`` (FP32),
+``end2end_bf16.xml`` (the same weights run at BF16, only on CPUs with BF16)
+and ``end2end_int8.xml`` (NNCF, with accuracy control when plain
+quantization loses too much). Each is checked against PyTorch on the
+validation set and timed; ``deploy_report.json/.md`` name the recommended
+one: the fastest within ``--accuracy-tolerance`` points of PyTorch's top-1,
+or the one ``--precision`` forces. Exits non-zero when the FP32 IR does not
+match PyTorch.
 """
 import argparse
 import os.path as osp
@@ -28,18 +33,46 @@ def parse_args(argv=None):
                         help='where the ONNX, IR and report go')
     parser.add_argument('--deploy-cfg', default=DEFAULT_DEPLOY_CFG,
                         help='MMDeploy deploy config (default: static shape)')
-    parser.add_argument('--int8', action='store_true',
-                        help='also quantize to INT8 with NNCF')
+    parser.add_argument(
+        '--precision', default='auto', choices=('auto', 'fp32', 'bf16',
+                                                'int8'),
+        help='auto: ship the fastest candidate within --accuracy-tolerance; '
+        'or force one (still checked; a warning when it breaks the '
+        'tolerance)')
+    parser.add_argument('--accuracy-tolerance', type=float, default=1.0,
+                        help='points of top-1 a candidate may lose against '
+                        'PyTorch (default 1)')
+    parser.add_argument('--min-speedup', type=float, default=1.05,
+                        help='speed-up over FP32 a candidate must reach')
+    parser.add_argument('--no-int8', dest='int8', action='store_false',
+                        help='skip the INT8 candidate (NNCF)')
+    parser.add_argument('--int8', action='store_true', dest='legacy_int8',
+                        help='no longer needed: INT8 is a candidate by '
+                        'default')
+    parser.add_argument('--no-accuracy-control', dest='accuracy_control',
+                        action='store_false',
+                        help='do not retry INT8 with NNCF accuracy control '
+                        'when plain quantization breaks the tolerance')
+    parser.add_argument('--report-split', default='auto',
+                        choices=('auto', 'val', 'test'),
+                        help='split whose accuracy is reported (the choice '
+                        'is always made on val); auto: test when the config '
+                        'has a test split distinct from val')
     parser.add_argument('--device', default='cpu',
                         help='device of the PyTorch side (OpenVINO: CPU)')
     parser.add_argument('--parity-images', type=int, default=2000)
-    parser.add_argument('--calibration-images', type=int, default=300)
+    parser.add_argument('--calibration-images', type=int, default=300,
+                        help='training images for INT8 calibration')
     parser.add_argument('--benchmark-seconds', type=float, default=2.0,
-                        help='time per timed model and mode; 0 skips timing')
-    parser.add_argument('--max-top1-drop', type=float, default=0.5)
+                        help='time per timed model and mode; 0 skips timing '
+                        '(then FP32 is kept: nothing is known to be faster)')
+    parser.add_argument('--max-top1-drop', type=float, default=0.5,
+                        help='FP32 IR check: points of top-1 it may lose')
     parser.add_argument('--max-disagreement', type=float, default=0.5,
-                        help='per cent of images with another top-1 class')
-    parser.add_argument('--max-score-diff', type=float, default=1e-3)
+                        help='FP32 IR check: per cent of images with '
+                        'another top-1 class')
+    parser.add_argument('--max-score-diff', type=float, default=1e-3,
+                        help='FP32 IR check: largest softmax difference')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override model config settings, key=value')
     return parser.parse_args(argv)
@@ -49,8 +82,19 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmtricks.deploy import (DeployInputError, DeployOptions,
                                  ParityError, deploy_checkpoint)
+    if args.legacy_int8:
+        if not args.int8:
+            print('ERROR: --int8 and --no-int8 contradict each other.',
+                  file=sys.stderr)
+            return 2
+        print('Note: --int8 is no longer needed; INT8 is a candidate by '
+              'default (--no-int8 skips it).')
     options = DeployOptions(
-        int8=args.int8, device=args.device,
+        precision=args.precision, int8=args.int8,
+        accuracy_control=args.accuracy_control,
+        accuracy_tolerance=args.accuracy_tolerance,
+        min_speedup=args.min_speedup, report_split=args.report_split,
+        device=args.device,
         parity_images=args.parity_images,
         calibration_images=args.calibration_images,
         benchmark_seconds=args.benchmark_seconds,

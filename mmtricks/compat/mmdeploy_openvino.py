@@ -45,14 +45,6 @@ def onnx_to_ir(onnx_path: str, xml_path: str,
     return xml_path
 
 
-def _recorded_precision(model) -> Optional[str]:
-    path = ['mmtricks', 'inference_precision']
-    if not model.has_rt_info(path):
-        return None
-    value = model.get_rt_info(path)
-    return value.astype(str) if hasattr(value, 'astype') else str(value)
-
-
 class OpenVINOWrapper(BaseWrapper):
     """Runs an OpenVINO IR for MMDeploy's backend models.
 
@@ -63,8 +55,10 @@ class OpenVINOWrapper(BaseWrapper):
         device (str): OpenVINO device name. Defaults to ``'CPU'``.
         config (dict, optional): ``compile_model`` properties. Defaults to the
             LATENCY performance hint and the inference precision the IR
-            records (``mmtricks/inference_precision``), else f32: the CPU
-            plugin's default is bf16 on CPUs that have it.
+            records (``mmtricks/inference_precision``, the one
+            ``tools/deploy.py`` checked it at), else f32: the CPU plugin's
+            default is bf16 on CPUs that have it. A warning when the device
+            runs another precision than the recorded one.
     """
 
     def __init__(self,
@@ -81,9 +75,11 @@ class OpenVINOWrapper(BaseWrapper):
         self.core = core
         self.model = model
         self.device = device
-        self.config = config or {
-            'PERFORMANCE_HINT': 'LATENCY',
-            'INFERENCE_PRECISION_HINT': _recorded_precision(model) or 'f32'}
+        self.user_config = dict(config or {})
+        # Imported here: mmtricks.deploy imports this module.
+        from mmtricks.deploy.model_info import compile_properties
+        self.config = config or dict(
+            {'INFERENCE_PRECISION_HINT': 'f32'}, **compile_properties(model))
         self._compiled = {}
 
     def _compiled_for(self, inputs: Dict[str, torch.Tensor]):
@@ -97,8 +93,12 @@ class OpenVINOWrapper(BaseWrapper):
                     for name, shape in shapes):
                 model = model.clone()
                 model.reshape({name: list(shape) for name, shape in shapes})
-            self._compiled[shapes] = self.core.compile_model(
-                model, self.device, self.config)
+            from mmtricks.deploy.model_info import warn_if_precision_differs
+            compiled = self.core.compile_model(model, self.device,
+                                               self.config)
+            if 'INFERENCE_PRECISION_HINT' not in self.user_config:
+                warn_if_precision_differs(compiled, model)
+            self._compiled[shapes] = compiled
         return self._compiled[shapes]
 
     def forward(self, inputs: Dict[str, torch.Tensor]) -> Dict[str,

@@ -13,9 +13,10 @@ from .deploy_checkpoint import (DeployOptions, ParityError,  # noqa: E402
 from .inputs import DeployInputError  # noqa: E402
 from .model_info import read_model_info  # noqa: E402
 from .parity import parity_failures, parity_report  # noqa: E402
+from .precision import Candidate, choose_precision  # noqa: E402
 
 __all__ = [
-    'DeployInputError', 'DeployOptions', 'OpenVINOClassifier', 'ParityError',
+    'Candidate', 'choose_precision', 'DeployInputError', 'DeployOptions', 'OpenVINOClassifier', 'ParityError',
     'Prediction', 'deploy_checkpoint', 'parity_failures', 'parity_report',
     'read_model_info'
 ]

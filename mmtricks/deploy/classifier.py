@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from .latency import static_input_model
-from .model_info import compile_properties, read_model_info
+from .model_info import compile_recorded, read_model_info
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -111,8 +111,9 @@ class OpenVINOClassifier:
         if batch not in self._compiled:
             height, width = self.info['input_size']
             model = static_input_model(self.model, (batch, 3, height, width))
-            self._compiled[batch] = self.core.compile_model(
-                model, self.device, compile_properties(self.model))
+            # At the precision tools/deploy.py checked (the IR records it).
+            self._compiled[batch] = compile_recorded(self.core, model,
+                                                     self.device)
         return self._compiled[batch]
 
     def scores(self, images: Sequence[np.ndarray]) -> np.ndarray:

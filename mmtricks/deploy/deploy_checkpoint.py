@@ -4,14 +4,19 @@ The steps are MMDeploy's (``torch2onnx`` with its rewriters and the
 ``mmpretrain`` task processor, then the ``openvino`` backend manager, which
 :mod:`mmtricks.compat.mmdeploy_openvino` makes work on today's OpenVINO),
 plus what MMDeploy never had: class names and preprocessing in the IR,
-NNCF INT8, a parity check on the validation set and a CPU benchmark.
+precision candidates (FP32, BF16 where the CPU has it, NNCF INT8 with
+accuracy control when plain quantization loses too much), each checked
+against PyTorch on the validation set and timed on the CPU, and the choice of
+the fastest one within the accuracy tolerance (:mod:`.precision`).
 
 Everything is written to a staging folder first and moved into ``work_dir``
 only when the whole run succeeded, so a failed run leaves an existing model
 where it was (the failed run's files go to ``work_dir/failed_deploy``).
 """
+import contextlib
 import copy
 import json
+import logging
 import os
 import os.path as osp
 import shutil
@@ -25,14 +30,22 @@ import torch
 from .inputs import (DeployInputError, check_checkpoint_fits,
                      check_work_dir, checkpoint_state_dict,
                      inference_pipeline, load_state_dict)
-from .model_info import (VERIFIED_PRECISION, build_model_info,
-                         compile_properties, preprocessor_settings,
-                         resize_type_of, write_model_info)
+from .model_info import (build_model_info, preprocessor_settings,
+                         resize_type_of, set_inference_precision,
+                         write_model_info)
 from .parity import parity_failures, parity_report
+from .precision import (PRECISIONS, RUNTIME_PRECISION, Candidate,
+                        bf16_supported, choose_precision)
 
 FP32_FILE = 'end2end.xml'
+BF16_FILE = 'end2end_bf16.xml'
 INT8_FILE = 'end2end_int8.xml'
+FILES = dict(fp32=FP32_FILE, bf16=BF16_FILE, int8=INT8_FILE)
 REPORT_FILE = 'deploy_report'
+# The split the candidates are chosen on; the reported accuracy comes from
+# the test split when the config has one distinct from it.
+CHOICE_SPLIT = 'val'
+REPORT_SPLITS = ('auto', 'val', 'test')
 
 
 class ParityError(RuntimeError):
@@ -80,6 +93,10 @@ def _dataset_cfg(model_cfg, split: str):
         raise DeployInputError(
             f'The config has no {split}_dataloader; the deployment needs it '
             f'for {"the parity check" if split != "train" else "INT8 calibration"}.')
+    if 'dataset' not in loader or 'type' not in loader['dataset']:
+        raise DeployInputError(
+            f'{split}_dataloader has no dataset with a type; the deployment '
+            'builds it with the test pipeline.')
     dataset = copy.deepcopy(loader['dataset'])
     dataset['pipeline'] = copy.deepcopy(model_cfg.test_pipeline)
     return dataset
@@ -105,6 +122,30 @@ def preprocessed_batches(model_cfg, split: str, data_preprocessor,
     return batches, dataset.metainfo.get('classes')
 
 
+def resolve_report_split(model_cfg, requested: str = 'auto') -> str:
+    """The split whose accuracy is reported.
+
+    ``'auto'``: the test split when ``test_dataloader`` holds another
+    dataset than ``val_dataloader`` (the choice is made on val, so val's
+    accuracy is biased by it), else val.
+    """
+    if requested not in REPORT_SPLITS:
+        raise DeployInputError(
+            f'report split must be one of {REPORT_SPLITS}, got {requested!r}.')
+    if requested == CHOICE_SPLIT:
+        return CHOICE_SPLIT
+    test = (model_cfg.get('test_dataloader') or {}).get('dataset')
+    val = (model_cfg.get(f'{CHOICE_SPLIT}_dataloader') or {}).get('dataset')
+    distinct = bool(test) and test != val
+    if requested == 'test' and not distinct:
+        raise DeployInputError(
+            'The config\'s test_dataloader is missing or is the validation '
+            'set, so there is no independent test split to report. Give '
+            'test_dataloader its own dataset (e.g. split=\'test\') or pass '
+            '--report-split val.')
+    return 'test' if distinct else CHOICE_SPLIT
+
+
 def predicted_scores(model, batches) -> Tuple[np.ndarray, np.ndarray]:
     scores, labels = [], []
     with torch.no_grad():
@@ -115,11 +156,27 @@ def predicted_scores(model, batches) -> Tuple[np.ndarray, np.ndarray]:
     return torch.cat(scores).numpy(), torch.cat(labels).numpy()
 
 
+@contextlib.contextmanager
+def quiet_nncf():
+    """NNCF's INFO lines (one per step and per reverted layer) only at
+    WARNING and above; the tool logs what it did."""
+    from nncf.common.logging import nncf_logger
+    level = nncf_logger.level
+    nncf_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        nncf_logger.setLevel(level)
+
+
 def quantize_int8(ov_model, calibration: List[torch.Tensor], log: Callable):
     """NNCF post-training INT8 with the calibration inputs (NCHW, batch 1).
 
     NNCF's bias correction crashes on some graphs (MobileNetV3's, see the
     project's STACK notes); then it is retried without it.
+
+    Returns:
+        (model, mode, advanced parameters that worked or None)
     """
     import nncf
     from nncf.quantization.advanced_parameters import \
@@ -127,20 +184,58 @@ def quantize_int8(ov_model, calibration: List[torch.Tensor], log: Callable):
     dataset = nncf.Dataset(calibration, lambda x: x.numpy())
     try:
         return nncf.quantize(ov_model, dataset,
-                             subset_size=len(calibration)), 'default'
+                             subset_size=len(calibration)), 'default', None
     except Exception as error:  # noqa: BLE001 - NNCF raises many kinds
         log(f'NNCF default quantization failed ({type(error).__name__}: '
             f'{error}); retrying with bias correction disabled.')
         params = AdvancedQuantizationParameters(disable_bias_correction=True)
         return nncf.quantize(ov_model, dataset, subset_size=len(calibration),
                              advanced_parameters=params), \
-            'bias correction disabled'
+            'bias correction disabled', params
 
 
-def device_default_precision(core, device: str = 'CPU') -> str:
-    value = core.get_property(device, 'INFERENCE_PRECISION_HINT')
-    return value.get_type_name() if hasattr(value, 'get_type_name') \
-        else str(value)
+def top1_validation_fn(compiled_model, items) -> Tuple[float, List[float]]:
+    """NNCF's validation function: top-1 (0..1) and per-image correctness
+    of ``(input NCHW batch 1, label)`` items."""
+    correct = []
+    output = compiled_model.output(0)
+    for inputs, label in items:
+        scores = compiled_model(inputs)[output]
+        correct.append(float(int(np.argmax(scores[0])) == int(label)))
+    return float(np.mean(correct)), correct
+
+
+def quantize_int8_with_accuracy_control(ov_model,
+                                        calibration: List[torch.Tensor],
+                                        validation: List[Tuple[np.ndarray,
+                                                               int]],
+                                        max_drop_points: float,
+                                        advanced_parameters=None):
+    """NNCF INT8 that keeps top-1 on ``validation`` within
+    ``max_drop_points`` of ``ov_model``'s: NNCF ranks the quantized layers by
+    their effect on the metric and puts the worst back to floating point
+    until the drop is small enough (or none is left to revert).
+
+    Args:
+        ov_model: The FP32 ``openvino.Model``.
+        calibration: Inputs (NCHW, batch 1) for the statistics.
+        validation: ``(input, label)`` items through the test pipeline.
+        max_drop_points (float): Points of top-1 the INT8 model may lose.
+        advanced_parameters: NNCF ``AdvancedQuantizationParameters``
+            (e.g. bias correction disabled where it crashes).
+    """
+    import nncf
+    return nncf.quantize_with_accuracy_control(
+        ov_model, nncf.Dataset(calibration, lambda x: x.numpy()),
+        nncf.Dataset(validation), top1_validation_fn,
+        max_drop=max(0.0, max_drop_points) / 100.0,
+        drop_type=nncf.DropType.ABSOLUTE, subset_size=len(calibration),
+        advanced_quantization_parameters=advanced_parameters)
+
+
+def count_fake_quantize(ov_model) -> int:
+    return sum(op.get_type_name() in ('FakeQuantize', 'FakeConvert')
+               for op in ov_model.get_ops())
 
 
 def openvino_scores(core, ov_model, batches, properties: Dict) -> np.ndarray:
@@ -157,21 +252,48 @@ def openvino_scores(core, ov_model, batches, properties: Dict) -> np.ndarray:
     return np.concatenate(scores)
 
 
+TIMING_ROUNDS = 3
+
+
 def benchmark_models(torch_model, ov_models: Dict[str, Tuple[object, Dict]],
-                     shape, seconds: float) -> Dict[str, Dict]:
-    """PyTorch eager and each ``name: (ov_model, properties)`` on CPU."""
+                     shape, seconds: float,
+                     rounds: int = TIMING_ROUNDS) -> Dict[str, Dict]:
+    """PyTorch eager and each ``name: (ov_model, properties)`` on CPU
+    (properties None or without a precision: the one the IR records).
+
+    The models take turns in ``rounds`` rounds of ``seconds / rounds`` each
+    and the median round counts, so that load from other jobs on a shared
+    CPU hits every candidate alike instead of whichever ran during it.
+    """
+    import statistics
+
     import openvino as ov
 
     from .latency import (openvino_latency, openvino_throughput,
                           torch_latency, torch_throughput)
     core = ov.Core()
+    share = seconds / rounds
+    runs = {name: [] for name in ov_models}
+    for _ in range(rounds):
+        for name, (ov_model, properties) in ov_models.items():
+            runs[name].append(dict(
+                latency=openvino_latency(core, ov_model, shape, share,
+                                         properties=properties),
+                throughput=openvino_throughput(core, ov_model, shape, share,
+                                               properties=properties)))
     results = {}
-    for name, (ov_model, properties) in ov_models.items():
-        results[name] = dict(
-            latency=openvino_latency(core, ov_model, shape, seconds,
-                                     properties=properties),
-            throughput=openvino_throughput(core, ov_model, shape, seconds,
-                                           properties=properties))
+    for name, timings in runs.items():
+        latency = dict(
+            timings[-1]['latency'], median_ms=statistics.median(
+                t['latency']['median_ms'] for t in timings),
+            p90_ms=statistics.median(t['latency']['p90_ms']
+                                     for t in timings),
+            runs=sum(t['latency']['runs'] for t in timings),
+            round_medians_ms=[t['latency']['median_ms'] for t in timings])
+        throughput = dict(timings[-1]['throughput'], fps=statistics.median(
+            t['throughput']['fps'] for t in timings),
+            round_fps=[t['throughput']['fps'] for t in timings])
+        results[name] = dict(latency=latency, throughput=throughput)
     requests = max(r['throughput']['requests'] for r in results.values())
 
     def tensor_forward(x):
@@ -185,49 +307,68 @@ def benchmark_models(torch_model, ov_models: Dict[str, Tuple[object, Dict]],
         **results)
 
 
-def recommend(report: Dict) -> Tuple[str, str]:
-    """INT8 only when it keeps top-1 within 1 point and is faster."""
-    if 'int8' not in report['parity']:
-        return 'fp32', 'INT8 was not requested (--int8).'
-    fp32, int8 = report['parity']['fp32'], report['parity']['int8']
-    drop = fp32['candidate_top1'] - int8['candidate_top1']
-    if drop > 1.0:
-        return 'fp32', (f'INT8 loses {drop:.2f} points of top-1 (more than '
-                        '1), so FP32 is recommended.')
-    speed = report.get('benchmark')
-    if not speed:
-        return 'fp32', 'No benchmark was run, so FP32 stays recommended.'
-    lat = speed['fp32']['latency']['median_ms'] / \
-        speed['int8']['latency']['median_ms']
-    thr = speed['int8']['throughput']['fps'] / \
-        speed['fp32']['throughput']['fps']
-    if lat <= 1.0 and thr <= 1.0:
-        return 'fp32', (f'INT8 is not faster than FP32 on this CPU '
-                        f'(latency x{lat:.2f}, throughput x{thr:.2f}), so '
-                        'FP32 is recommended.')
-    return 'int8', (f'INT8 keeps top-1 within {max(drop, 0):.2f} points and '
-                    f'is faster (latency x{lat:.2f}, throughput x{thr:.2f}).')
+def candidates_of(report: Dict) -> List[Candidate]:
+    """The checked precisions, from the report's parity and benchmark."""
+    bench = report.get('benchmark') or {}
+    result = []
+    for name, parity in report['parity'].items():
+        timing = bench.get(name)
+        result.append(Candidate(
+            name, parity['reference_top1'] - parity['candidate_top1'],
+            parity['top1_disagreement'],
+            timing['latency']['median_ms'] if timing else None,
+            timing['throughput']['fps'] if timing else None))
+    return result
+
+
+def _parity_cells(r: Optional[Dict]) -> str:
+    if not r:
+        return '- | - | -'
+    return (f'{r["candidate_top1"]:.2f} | {r["top1_disagreement"]:.2f} | '
+            f'{r["max_abs_score_diff"]:.1e}')
 
 
 def report_markdown(report: Dict) -> str:
+    choice, shown = report['choice_split'], report['report_split']
     lines = [f'# Deployment of `{report["checkpoint"]}`', '',
-             f'Input {report["input_shape"]}, {report["images"]} validation '
-             f'images; recommended: **{report["recommended"]}** '
-             f'({report["recommendation"]})', '',
-             '| model | top-1 (%) | top-1 differs from PyTorch (%) | '
-             'max abs score diff | latency b1 (ms) | throughput (img/s) |',
-             '| --- | --- | --- | --- | --- | --- |']
+             f'Input {report["input_shape"]}. Candidates checked on '
+             f'{report["images"]} {choice} images'
+             + (f', accuracy also reported on {report["report_images"]} '
+                f'{shown} images' if shown != choice else '')
+             + f'; recommended: **{report["recommended"]}** '
+             f'(`{osp.basename(report["files"][report["recommended"]])}`).',
+             '', f'Why: {report["recommendation"]}', '']
+    lines += [f'WARNING: {w}' for w in report.get('warnings', [])]
+    lines += [f'Not a candidate: {name}: {why}'
+              for name, why in report.get('skipped', {}).items()]
+    if report.get('int8_quantization'):
+        lines.append(f'INT8: {report["int8_quantization"]["summary"]}')
+    lines.append('')
+    split_cols = [choice] + ([shown] if shown != choice else [])
+    head = ' | '.join(f'top-1 {s} (%) | flipped vs PyTorch {s} (%) | '
+                      f'max abs score diff {s}' for s in split_cols)
+    lines += [f'| model | runs at | {head} | latency b1 (ms) | '
+              'throughput (img/s) | speed-up vs FP32 |',
+              '| --- | --- | ' + '--- | ' * (3 * len(split_cols)) +
+              '--- | --- | --- |']
     bench = report.get('benchmark') or {}
-    first = next(iter(report['parity'].values()))
-    rows = [('pytorch', first['reference_top1'], 0.0, 0.0)] + [
-        (name, r['candidate_top1'], r['top1_disagreement'],
-         r['max_abs_score_diff']) for name, r in report['parity'].items()]
-    for name, top1, differs, diff in rows:
+    tables = [report['parity']] + (
+        [report['reported_parity']] if shown != choice else [])
+    first = [next(iter(t.values())) for t in tables]
+    pytorch = ' | '.join(f'{f["reference_top1"]:.2f} | 0.00 | 0' for f in first)
+    speedups = report.get('speedups', {})
+    for name in ['pytorch'] + list(report['parity']):
         b = bench.get(name)
         lat = f'{b["latency"]["median_ms"]:.3f}' if b else '-'
         fps = f'{b["throughput"]["fps"]:.0f}' if b else '-'
-        lines.append(f'| {name} | {top1:.2f} | {differs:.2f} | {diff:.1e} | '
-                     f'{lat} | {fps} |')
+        cells = pytorch if name == 'pytorch' else ' | '.join(
+            _parity_cells(t.get(name)) for t in tables)
+        runs_at = 'torch fp32' if name == 'pytorch' else \
+            RUNTIME_PRECISION[name]
+        speed = f'x{speedups[name]["overall"]:.2f}' if name in speedups \
+            else '-'
+        lines.append(f'| {name} | {runs_at} | {cells} | {lat} | {fps} | '
+                     f'{speed} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -236,31 +377,85 @@ class DeployOptions:
     """How ``tools/deploy.py`` deploys.
 
     Args:
-        int8 (bool): Also write an NNCF INT8 IR. Defaults to False.
+        precision (str): ``'auto'`` ships the fastest candidate within
+            ``accuracy_tolerance``; ``'fp32'``, ``'bf16'`` or ``'int8'``
+            ships that one (still checked and reported; a warning when it
+            breaks the tolerance). Defaults to ``'auto'``.
+        int8 (bool): Make the INT8 candidate (NNCF). Defaults to True.
+        accuracy_control (bool): When plain INT8 loses more than the
+            tolerance, retry with NNCF's accuracy control. Defaults to True.
         device (str): Device for the PyTorch side. Defaults to ``'cpu'``.
-        parity_images (int): Validation images for the parity check.
+        parity_images (int): Validation (and test) images checked.
         calibration_images (int): Training images for INT8 calibration.
         benchmark_seconds (float): Time per timed model and mode; 0 skips
-            the benchmark.
+            the benchmark (then FP32 is kept: nothing is known faster).
+        accuracy_tolerance (float): Points of top-1 a candidate may lose
+            against PyTorch.
+        min_speedup (float): Speed-up over FP32 a candidate must reach.
+        report_split (str): ``'auto'`` (test when the config has a test
+            split distinct from val, else val), ``'val'`` or ``'test'``.
         max_top1_drop (float): Points of top-1 the FP32 IR may lose.
         max_disagreement (float): Per cent of images whose top-1 class may
             differ between PyTorch and the FP32 IR.
-        max_score_diff (float): Largest absolute softmax score difference.
+        max_score_diff (float): Largest absolute softmax score difference
+            of the FP32 IR.
     """
 
-    int8: bool = False
+    precision: str = 'auto'
+    int8: bool = True
+    accuracy_control: bool = True
     device: str = 'cpu'
     parity_images: int = 2000
     calibration_images: int = 300
     benchmark_seconds: float = 2.0
+    accuracy_tolerance: float = 1.0
+    min_speedup: float = 1.05
+    report_split: str = 'auto'
     max_top1_drop: float = 0.5
     max_disagreement: float = 0.5
     max_score_diff: float = 1e-3
 
     def tolerances(self) -> Dict[str, float]:
+        """The FP32 IR's parity tolerances (a conversion check)."""
         return dict(max_top1_drop=self.max_top1_drop,
                     max_disagreement=self.max_disagreement,
                     max_score_diff=self.max_score_diff)
+
+
+def available_candidates(options: DeployOptions, core) -> Tuple[List[str],
+                                                                Dict]:
+    """The precisions to check and, for each left out, why; bad requests
+    (a forced precision that cannot be checked) are refused up front."""
+    if options.precision not in ('auto', ) + PRECISIONS:
+        raise DeployInputError(
+            f'--precision must be one of auto, {", ".join(PRECISIONS)}; got '
+            f'{options.precision!r}.')
+    if options.accuracy_tolerance < 0:
+        raise DeployInputError('--accuracy-tolerance must be >= 0 points.')
+    if options.min_speedup <= 0:
+        raise DeployInputError(
+            '--min-speedup must be > 0 (1.05: a candidate must be 5% faster '
+            'than FP32).')
+    names, skipped = ['fp32'], {}
+    if bf16_supported(core):
+        names.append('bf16')
+    else:
+        skipped['bf16'] = (
+            'this CPU has no BF16 (OpenVINO OPTIMIZATION_CAPABILITIES: '
+            f'{", ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))})')
+        if options.precision == 'bf16':
+            raise DeployInputError(
+                f'--precision bf16: {skipped["bf16"]}, so OpenVINO would run '
+                'it at f32. Deploy on a CPU with BF16 (AVX512_BF16 or AMX) or '
+                'pass --precision auto.')
+    if options.int8:
+        names.append('int8')
+    else:
+        skipped['int8'] = 'not requested (--no-int8)'
+        if options.precision == 'int8':
+            raise DeployInputError(
+                '--precision int8 with --no-int8: drop one of them.')
+    return names, skipped
 
 
 def deploy_checkpoint(model_config: str,
@@ -273,20 +468,25 @@ def deploy_checkpoint(model_config: str,
     """Deploy ``checkpoint``; return the report also written to work_dir.
 
     Raises:
-        DeployInputError: bad config, checkpoint or work dir (nothing done).
+        DeployInputError: bad config, checkpoint, options or work dir
+            (nothing done).
         ParityError: the FP32 IR disagrees with PyTorch beyond the
             tolerances of ``options``.
     """
+    import openvino as ov
     from mmdeploy.apis import build_task_processor
     options = options or DeployOptions()
     model_cfg, deploy_cfg = prepare_configs(model_config, deploy_config,
                                             cfg_options)
+    candidates, skipped = available_candidates(options, ov.Core())
+    report_split = resolve_report_split(model_cfg, options.report_split)
     check_work_dir(work_dir)
     task_processor = build_task_processor(model_cfg, deploy_cfg,
                                           options.device)
     torch_model, saved = build_checked_model(task_processor, checkpoint)
     export = ExportJob(model_cfg, deploy_cfg, task_processor, torch_model,
-                       saved, checkpoint, options, log)
+                       saved, checkpoint, options, log, candidates, skipped,
+                       report_split)
 
     staging = tempfile.mkdtemp(prefix='.staging-', dir=work_dir)
     try:
@@ -304,6 +504,8 @@ def deploy_checkpoint(model_config: str,
     report['files'] = {k: osp.join(work_dir, v)
                        for k, v in report['files'].items()}
     _write_report(work_dir, report)
+    for warning in report['warnings']:
+        log(f'WARNING: {warning}')
     log(f'Recommended model: {report["files"][report["recommended"]]} '
         f'({report["recommendation"]})')
     return report
@@ -321,38 +523,55 @@ class ExportJob:
     checkpoint: str
     options: DeployOptions
     log: Callable[[str], None]
+    candidates: List[str]
+    skipped: Dict[str, str]
+    report_split: str = CHOICE_SPLIT
+
+    def scores_of(self, xml: str, batches) -> np.ndarray:
+        """Scores of the IR through MMDeploy's own backend model (on the
+        replaced openvino backend, at the precision the IR records): the
+        same parity code for every candidate."""
+        backend_model = self.task_processor.build_backend_model([xml])
+        return predicted_scores(backend_model, batches)[0]
 
     def run(self, folder: str) -> Dict:
         import openvino as ov
         core = ov.Core()
         onnx_file = self.export_onnx(folder)
+        pre = self.torch_model.data_preprocessor
         batches, dataset_classes = preprocessed_batches(
-            self.model_cfg, 'val', self.torch_model.data_preprocessor,
-            self.options.parity_images)
+            self.model_cfg, CHOICE_SPLIT, pre, self.options.parity_images)
+        shown = {CHOICE_SPLIT: batches}
+        if self.report_split != CHOICE_SPLIT:
+            shown[self.report_split] = preprocessed_batches(
+                self.model_cfg, self.report_split, pre,
+                self.options.parity_images)[0]
         class_names = (self.saved.get('meta', {}).get('dataset_meta', {})
                        .get('classes') or dataset_classes)
         shape = tuple(batches[0][0].shape[1:])
         info = self.model_info(class_names, shape)
-        models = {'fp32': self.convert(core, osp.join(folder, onnx_file),
-                                       folder, info)}
-        if self.options.int8:
-            models['int8'] = self.quantize(core, models['fp32'], folder,
-                                           info)
+        files = dict(onnx=onnx_file)
+        files['fp32'] = self.convert(core, osp.join(folder, onnx_file),
+                                     folder, info)
 
         self.log(f'Parity check on {sum(len(b[1]) for b in batches)} '
-                 'validation images ...')
-        reference, labels = predicted_scores(self.torch_model, batches)
+                 f'{CHOICE_SPLIT} images ...')
+        references = {split: predicted_scores(self.torch_model, b)
+                      for split, b in shown.items()}
+        reference, labels = references[CHOICE_SPLIT]
         report = dict(checkpoint=self.checkpoint,
                       model_config=osp.basename(self.model_cfg.filename
                                                 or ''),
                       input_shape=[1, *shape], images=int(len(labels)),
+                      choice_split=CHOICE_SPLIT,
+                      report_split=self.report_split,
                       class_names=list(class_names), parity={},
-                      tolerances=self.options.tolerances())
-        for name, xml in models.items():
-            # MMDeploy's own backend model, on the replaced openvino backend.
-            backend_model = self.task_processor.build_backend_model([xml])
-            scores, _ = predicted_scores(backend_model, batches)
-            report['parity'][name] = parity_report(reference, scores, labels)
+                      skipped=dict(self.skipped), warnings=[],
+                      tolerances=self.options.tolerances(),
+                      accuracy_tolerance=self.options.accuracy_tolerance,
+                      min_speedup=self.options.min_speedup)
+        report['parity']['fp32'] = parity_report(
+            reference, self.scores_of(files['fp32'], batches), labels)
         failures = parity_failures(report['parity']['fp32'],
                                    **self.options.tolerances())
         if failures:
@@ -360,29 +579,59 @@ class ExportJob:
             raise ParityError('The FP32 IR does not match PyTorch: '
                               + '; '.join(failures) + '.')
 
-        timed = {}
-        for name, xml in models.items():
-            model = core.read_model(xml)
-            timed[name] = (model, compile_properties(model))
-        default = device_default_precision(core)
-        if default != VERIFIED_PRECISION:
-            # What a consumer gets without the precision hint: reported,
-            # not shipped.
-            name = f'fp32@{default}'
-            report['parity'][name] = parity_report(
-                reference, openvino_scores(core, timed['fp32'][0], batches,
-                                           {}), labels)
-            timed[name] = (timed['fp32'][0], {})
+        if 'bf16' in self.candidates:
+            files['bf16'] = self.save_at_precision(core, files['fp32'],
+                                                   folder, 'bf16')
+            report['parity']['bf16'] = parity_report(
+                reference, self.scores_of(files['bf16'], batches), labels)
+        if 'int8' in self.candidates:
+            files['int8'], report['int8_quantization'] = self.quantize(
+                core, files['fp32'], folder, info, batches, reference,
+                labels, report_drop(report['parity']['fp32']))
+            report['parity']['int8'] = \
+                report['int8_quantization'].pop('parity')
+
+        if self.report_split != CHOICE_SPLIT:
+            test_batches = shown[self.report_split]
+            test_reference, test_labels = references[self.report_split]
+            report['report_images'] = int(len(test_labels))
+            report['reported_parity'] = {
+                name: parity_report(test_reference,
+                                    self.scores_of(files[name],
+                                                   test_batches),
+                                    test_labels)
+                for name in report['parity']}
+
         if self.options.benchmark_seconds > 0:
             self.log('Timing PyTorch and OpenVINO on CPU ...')
             report['benchmark'] = benchmark_models(
-                self.torch_model, timed, (1, ) + shape,
+                self.torch_model,
+                {name: (core.read_model(files[name]), None)
+                 for name in report['parity']}, (1, ) + shape,
                 self.options.benchmark_seconds)
-        report['recommended'], report['recommendation'] = recommend(report)
-        report['files'] = dict(onnx=onnx_file, **{
-            k: osp.basename(v) for k, v in models.items()})
+        forced = None if self.options.precision == 'auto' \
+            else self.options.precision
+        decision = choose_precision(candidates_of(report),
+                                    self.options.accuracy_tolerance,
+                                    self.options.min_speedup, forced)
+        report['recommended'] = decision.name
+        report['recommendation'] = decision.reason
+        report['warnings'] += decision.warnings
+        report['speedups'] = decision.speedups
+        report['files'] = {k: osp.basename(v) for k, v in files.items()}
         _write_report(folder, report)
         return report
+
+    def save_at_precision(self, core, fp32_xml: str, folder: str,
+                          name: str) -> str:
+        """The FP32 IR, recording that it runs (and was checked) at
+        ``name``'s runtime precision."""
+        import openvino as ov
+        model = core.read_model(fp32_xml)
+        set_inference_precision(model, RUNTIME_PRECISION[name])
+        xml = osp.join(folder, FILES[name])
+        ov.save_model(model, xml, compress_to_fp16=False)
+        return xml
 
     def export_onnx(self, folder: str) -> str:
         from mmdeploy.apis import torch2onnx
@@ -422,23 +671,102 @@ class ExportJob:
         shutil.rmtree(raw_dir)
         return xml
 
-    def quantize(self, core, fp32_xml: str, folder: str, info: Dict) -> str:
-        import openvino as ov
+    def quantize(self, core, fp32_xml: str, folder: str, info: Dict,
+                 batches, reference: np.ndarray, labels: np.ndarray,
+                 fp32_drop: float) -> Tuple[str, Dict]:
+        """The INT8 candidate: NNCF post-training quantization, and NNCF's
+        accuracy control when that loses more than the tolerance. Returns
+        the IR written and what was tried (with the kept one's parity)."""
         count = self.options.calibration_images
         self.log(f'Quantizing to INT8 with NNCF on {count} training '
                  'images ...')
+        # Calibration from the training split only: the choice is made on
+        # val, and the reported accuracy may come from test.
         calibration, _ = preprocessed_batches(
             self.model_cfg, 'train', self.torch_model.data_preprocessor,
             count, seed=0)
         singles = [x[None] for inputs, _ in calibration for x in inputs]
-        model, mode = quantize_int8(core.read_model(fp32_xml), singles,
-                                    self.log)
-        write_model_info(model, info['info'], info['class_names'],
-                         dict(info['extra'],
-                              quantization=f'nncf int8 ({mode})'))
+        fp32_model = core.read_model(fp32_xml)
+        with quiet_nncf():
+            model, mode, params = quantize_int8(fp32_model, singles,
+                                                self.log)
         xml = osp.join(folder, INT8_FILE)
+        self.save_int8(model, xml, info, f'nncf ptq ({mode})')
+        parity = parity_report(reference, self.scores_of(xml, batches),
+                               labels)
+        tolerance = self.options.accuracy_tolerance
+        drop = report_drop(parity)
+        result = dict(mode='ptq', ptq_parity=parity,
+                      summary=f'NNCF post-training quantization ({mode}): '
+                      f'top-1 {0.0 - drop:+.2f} points vs PyTorch.')
+        if drop <= tolerance or not self.options.accuracy_control:
+            if drop > tolerance:
+                result['summary'] += (' Beyond the tolerance; accuracy '
+                                      'control not tried (disabled).')
+            return xml, dict(result, parity=parity)
+
+        self.log(f'INT8 loses {drop:.2f} points of top-1 (tolerance '
+                 f'{tolerance:g}); retrying with NNCF accuracy control on '
+                 f'{len(labels)} {CHOICE_SPLIT} images ...')
+        # NNCF measures the drop against the FP32 IR, ours is against
+        # PyTorch.
+        fp32_drop = max(0.0, fp32_drop)
+        validation = [(x[None].numpy(), int(y)) for inputs, ys in batches
+                      for x, y in zip(inputs, ys)]
+        try:
+            with quiet_nncf():
+                controlled = quantize_int8_with_accuracy_control(
+                    fp32_model, singles, validation, tolerance - fp32_drop,
+                    params)
+        except Exception as error:  # noqa: BLE001 - NNCF raises many kinds
+            result['summary'] += (
+                f' NNCF accuracy control failed ({type(error).__name__}: '
+                f'{error}); the plain INT8 model is kept as the candidate.')
+            self.log(result['summary'])
+            return xml, dict(result, parity=parity)
+        controlled_xml = osp.join(folder, 'end2end_int8_controlled.xml')
+        self.save_int8(controlled, controlled_xml, info,
+                       'nncf accuracy control')
+        controlled_parity = parity_report(
+            reference, self.scores_of(controlled_xml, batches), labels)
+        controlled_drop = report_drop(controlled_parity)
+        kept = count_fake_quantize(controlled)
+        result.update(
+            accuracy_control_parity=controlled_parity,
+            fake_quantize=dict(ptq=count_fake_quantize(model),
+                               accuracy_control=kept))
+        result['summary'] += (
+            f' NNCF accuracy control ({kept} of '
+            f'{count_fake_quantize(model)} quantizers kept): top-1 '
+            f'{0.0 - controlled_drop:+.2f} points.')
+        if controlled_drop < drop:
+            result['mode'] = 'accuracy control'
+            for ext in ('.xml', '.bin'):
+                os.replace(osp.splitext(controlled_xml)[0] + ext,
+                           osp.splitext(xml)[0] + ext)
+            parity = controlled_parity
+        else:
+            for ext in ('.xml', '.bin'):
+                os.remove(osp.splitext(controlled_xml)[0] + ext)
+        if report_drop(parity) > tolerance:
+            result['summary'] += (
+                ' Both lose more than the tolerance: INT8 is not a '
+                'candidate that keeps the accuracy; the best of the others '
+                'is recommended.')
+        self.log(result['summary'])
+        return xml, dict(result, parity=parity)
+
+    def save_int8(self, model, xml: str, info: Dict, quantization: str):
+        import openvino as ov
+        write_model_info(model, info['info'], info['class_names'],
+                         dict(info['extra'], quantization=quantization),
+                         inference_precision=RUNTIME_PRECISION['int8'])
         ov.save_model(model, xml, compress_to_fp16=False)
-        return xml
+
+
+def report_drop(parity: Dict) -> float:
+    """Points of top-1 lost against PyTorch."""
+    return parity['reference_top1'] - parity['candidate_top1']
 
 
 def _write_report(folder: str, report: Dict) -> None:

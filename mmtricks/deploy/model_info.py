@@ -8,14 +8,16 @@ right preprocessing. Model API splits ``labels`` on spaces, so the exact
 class names are also kept as JSON under ``mmtricks/class_names``.
 """
 import json
+import warnings
 from typing import Dict, List, Optional, Sequence
 
 MODEL_INFO = 'model_info'
 MMTRICKS = 'mmtricks'
 # OpenVINO's CPU plugin runs FP32 IRs in bf16 by default on CPUs with bf16
 # support, which moves softmax scores by ~1e-2; the IR records the precision
-# it was verified at, and mmtricks compiles it so.
+# it was verified at (``inference_precision``), and mmtricks compiles it so.
 VERIFIED_PRECISION = 'f32'
+PRECISION_KEY = (MMTRICKS, 'inference_precision')
 
 # mmpretrain transforms that decide the network input size, and how.
 _RESIZE_TYPES = ('Resize', 'RandomResize', 'ResizeEdge')
@@ -76,15 +78,26 @@ def build_model_info(class_names: Sequence[str], mean: Sequence[float],
 
 def write_model_info(ov_model, info: Dict[str, str],
                      class_names: Sequence[str],
-                     extra: Optional[Dict[str, str]] = None) -> None:
+                     extra: Optional[Dict[str, str]] = None,
+                     inference_precision: str = VERIFIED_PRECISION) -> None:
+    """Store ``info``, the class names, the precision the IR was checked at
+    (OpenVINO's ``INFERENCE_PRECISION_HINT`` value) and ``extra``."""
     for key, value in info.items():
         ov_model.set_rt_info(value, [MODEL_INFO, key])
     ov_model.set_rt_info(json.dumps(list(class_names)),
                          [MMTRICKS, 'class_names'])
-    ov_model.set_rt_info(VERIFIED_PRECISION,
-                         [MMTRICKS, 'inference_precision'])
+    set_inference_precision(ov_model, inference_precision)
     for key, value in (extra or {}).items():
         ov_model.set_rt_info(str(value), [MMTRICKS, key])
+
+
+def set_inference_precision(ov_model, precision: str) -> None:
+    ov_model.set_rt_info(precision, list(PRECISION_KEY))
+
+
+def recorded_precision(ov_model) -> Optional[str]:
+    """The precision the IR was checked at, None for IRs from elsewhere."""
+    return _rt_value(ov_model, *PRECISION_KEY)
 
 
 def _rt_value(ov_model, *path) -> Optional[str]:
@@ -123,9 +136,54 @@ def read_model_info(ov_model) -> Dict:
 
 
 def compile_properties(ov_model, performance_hint: str = 'LATENCY') -> Dict:
-    """``compile_model`` properties: the hint, and the verified precision."""
+    """``compile_model`` properties: the hint, and the checked precision."""
     properties = {'PERFORMANCE_HINT': performance_hint}
-    precision = _rt_value(ov_model, MMTRICKS, 'inference_precision')
+    precision = recorded_precision(ov_model)
     if precision:
         properties['INFERENCE_PRECISION_HINT'] = precision
     return properties
+
+
+def _type_name(value) -> str:
+    return value.get_type_name() if hasattr(value, 'get_type_name') \
+        else str(value)
+
+
+def warn_if_precision_differs(compiled, ov_model) -> Optional[str]:
+    """Warn when the device runs the IR at another precision than the one
+    it was checked at (OpenVINO falls back to f32 silently when a CPU lacks
+    BF16); return the warning, or None."""
+    wanted = recorded_precision(ov_model)
+    if not wanted:
+        return None
+    running = _type_name(compiled.get_property('INFERENCE_PRECISION_HINT'))
+    if running == wanted:
+        return None
+    message = (
+        f'This IR was checked at {wanted} (mmtricks/inference_precision), '
+        f'but this device runs it at {running}: accuracy and speed differ '
+        f'from those tools/deploy.py measured. Deploy again on this machine '
+        f'(python tools/deploy.py ...) or ship the FP32 IR (end2end.xml).')
+    warnings.warn(message, stacklevel=2)
+    return message
+
+
+def compile_recorded(core, ov_model, device: str = 'CPU',
+                     performance_hint: str = 'LATENCY',
+                     properties: Optional[Dict] = None):
+    """``core.compile_model`` at the precision the IR records.
+
+    Args:
+        core: An ``openvino.Core``.
+        ov_model: The model (as read; may be reshaped).
+        device (str): OpenVINO device. Defaults to ``'CPU'``.
+        performance_hint (str): ``'LATENCY'`` or ``'THROUGHPUT'``.
+        properties (dict, optional): More properties; they win over the
+            recorded ones.
+    """
+    config = dict(compile_properties(ov_model, performance_hint),
+                  **(properties or {}))
+    compiled = core.compile_model(ov_model, device, config)
+    if 'INFERENCE_PRECISION_HINT' not in (properties or {}):
+        warn_if_precision_differs(compiled, ov_model)
+    return compiled

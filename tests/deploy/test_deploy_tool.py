@@ -1,6 +1,7 @@
 """tools/deploy.py end to end on a tiny trained model."""
 import json
 import os
+import warnings
 import os.path as osp
 import sys
 
@@ -10,7 +11,11 @@ import pytest
 
 from conftest import REPO, fast_config, train
 from mmtricks.deploy import OpenVINOClassifier, read_model_info
-from mmtricks.deploy.deploy_checkpoint import FP32_FILE, INT8_FILE
+from mmtricks.deploy.deploy_checkpoint import (FP32_FILE, INT8_FILE,
+                                               candidates_of)
+from mmtricks.deploy.model_info import recorded_precision
+from mmtricks.deploy.precision import (RUNTIME_PRECISION, bf16_supported,
+                                       choose_precision)
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 
@@ -28,11 +33,11 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def deployed(trained, tmp_path_factory):
-    """``tools/deploy.py --int8`` run once on the trained model."""
+    """``tools/deploy.py`` (every candidate) run once on the trained model."""
     import deploy  # tools/deploy.py
     config, checkpoint = trained
     work_dir = str(tmp_path_factory.mktemp('deployed'))
-    code = deploy.main([config, checkpoint, '--work-dir', work_dir, '--int8',
+    code = deploy.main([config, checkpoint, '--work-dir', work_dir,
                         '--calibration-images', '64',
                         '--benchmark-seconds', '0.2'])
     assert code == 0
@@ -60,7 +65,7 @@ def test_writes_onnx_irs_and_reports(deployed):
                  'deploy_report.md'):
         assert osp.isfile(osp.join(deployed, name)), name
     assert not [n for n in os.listdir(deployed) if n.startswith('.staging')]
-    assert report['recommended'] in ('fp32', 'int8')
+    assert report['recommended'] in report['parity']
     assert report['files'][report['recommended']].endswith('.xml')
     assert set(report['benchmark']) >= {'pytorch', 'fp32', 'int8'}
     for timing in report['benchmark'].values():
@@ -125,3 +130,122 @@ def test_classifier_entry_matches_the_training_pipeline(deployed, trained,
     scores = np.array([p.score for p in predictions])
     np.testing.assert_allclose(scores, direct.max(axis=1), atol=1e-5)
     assert {p.label for p in predictions} <= set(classifier.class_names)
+
+
+def test_each_candidate_records_the_precision_it_was_checked_at(deployed):
+    report = report_of(deployed)
+    core = ov.Core()
+    expected = {'fp32', 'int8'} | ({'bf16'} if bf16_supported(core) else
+                                   set())
+    assert set(report['parity']) == expected
+    if 'bf16' not in expected:
+        assert 'no BF16' in report['skipped']['bf16']
+    for name in expected:
+        model = core.read_model(report['files'][name])
+        assert recorded_precision(model) == RUNTIME_PRECISION[name]
+
+
+def test_recommendation_is_the_rule_applied_to_the_report(deployed):
+    report = report_of(deployed)
+    decision = choose_precision(candidates_of(report),
+                                report['accuracy_tolerance'],
+                                report['min_speedup'])
+    assert report['recommended'] == decision.name
+    assert report['recommendation'] == decision.reason
+    assert set(report['speedups']) == set(report['parity'])
+    assert 'decisions flipped' in report['recommendation'] or \
+        report['recommended'] == 'fp32'
+    quantization = report['int8_quantization']
+    assert quantization['mode'] in ('ptq', 'accuracy control')
+    assert quantization['ptq_parity']['images'] == report['images']
+    with open(osp.join(deployed, 'deploy_report.md')) as f:
+        markdown = f.read()
+    assert f'recommended: **{report["recommended"]}**' in markdown
+
+
+@pytest.mark.slow
+def test_forced_precision_and_test_split(trained, tmp_path, capsys,
+                                         monkeypatch):
+    """--precision bf16 without timings: the rule would keep FP32, so the
+    forced choice is shipped with a warning; a config with its own test
+    split gets its accuracy reported there (the choice stays on val).
+
+    BF16 is declared available so that its candidate is made and checked
+    on any CPU (without BF16, OpenVINO runs it at f32 and the loaders
+    warn)."""
+    import importlib
+
+    import deploy  # tools/deploy.py
+    from mmengine.config import Config
+    module = importlib.import_module('mmtricks.deploy.deploy_checkpoint')
+    monkeypatch.setattr(module, 'bf16_supported', lambda core: True)
+    config, checkpoint = trained
+    cfg = Config.fromfile(config)
+    cfg.test_dataloader = dict(
+        cfg.val_dataloader,
+        dataset=dict(cfg.val_dataloader.dataset, val_ratio=0.1))
+    with_test = str(tmp_path / 'with_test.py')
+    cfg.dump(with_test)
+    work_dir = str(tmp_path / 'out')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # this CPU may lack BF16
+        code = deploy.main([with_test, checkpoint, '--work-dir', work_dir,
+                            '--precision', 'bf16', '--calibration-images',
+                            '32', '--benchmark-seconds', '0'])
+    assert code == 0
+    report = report_of(work_dir)
+    assert report['recommended'] == 'bf16'
+    assert set(report['parity']) == {'fp32', 'bf16', 'int8'}
+    assert recorded_precision(ov.Core().read_model(
+        report['files']['bf16'])) == 'bf16'
+    assert 'overrides the rule, which would ship fp32' in \
+        report['warnings'][0]
+    assert 'WARNING: --precision bf16' in capsys.readouterr().out
+    assert report['choice_split'] == 'val' and report['images'] == 359
+    assert report['report_split'] == 'test'
+    assert report['report_images'] == 179  # stratified 10% of digits
+    assert set(report['reported_parity']) == set(report['parity'])
+    assert report['reported_parity']['bf16']['images'] == 179
+
+
+@pytest.mark.slow
+def test_int8_that_loses_accuracy_is_retried_with_accuracy_control(
+        trained, tmp_path, monkeypatch):
+    """Plain INT8 calibrated on blank images loses most of top-1; the tool
+    retries with NNCF accuracy control (real calibration, the validation
+    set as its metric) and keeps that model as the INT8 candidate."""
+    import importlib
+
+    import torch
+
+    import deploy  # tools/deploy.py
+
+    # (the package's deploy_checkpoint attribute is the function)
+    module = importlib.import_module('mmtricks.deploy.deploy_checkpoint')
+    real = module.quantize_int8
+
+    def blank_calibration(model, calibration, log):
+        return real(model, [torch.zeros_like(x) for x in calibration], log)
+
+    monkeypatch.setattr(module, 'quantize_int8', blank_calibration)
+    config, checkpoint = trained
+    work_dir = str(tmp_path / 'out')
+    assert deploy.main([config, checkpoint, '--work-dir', work_dir,
+                        '--calibration-images', '32',
+                        '--benchmark-seconds', '0']) == 0
+    report = report_of(work_dir)
+    quantization = report['int8_quantization']
+    plain_drop = (quantization['ptq_parity']['reference_top1'] -
+                  quantization['ptq_parity']['candidate_top1'])
+    assert plain_drop > 1.0  # the loss that must trigger the retry
+    assert quantization['mode'] == 'accuracy control'
+    kept = report['parity']['int8']
+    assert kept == quantization['accuracy_control_parity']
+    assert kept['reference_top1'] - kept['candidate_top1'] <= 1.0
+    assert 'accuracy control' in quantization['summary']
+    # The kept model is the file shipped as INT8, and it is still INT8.
+    model = ov.Core().read_model(report['files']['int8'])
+    assert model.get_rt_info(['mmtricks', 'quantization']).astype(str) == \
+        'nncf accuracy control'
+    assert quantization['fake_quantize']['accuracy_control'] > 0
+    assert not osp.exists(osp.join(work_dir, 'end2end_int8_controlled.xml'))
