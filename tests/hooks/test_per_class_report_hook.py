@@ -110,3 +110,42 @@ def test_shipped_config_reports_per_class_and_saves_matrices(
     balance = runner.message_hub.get_info('train_class_balance')
     assert balance == dict(classes=['face', 'non_face'], counts=[40, 40],
                            ratio=1.0, imbalanced=False)
+
+
+class _Wrapped:
+    """A dataset seen through a wrapper: no get_gt_labels, only get_cat_ids
+    (as MMEngine's ClassBalancedDataset, which repeats rare classes)."""
+    metainfo = dict(classes=('functional', 'defective'))
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def get_cat_ids(self, index):
+        return [self.labels[index]]
+
+
+class _Logger:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, line):
+        self.lines.append(line)
+
+
+def test_before_train_reports_the_labels_trained_on():
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub
+    runner = SimpleNamespace(
+        train_dataloader=SimpleNamespace(dataset=_Wrapped([0] * 30 + [1] * 10)),
+        logger=_Logger(),
+        message_hub=MessageHub.get_instance('test_per_class_report_hook'))
+    PerClassReportHook().before_train(runner)
+    assert runner.logger.lines == [class_balance(
+        [30, 10], ('functional', 'defective'))[2]]
+    assert runner.message_hub.get_info('train_class_balance') == dict(
+        classes=['functional', 'defective'], counts=[30, 10],
+        ratio=pytest.approx(1 / 3), imbalanced=True)
