@@ -140,7 +140,8 @@ def test_before_train_reports_the_labels_trained_on():
 
     from mmengine.logging import MessageHub
     runner = SimpleNamespace(
-        train_dataloader=SimpleNamespace(dataset=_Wrapped([0] * 30 + [1] * 10)),
+        train_dataloader=SimpleNamespace(
+            dataset=_Wrapped([0] * 30 + [1] * 10)),
         logger=_Logger(),
         message_hub=MessageHub.get_instance('test_per_class_report_hook'))
     PerClassReportHook().before_train(runner)
