@@ -83,7 +83,19 @@ test_dataloader = dict(
     dataset=dict(dataset, split='test', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
-val_evaluator = dict(type='Accuracy', topk=(1, ))
+# Top-1 first: CheckpointHook(save_best) and AutoEpochsHook monitor it.
+# Then per-class results, so that imbalanced data shows what top-1 hides
+# (MMPretrain's metrics; PerClassReportHook below names the per-class values
+# by class and saves the confusion matrix as a PNG in the work dir):
+# macro/precision, macro/recall (= balanced accuracy), macro/f1-score;
+# class/precision/<class>, class/recall/<class>, class/f1-score/<class>;
+# confusion_matrix/result (rows: true class, columns: predicted).
+val_evaluator = [
+    dict(type='Accuracy', topk=(1, )),
+    dict(type='SingleLabelMetric', average='macro', prefix='macro'),
+    dict(type='SingleLabelMetric', average=None, prefix='class'),
+    dict(type='ConfusionMatrix'),
+]
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(
@@ -122,6 +134,9 @@ custom_hooks = [
     # Honest eval-mode BN statistics for validation and checkpoints: without
     # it MobileNetV3's BN momentum 0.01 can collapse eval to one class.
     dict(type='PreciseBNStatsHook', num_samples=1024),
+    # Training split's class balance (one line), per-class metrics named by
+    # class, confusion matrix PNGs (confusion_matrix_{val,test}.png).
+    dict(type='PerClassReportHook'),
 ]
 env_cfg = dict(dist_cfg=dict(backend=None))  # None: nccl with CUDA, else gloo
 randomness = dict(seed=0, deterministic=False)

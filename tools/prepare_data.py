@@ -1,20 +1,22 @@
 """Write a bundled image set as class folders to train configs/auto_mbv3.py on.
 
-    python tools/prepare_data.py {digits,mnist,lfw_faces} OUT_DIR \
+    python tools/prepare_data.py {digits,mnist,lfw_faces,elpv_poly} OUT_DIR \
         [--image-size N] [--val-ratio R] [--test-ratio R] [--seed S] \
         [--overwrite]
 
 Writes OUT_DIR/train/<class>/*.png, OUT_DIR/val/<class>/*.png and
 OUT_DIR/test/<class>/*.png (the same stratified split as the bundled
 datasets: 60/20/20, 40/30/30 for lfw_faces), prints the image counts and the
-`mim train` / `mim test` commands for the folder.
+`mim train` / `mim test` commands for the folder. elpv_poly needs
+`pip install 'mmtricks[datasets]'` (its images are CC BY-NC-SA 4.0).
 """
 import argparse
 import shlex
 import sys
 
 from mmtricks.datasets.export import OutputDirNotEmptyError, export_bundled
-from mmtricks.datasets.sources import BUNDLED_SOURCES
+from mmtricks.datasets.sources import (BUNDLED_SOURCES,
+                                       MissingDatasetPackageError)
 
 CONFIG = 'configs/auto_mbv3.py'
 
@@ -66,7 +68,7 @@ def main(argv=None):
         sys.exit(f'error: {args.out_dir!r} is not empty. Choose an empty or '
                  'new folder, or pass --overwrite to write into it anyway '
                  '(same-named files are replaced, nothing is deleted).')
-    except ValueError as error:
+    except (ValueError, MissingDatasetPackageError) as error:
         sys.exit(f'error: {error}')
 
     print(f'Wrote {summary["total"]} {summary["image_size"]}x'

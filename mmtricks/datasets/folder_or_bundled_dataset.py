@@ -6,8 +6,9 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
 from .bundled_dataset import (DEFAULT_SPLIT_RATIOS, bundled_data_list,
-                              bundled_split_ratios, check_split,
-                              load_rgb_images, select_split, split_ratios)
+                              bundled_split_ratios, check_image_size,
+                              check_split, load_rgb_images, select_split,
+                              split_ratios)
 from .folder import (DatasetFolderError, check_images_readable,
                      scan_class_folders)
 from .split import SPLIT_PARTS, TinyClassError
@@ -65,7 +66,8 @@ class FolderOrBundledDataset(BaseDataset):
             to ``'digits'``.
         split (str): ``'train'``, ``'val'``, ``'test'`` or ``'all'``.
             Defaults to ``'train'``.
-        image_size (int): Image side for the bundled set. Defaults to 32.
+        image_size (int, optional): Image side for the bundled set; None
+            serves it at its native size. Defaults to 32.
         val_ratio (float, optional): Share of each class for validation
             when the data is not pre-split. Defaults to None: 0.2 for a
             folder, the bundled set's default otherwise.
@@ -92,7 +94,7 @@ class FolderOrBundledDataset(BaseDataset):
         self.folder = osp.expanduser(data_root) if data_root else None
         self.bundled = bundled
         self.split = split
-        self.image_size = int(image_size)
+        self.image_size = check_image_size(image_size)
         self.seed = seed
         self.check_images = check_images
         self.val_ratio, self.test_ratio = self._split_ratios(

@@ -6,6 +6,7 @@ from .mix_off_hook import MixOffHook, current_lr, mix_off_due
 from .num_classes_check_hook import NumClassesCheckHook, num_classes_mismatch
 from .plateau_policy import PlateauPolicy, PolicyState, decide
 from .precise_bn_stats_hook import PreciseBNStatsHook
+from .per_class_report_hook import PerClassReportHook  # noqa: F401
 from .progressive_resizing_hook import (ProgressiveResizingHook,
                                         scale_pipeline)
 from .soft_target_check_hook import SoftTargetCheckHook, soft_target_problem

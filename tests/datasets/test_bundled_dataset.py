@@ -160,3 +160,12 @@ def test_bad_arguments(type_):
 def test_bundled_bad_image_size():
     with pytest.raises(ValueError, match='image_size must be positive'):
         build('BundledDataset', image_size=0)
+
+
+@pytest.mark.parametrize('type_', TYPES)
+def test_image_size_none_serves_native_size(type_):
+    # Not downscaled at load: the input size can be chosen from the data.
+    image = build(type_, split='val', image_size=None).get_data_info(0)['img']
+    assert image.shape == (25, 25, 3)
+    with pytest.raises(ValueError, match='image_size must be positive'):
+        build(type_, image_size=2.5)

@@ -8,7 +8,11 @@ EXPECTED = {
     'digits': (1797, 8, 8, 10),
     'mnist': (5000, 28, 28, 10),
     'lfw_faces': (200, 25, 25, 2),
+    'elpv_poly': (1550, 300, 300, 2),
 }
+# Sets from an optional extra: skipped when their package is absent
+# (tests/datasets/test_elpv_poly.py checks the error then).
+OPTIONAL_PACKAGES = {'elpv_poly': 'elpv_dataset'}
 
 
 def test_every_source_is_covered():
@@ -17,6 +21,8 @@ def test_every_source_is_covered():
 
 @pytest.mark.parametrize('name', sorted(EXPECTED))
 def test_bundled_source(name):
+    if name in OPTIONAL_PACKAGES:
+        pytest.importorskip(OPTIONAL_PACKAGES[name])
     count, height, width, num_classes = EXPECTED[name]
     data = load_bundled(name)
     assert isinstance(data, LabelledImages)
