@@ -31,6 +31,7 @@ import tempfile
 import time
 
 import numpy as np
+from benchmarks.deploy import SoftmaxScores
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 HEAD_CHANNELS = dict(small=576, large=960)
@@ -52,18 +53,7 @@ def build_module(arch: str):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-
-    class Scores(torch.nn.Module):
-        """The graph tools/deploy.py exports: softmax scores."""
-
-        def __init__(self, classifier):
-            super().__init__()
-            self.classifier = classifier
-
-        def forward(self, x):
-            return torch.softmax(self.classifier(x, mode='tensor'), dim=1)
-
-    return Scores(model).eval()
+    return SoftmaxScores(model).eval()
 
 
 def export_onnx(module, size: int, path: str) -> str:

@@ -80,8 +80,12 @@ def export_with_opset(cfg, checkpoint: str, opset: int, folder: str,
     return osp.join(folder, 'end2end.onnx')
 
 
-class _SoftmaxLogits(torch.nn.Module):
-    """The classifier as the exported graphs compute it: softmax scores."""
+class SoftmaxScores(torch.nn.Module):
+    """The classifier as ``tools/deploy.py`` exports it: softmax scores.
+
+    Args:
+        model: An MMPretrain classifier.
+    """
 
     def __init__(self, model):
         super().__init__()
@@ -173,7 +177,7 @@ def benchmark_arch(arch: str, image_size: int, seconds: float,
     task_processor = build_task_processor(cfg, Config.fromfile(DEPLOY_CFG),
                                           'cpu')
     torch_model, _ = build_checked_model(task_processor, checkpoint)
-    module = _SoftmaxLogits(torch_model).eval()
+    module = SoftmaxScores(torch_model).eval()
     direct = ov.convert_model(module, example_input=torch.zeros(shape))
     rows['OpenVINO FP32 via ov.convert_model(torch)'] = time_openvino(
         core, direct, shape, seconds, throughput_batch)
