@@ -115,8 +115,7 @@ class LRFinderHook(Hook):
         check_rescalable(schedulers)
         self.result = self.find(runner)
         if self.result['lr'] != self.result['config_lr']:
-            apply_initial_lr(runner.optim_wrapper, schedulers,
-                             self.result['lr'])
+            apply_initial_lr(runner, self.result['lr'])
         if is_main_process():
             self.write_outputs(runner.work_dir)
 
