@@ -122,11 +122,13 @@ class AutoEpochsHook(Hook):
             return
         scheduler = self.policy_scheduler
         collapsed = bool(runner.message_hub.get_info(COLLAPSED_KEY, False))
+        scale_before = scheduler.state.scale
         action, reason = scheduler.step_validation(metrics or {}, collapsed)
         step, unit = scheduler.last_validated_step, self._unit(runner)
         if action == DECAY:
             runner.logger.info(
-                f'AutoEpochs: LR x{scheduler.policy.factor:g} at {unit} '
+                f'AutoEpochs: LR x{scheduler.state.scale / scale_before:g} '
+                f'at {unit} '
                 f'{step} ({reason}); LR is now {scheduler.state.scale:g} x '
                 'initial.')
         elif action == ANNEAL:

@@ -61,7 +61,9 @@ def test_scheduler_extension_point():
             called.append(self.last_step)
             return [g['lr'] for g in self.optimizer.param_groups]
 
-    Probe(wrapper(), 'lr', end=3).step()
+    probe = Probe(wrapper(), 'lr', end=3)
+    probe.optimizer.step()
+    probe.step()
     assert called == [0, 1]
 
 
