@@ -103,11 +103,17 @@ optim_wrapper = dict(
         type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
 )
-# A budget cap, not a guess: AutoEpochsHook anneals the LR after the first
-# plateau, stops when the anneal ends, and ships the best validated weights.
+# A budget cap, not a guess: AutoEpochsLR keeps the LR constant until top-1
+# stops improving for 5 epochs, then anneals it (one cosine as long as the
+# run so far) and AutoEpochsHook stops training when the anneal ends. Chosen
+# on `tools/benchmark.py epochs` (docs/auto_epochs.md). Its `end` is left to
+# MMEngine: max_epochs, the cap.
 max_epochs = 60
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=2,
+         convert_to_iter_based=True),
+    dict(type='AutoEpochsLR', monitor='accuracy/top1', mode='anneal',
+         patience=5, min_anneal=5, by_epoch=True,
          convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
@@ -126,11 +132,12 @@ custom_hooks = [
     # Initial LR from an LR range test on this data, model and batch size
     # (the optimizer's lr above is only the fallback).
     dict(type='LRFinderHook'),
-    # Constant LR until top-1 stops improving for 5 epochs, then one cosine
-    # anneal as long as the run so far, stop; final weights = best
-    # validated. Chosen on `tools/benchmark.py epochs` (docs/auto_epochs.md).
-    dict(type='AutoEpochsHook', monitor='accuracy/top1', mode='anneal',
-         patience=5, min_anneal=5),
+    # Hands each validation to AutoEpochsLR, stops when it says so, and
+    # ships the best checkpoint above as best_auto_epochs.pth.
+    dict(type='AutoEpochsHook'),
+    # Stops a run whose loss became NaN; flags validation collapsed to one
+    # class, which AutoEpochsLR then does not count as a plateau.
+    dict(type='HealthCheckHook'),
     # Honest eval-mode BN statistics for validation and checkpoints: without
     # it MobileNetV3's BN momentum 0.01 can collapse eval to one class.
     dict(type='PreciseBNStatsHook', num_samples=1024),

@@ -51,10 +51,18 @@ optim_wrapper = dict(
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
 )
 
+# The paper's policy: plateau decays of x0.1 (AutoEpochsLR's 'step' mode).
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=2,
+         convert_to_iter_based=True),
+    dict(type='AutoEpochsLR', monitor='accuracy/top1', by_epoch=True,
+         convert_to_iter_based=True),
+]
 custom_hooks = [
     dict(type='NumClassesCheckHook'),
     dict(type='LRFinderHook'),
-    dict(type='AutoEpochsHook', monitor='accuracy/top1'),
+    dict(type='AutoEpochsHook'),
+    dict(type='HealthCheckHook'),
     dict(type='PreciseBNStatsHook', num_samples=1024),
     # EMA of the weights (decay 0.999); validation, the best checkpoint and
     # AutoEpochsHook's choice use the EMA weights. The momentum is warmed up

@@ -6,15 +6,15 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
 
 
-AUTOMATIC_HOOKS = ('LRFinderHook', 'AutoEpochsHook')
+AUTOMATIC_HOOKS = ('LRFinderHook', 'AutoEpochsHook', 'HealthCheckHook')
 
 
 def fast_config(path=AUTO_MBV3, work_dir=None, max_epochs=1, **dataset_args):
     """configs/auto_mbv3.py (or ``path``) trimmed for a quick in-process run.
 
     Trains at the config's LR for exactly ``max_epochs`` with cosine decay:
-    the LR finder and the automatic epoch policy are removed (tests of them
-    add them back).
+    the LR finder, the automatic epoch policy (hook and scheduler) and the
+    health check are removed (tests of them add them back).
     """
     from mmengine.config import Config
     cfg = Config.fromfile(path)

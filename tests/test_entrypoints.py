@@ -143,7 +143,9 @@ names = {
                           'RandomErasingPreset'],
     registry.HOOKS: ['PreciseBNStatsHook', 'NumClassesCheckHook', 'LRFinderHook',
                      'AutoEpochsHook', 'MixOffHook', 'SoftTargetCheckHook',
-                     'ProgressiveResizingHook'],
+                     'ProgressiveResizingHook', 'HealthCheckHook'],
+    registry.PARAM_SCHEDULERS: ['AutoEpochsLR', 'AutoEpochsParamScheduler',
+                                'ProgressiveResizingLR'],
     registry.WEIGHT_INITIALIZERS: ['PretrainedIfAvailable', 'ZeroInitLastBN',
                                    'PackagedEfficientNetLite'],
     registry.BATCH_AUGMENTS: ['MixupCutMix', 'RandomResolutionDecrement',
@@ -161,4 +163,4 @@ for reg, types in names.items():
 print('resolved', sum(map(len, names.values())))
 '''
     output = run([sys.executable, '-c', code])
-    assert 'resolved 27' in output
+    assert 'resolved 31' in output

@@ -30,11 +30,13 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.device import (is_mlu_available, is_musa_available,
                              is_npu_available)
-from mmengine.dist import utils as dist_utils
 from mmengine.logging import print_log
 from mmengine.model.wrappers import MMDistributedDataParallel
 
-_original_init_dist_pytorch = dist_utils._init_dist_pytorch
+from .private_mmengine import (original_init_dist_pytorch,
+                               replace_init_dist_pytorch)
+
+_original_init_dist_pytorch = original_init_dist_pytorch()
 _original_ddp_init = MMDistributedDataParallel.__init__
 
 
@@ -91,5 +93,5 @@ def ddp_init_cpu_aware(self, module, *args, **kwargs):
 
 
 def apply() -> None:
-    dist_utils._init_dist_pytorch = init_dist_pytorch
+    replace_init_dist_pytorch(init_dist_pytorch)
     MMDistributedDataParallel.__init__ = ddp_init_cpu_aware

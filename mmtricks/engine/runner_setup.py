@@ -1,5 +1,7 @@
 from mmengine.runner import Runner
 
+from ..compat.private_mmengine import build_train_loop_now, init_model_weights
+
 
 def build_runner_ready_to_train(cfg) -> Runner:
     """A Runner built as ``Runner.train()`` builds it before the first step.
@@ -10,12 +12,12 @@ def build_runner_ready_to_train(cfg) -> Runner:
     finder) start from here.
     """
     runner = Runner.from_cfg(cfg)
-    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    build_train_loop_now(runner)
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     runner.param_schedulers = runner.build_param_scheduler(
         runner.param_schedulers)
     runner.call_hook('before_run')
-    runner._init_model_weights()
+    init_model_weights(runner)
     runner.optim_wrapper.initialize_count_status(runner.model, 0,
                                                  runner.max_iters)
     return runner

@@ -1,5 +1,6 @@
 from .auto_epochs_hook import AutoEpochsHook
 from .bn_stats import recompute_bn_statistics
+from .health_check_hook import HealthCheckHook
 from .lr_finder_hook import LRFinderHook
 from .lr_range_test import SUGGESTION_RULES, suggest_lr
 from .mix_off_hook import MixOffHook, current_lr, mix_off_due
@@ -12,7 +13,7 @@ from .progressive_resizing_hook import (ProgressiveResizingHook,
 from .soft_target_check_hook import SoftTargetCheckHook, soft_target_problem
 
 __all__ = [
-    'AutoEpochsHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
+    'AutoEpochsHook', 'HealthCheckHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
     'PlateauPolicy', 'PolicyState', 'PreciseBNStatsHook',
     'ProgressiveResizingHook', 'SUGGESTION_RULES', 'SoftTargetCheckHook',
     'current_lr', 'decide', 'mix_off_due', 'num_classes_mismatch',

@@ -1,91 +1,108 @@
-import math
-from dataclasses import replace
+import os
+import os.path as osp
+import shutil
 from typing import Dict, Optional
 
-import torch
-from mmengine.dist import all_reduce
-from mmengine.hooks import Hook
-from mmengine.runner import EpochBasedTrainLoop
+from mmengine.dist import barrier, is_main_process
+from mmengine.hooks import CheckpointHook, Hook
+from mmengine.runner import EpochBasedTrainLoop, load_checkpoint
 from mmpretrain.registry import HOOKS
 
-from ..engine.model_state import cloned_state_dict, unwrap_model
-from .plateau_policy import (ANNEAL, DECAY, STOP, PlateauPolicy, PolicyState,
-                             decide, is_collapsed, lr_scale_at)
+from ..engine.model_state import unwrap_model
+from .plateau_policy import ANNEAL, DECAY, STOP, PolicyState
+
+#: The stable name of the shipped weights in ``work_dir``.
+SHIPPED_NAME = 'best_auto_epochs.pth'
+#: Message-hub key where :class:`HealthCheckHook` publishes a collapse.
+COLLAPSED_KEY = 'health_check/predictions_collapsed'
 
 
 @HOOKS.register_module()
 class AutoEpochsHook(Hook):
-    """Training decides how long to run: plateau LR decay, stop, best weights.
+    """Connects :class:`~mmtricks.optim.AutoEpochsLR` to the run.
 
-    After every validation, :func:`~mmtricks.hooks.plateau_policy.decide`
-    looks at the monitored metric: during ``warmup`` validations nothing
-    happens; then the LR is multiplied by ``factor`` when the metric has not
-    improved for ``patience`` validations (and once at ``force_decay_at`` of
-    the budget if it never plateaued), and training stops when the LR is at
-    its floor and the metric has not improved for ``stop_patience``
-    validations. ``max_epochs`` (or ``max_iters``) is the budget cap. With
-    ``mode='anneal'`` the first plateau starts one cosine anneal to the
-    floor instead, updated every iteration, and training stops when it ends.
-    Decays multiply the current LR, so they compose with MMEngine's
-    chainable schedulers (a warmup ``LinearLR`` before them, say).
+    The scheduler (in ``param_scheduler``) holds the policy and owns the LR;
+    this hook only wires events, as MMEngine's ``EMAHook`` does:
 
-    Validation must be honest for this to work: use it with
-    ``PreciseBNStatsHook``. A NaN/inf training loss or metric stops training
-    (a diverged run does not train on), and validation predictions that
-    collapse to one class are reported and not taken for a plateau.
+    * after each validation during training it hands the metrics (and the
+      collapse flag :class:`HealthCheckHook` publishes) to the scheduler,
+      logs the decision, and sets ``train_loop.stop_training`` when the
+      policy stops, as MMEngine's ``EarlyStoppingHook`` does;
+    * a run resumed from a checkpoint written before that epoch's validation
+      validates first, so it decides as an uninterrupted run would;
+    * at the end, the best checkpoint of ``CheckpointHook(save_best=...)``
+      (on the scheduler's monitor) is loaded into the model and linked as
+      ``work_dir/best_auto_epochs.pth`` (a hard link: no second copy on
+      disk; a copy where the file system has no hard links).
 
-    At the end of training the best validated weights (the EMA weights, when
-    EMA is validated) become the model's weights and are saved as
-    ``best_auto_epochs.pth``. The policy's whole state, best weights
-    included, is saved in every checkpoint, so a resumed run decides as an
-    uninterrupted one would. Validation metrics are the same on every rank
-    and the collapse and NaN checks are reduced over ranks, so all ranks stop
-    at the same step.
-
-    Args:
-        monitor (str): Validation metric, higher is better. Defaults to
-            ``'accuracy/top1'``.
-        patience, factor, min_scale, stop_patience, min_delta, warmup,
-        force_decay_at, mode, anneal_ratio, min_anneal: See
-            :class:`PlateauPolicy`. Defaults to 3, 0.1, 0.005, 3, 0.1, 2,
-            0.75, ``'step'``, 1.0 and 3.
+    Validation metrics are the same on every rank, and the collapse flag is
+    reduced over ranks, so every rank decides the same.
     """
 
-    priority = 'ABOVE_NORMAL'  # before EMAHook swaps the validated weights out
+    priority = 'NORMAL'
 
-    def __init__(self,
-                 monitor: str = 'accuracy/top1',
-                 patience: int = 3,
-                 factor: float = 0.1,
-                 min_scale: float = 0.005,
-                 stop_patience: int = 3,
-                 min_delta: float = 0.1,
-                 warmup: int = 2,
-                 force_decay_at: float = 0.75,
-                 mode: str = 'step',
-                 anneal_ratio: float = 1.0,
-                 min_anneal: int = 3):
-        self.monitor = monitor
-        self.policy = PlateauPolicy(
-            patience=patience, factor=factor, min_scale=min_scale,
-            stop_patience=stop_patience, min_delta=min_delta, warmup=warmup,
-            force_decay_at=force_decay_at, mode=mode,
-            anneal_ratio=anneal_ratio, min_anneal=min_anneal)
-        self.state = PolicyState()
-        self.best_weights: Optional[Dict[str, torch.Tensor]] = None
-        self._nonfinite_loss = False
-        self._pred_counts: Optional[torch.Tensor] = None
-        self._gt_counts: Optional[torch.Tensor] = None
+    def __init__(self):
+        self._training = False
+        self.policy_scheduler = None
+
+    @property
+    def state(self) -> Optional[PolicyState]:
+        """The policy's state (best, trace, stop reason); None before
+        training."""
+        return None if self.policy_scheduler is None else \
+            self.policy_scheduler.state
+
+    # the parts it connects --------------------------------------------------
+
+    @staticmethod
+    def scheduler(runner):
+        """The run's :class:`~mmtricks.optim.AutoEpochsParamScheduler`.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        from ..optim.scheduler import AutoEpochsParamScheduler
+        schedulers = runner.param_schedulers or []
+        if isinstance(schedulers, dict):
+            schedulers = [s for group in schedulers.values() for s in group]
+        found = [s for s in schedulers
+                 if isinstance(s, AutoEpochsParamScheduler)]
+        if len(found) != 1:
+            raise ValueError(
+                f'AutoEpochsHook needs exactly one AutoEpochsLR in '
+                f'param_scheduler, found {len(found)}: add dict('
+                "type='AutoEpochsLR', by_epoch=True, convert_to_iter_based="
+                'True) after the warmup scheduler.')
+        return found[0]
 
     # runner events -------------------------------------------------------
 
     def before_train(self, runner) -> None:
+        """Check the set-up; validate a resumed epoch that was not.
+
+        Args:
+            runner (Runner): The runner.
+        """
         if runner.val_loop is None:
             raise ValueError(
                 'AutoEpochsHook decides from validation results, but no '
                 'val_dataloader/val_cfg/val_evaluator is configured. Add a '
                 'validation set, or remove the hook and set max_epochs.')
-        if self._resumed_before_its_validation(runner):
+        # After LRFinderHook (VERY_HIGH), which rebuilds the schedulers.
+        scheduler = self.policy_scheduler = self.scheduler(runner)
+        by_epoch = isinstance(runner.train_loop, EpochBasedTrainLoop)
+        budget = runner.max_epochs if by_epoch else runner.max_iters
+        counts_epochs = scheduler.by_epoch or scheduler.converted_to_iters
+        if by_epoch != counts_epochs or scheduler.budget != budget:
+            raise ValueError(
+                f'AutoEpochsLR must count what the train loop counts, up to '
+                f'its cap ({budget} {"epochs" if by_epoch else "iters"}): '
+                'use by_epoch=True with convert_to_iter_based=True for '
+                'epoch-based training, by_epoch=False for iteration-based, '
+                'and leave `end` unset (or the cap).')
+        self._best_checkpoint_hook(runner, scheduler.monitor)
+        self._training = True
+        if self._resumed_before_its_validation(runner, scheduler):
             # Checkpoints are written before the epoch's validation; without
             # it the resumed policy would miss one decision.
             runner.logger.info(
@@ -93,166 +110,115 @@ class AutoEpochsHook(Hook):
                 'the checkpoint was saved before.')
             runner.val_loop.run()
 
-    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
-        if self.state.anneal_start is None:
+    def after_val_epoch(self, runner,
+                        metrics: Optional[Dict[str, float]] = None) -> None:
+        """Hand the validation to the scheduler; stop if it says so.
+
+        Args:
+            runner (Runner): The runner.
+            metrics (dict, optional): The validation metrics.
+        """
+        if not self._training:  # `runner.val()` alone decides nothing
             return
-        # From the iteration count alone, so a resumed run (whose optimizer
-        # holds the last applied LR) continues the same curve.
-        now = self._fractional_position(runner, runner.iter)
-        before = self._fractional_position(runner, runner.iter - 1)
-        ratio = (lr_scale_at(self.policy, self.state, now) /
-                 lr_scale_at(self.policy, self.state, before))
-        if ratio != 1.0:
-            for group in runner.optim_wrapper.param_groups:
-                group['lr'] *= ratio
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
-                         outputs=None) -> None:
-        loss = (outputs or {}).get('loss')
-        if loss is not None and not math.isfinite(float(loss.detach())):
-            self._nonfinite_loss = True
-        if not self._by_epoch(runner) and self._diverged_anywhere():
-            self._stop_diverged(runner)
-
-    def after_train_epoch(self, runner) -> None:
-        if self._by_epoch(runner) and self._diverged_anywhere():
-            self._stop_diverged(runner)
-
-    def before_val_epoch(self, runner) -> None:
-        self._pred_counts = self._gt_counts = None
-
-    def after_val_iter(self, runner, batch_idx, data_batch=None,
-                       outputs=None) -> None:
-        if not outputs or 'pred_label' not in outputs[0]:
-            return
-        preds = torch.cat([s.pred_label.view(-1) for s in outputs]).long()
-        gts = torch.cat([s.gt_label.view(-1) for s in outputs]).long()
-        size = int(max(preds.max(), gts.max())) + 1
-        if self._pred_counts is None:
-            self._pred_counts = torch.zeros(0, dtype=torch.long)
-            self._gt_counts = torch.zeros(0, dtype=torch.long)
-        size = max(size, len(self._pred_counts))
-        self._pred_counts = _grow(self._pred_counts, size) + \
-            torch.bincount(preds, minlength=size)
-        self._gt_counts = _grow(self._gt_counts, size) + \
-            torch.bincount(gts, minlength=size)
-
-    def after_val_epoch(self, runner, metrics: Optional[Dict] = None) -> None:
-        if not self._in_training(runner):
-            return
-        metrics = metrics or {}
-        if self.monitor not in metrics:
-            raise KeyError(
-                f'AutoEpochsHook monitors {self.monitor!r}, which validation '
-                f'does not report; it reports {sorted(metrics)}. Set '
-                '`monitor` to one of them.')
-        unit, step, budget = self._position(runner)
-        old = self.state
-        self.state, action, reason = decide(
-            self.policy, old, step, float(metrics[self.monitor]), budget,
-            collapsed=self._collapsed(runner))
-        if self.state.best_step == step and self.state.best != old.best:
-            self.best_weights = cloned_state_dict(runner.model)
-        if 'collapsed' in reason:
-            runner.logger.warning(f'AutoEpochs: {reason} at {unit} {step}.')
+        scheduler = self.policy_scheduler
+        collapsed = bool(runner.message_hub.get_info(COLLAPSED_KEY, False))
+        scale_before = scheduler.state.scale
+        action, reason = scheduler.step_validation(metrics or {}, collapsed)
+        step, unit = scheduler.last_validated_step, self._unit(runner)
         if action == DECAY:
-            ratio = self.state.scale / old.scale
-            for group in runner.optim_wrapper.param_groups:
-                group['lr'] *= ratio
             runner.logger.info(
-                f'AutoEpochs: LR x{ratio:g} at {unit} {step} ({reason}); LR '
-                f'is now {self.state.scale:g} x initial.')
+                f'AutoEpochs: LR x{scheduler.state.scale / scale_before:g} '
+                f'at {unit} '
+                f'{step} ({reason}); LR is now {scheduler.state.scale:g} x '
+                'initial.')
         elif action == ANNEAL:
             runner.logger.info(f'AutoEpochs: at {unit} {step}, {reason}.')
         elif action == STOP:
-            self._stop(runner, step, budget, unit, reason)
+            runner.train_loop.stop_training = True
+            runner.logger.info(
+                f'AutoEpochs: stopping at {unit} {step} of '
+                f'{scheduler.budget} ({reason}); '
+                f'{scheduler.budget - step} {unit}s saved against the cap.')
 
     def after_train(self, runner) -> None:
-        if self.best_weights is None:
+        """Load the best checkpoint into the model; link it as the shipped
+        weights.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        self._training = False
+        monitor = self.policy_scheduler.monitor
+        best = self._best_checkpoint_path(runner, monitor)
+        # Rank 0 writes the best checkpoint; the other ranks must not look
+        # for it (or load it) before it is complete.
+        barrier()
+        if best is None or not osp.isfile(best):
+            runner.logger.warning(
+                f'AutoEpochs: no best checkpoint on {monitor!r} was written '
+                f'(path: {best}); the final weights are the last ones and '
+                f'{SHIPPED_NAME} is not written. Check the validation '
+                'metric for NaN.')
             return
-        model = unwrap_model(runner.model)
-        model.load_state_dict(self.best_weights)
-        runner.logger.info(
-            f'AutoEpochs: final weights are the best validated ones '
-            f'({self.monitor}={self.state.best:.4g} at step '
-            f'{self.state.best_step}), saved as best_auto_epochs.pth.')
-        runner.save_checkpoint(runner.work_dir, 'best_auto_epochs.pth',
-                               save_optimizer=False, save_param_scheduler=False)
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['auto_epochs'] = dict(state=self.state.to_dict(),
-                                         best_weights=self.best_weights)
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        saved = checkpoint.get('auto_epochs')
-        if saved is not None:
-            self.state = PolicyState.from_dict(saved['state'])
-            self.best_weights = saved['best_weights']
+        shipped = osp.join(runner.work_dir, SHIPPED_NAME)
+        how = link_or_copy(best, shipped) if is_main_process() else None
+        load_checkpoint(unwrap_model(runner.model), best, map_location='cpu',
+                        strict=True)
+        if how is not None:
+            runner.logger.info(
+                f'AutoEpochs: final weights are the best validated ones '
+                f'({monitor}={runner.message_hub.get_info("best_score"):.4g}'
+                f', {osp.basename(best)}), {how} as {SHIPPED_NAME}.')
 
     # helpers ---------------------------------------------------------------
 
-    def _resumed_before_its_validation(self, runner) -> bool:
-        if runner.iter == 0 or not self._by_epoch(runner):
+    @staticmethod
+    def _unit(runner) -> str:
+        return 'epoch' if isinstance(runner.train_loop,
+                                     EpochBasedTrainLoop) else 'iter'
+
+    @staticmethod
+    def _resumed_before_its_validation(runner, scheduler) -> bool:
+        if runner.iter == 0 or \
+                not isinstance(runner.train_loop, EpochBasedTrainLoop):
             return False
         loop = runner.train_loop
         validated_then = (runner.epoch >= loop.val_begin and
                           runner.epoch % loop.val_interval == 0)
-        last = self.state.trace[-1][0] if self.state.trace else 0
-        return validated_then and last < runner.epoch
+        return validated_then and scheduler.last_validated_step < runner.epoch
 
     @staticmethod
-    def _by_epoch(runner) -> bool:
-        return isinstance(runner.train_loop, EpochBasedTrainLoop)
+    def _best_checkpoint_hook(runner, monitor: str) -> CheckpointHook:
+        for hook in runner.hooks:
+            if isinstance(hook, CheckpointHook) and hook.save_best and \
+                    monitor in hook.key_indicators:
+                rule = hook.rules[hook.key_indicators.index(monitor)]
+                if rule != 'greater':
+                    raise ValueError(
+                        f"CheckpointHook keeps the best {monitor!r} with "
+                        f"rule={rule!r}; AutoEpochsLR's monitor is higher-"
+                        "is-better: set rule='greater'.")
+                return hook
+        raise ValueError(
+            f'AutoEpochsHook ships the best checkpoint on {monitor!r}: set '
+            f"default_hooks.checkpoint=dict(type='CheckpointHook', "
+            f"save_best='{monitor}', rule='greater', ...).")
 
-    @staticmethod
-    def _in_training(runner) -> bool:
-        # `runner.val()` alone (no training) must not drive the policy.
-        return getattr(runner, '_train_loop', None) is not None and \
-            not isinstance(runner._train_loop, dict)
-
-    def _diverged_anywhere(self) -> bool:
-        flag = torch.tensor(float(self._nonfinite_loss))
-        all_reduce(flag, op='max')
-        return bool(flag)
-
-    def _position(self, runner):
-        """``(unit, step, budget)``: where training stands, in its own unit."""
-        if self._by_epoch(runner):
-            return 'epoch', runner.epoch, runner.max_epochs
-        return 'iter', runner.iter, runner.max_iters
-
-    def _fractional_position(self, runner, iteration: int) -> float:
-        """Where ``iteration`` lies in the policy's unit (epochs count
-        fractionally, so the anneal moves every iteration)."""
-        if self._by_epoch(runner):
-            return iteration / len(runner.train_dataloader)
-        return float(iteration)
-
-    def _stop_diverged(self, runner) -> None:
-        unit, step, budget = self._position(runner)
-        reason = 'the training loss became NaN/inf: training diverged'
-        self.state = replace(self.state, stopped=True, reason=reason)
-        self._stop(runner, step, budget, unit, reason)
-
-    def _stop(self, runner, step, budget, unit, reason) -> None:
-        runner.train_loop.stop_training = True
-        runner.logger.info(
-            f'AutoEpochs: stopping at {unit} {step} of {budget} ({reason}); '
-            f'{budget - step} {unit}s saved against the cap.')
-
-    def _collapsed(self, runner) -> bool:
-        if self._pred_counts is None:
-            return False
-        size = torch.tensor(float(len(self._pred_counts)))
-        all_reduce(size, op='max')
-        counts = torch.stack([_grow(self._pred_counts, int(size)),
-                              _grow(self._gt_counts, int(size))]).double()
-        all_reduce(counts)
-        return is_collapsed(counts[0].tolist(), counts[1].tolist())
+    def _best_checkpoint_path(self, runner, monitor: str) -> Optional[str]:
+        hook = self._best_checkpoint_hook(runner, monitor)
+        if len(hook.key_indicators) == 1:
+            return hook.best_ckpt_path
+        return hook.best_ckpt_path_dict.get(monitor)
 
 
-def _grow(counts: torch.Tensor, size: int) -> torch.Tensor:
-    if len(counts) >= size:
-        return counts
-    return torch.cat([counts, counts.new_zeros(size - len(counts))])
-
+def link_or_copy(source: str, target: str) -> str:
+    """Make ``target`` name the file ``source``: a hard link, or a copy where
+    the file system has none. Returns ``'linked'`` or ``'copied'``."""
+    if osp.lexists(target):
+        os.remove(target)
+    try:
+        os.link(source, target)
+        return 'linked'
+    except OSError:
+        shutil.copyfile(source, target)
+        return 'copied'

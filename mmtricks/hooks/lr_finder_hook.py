@@ -11,6 +11,8 @@ from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import HOOKS
 
+from ..compat.private_mmengine import (accumulative_counts,
+                                       unlimited_accumulation_window)
 from .lr_range_test import (SUGGESTION_RULES, centred_smooth, exponential_ramp,
                             has_diverged, suggest_lr)
 from .lr_schedule_rescale import (apply_initial_lr, check_rescalable,
@@ -126,8 +128,7 @@ class LRFinderHook(Hook):
         check_rescalable(schedulers)
         self.result = self.find(runner)
         if self.result['lr'] != self.result['config_lr']:
-            apply_initial_lr(runner.optim_wrapper, schedulers,
-                             self.result['lr'])
+            apply_initial_lr(runner, self.result['lr'])
         if is_main_process():
             self.write_outputs(runner.work_dir)
 
@@ -182,20 +183,17 @@ class LRFinderHook(Hook):
         groups = wrapper.optimizer.param_groups
         base = groups[0]['lr']
         ratios = [g['lr'] / base if base else 1.0 for g in groups]
-        micro_steps = getattr(wrapper, '_accumulative_counts', 1)
+        micro_steps = accumulative_counts(wrapper)
         batches = _cycle(runner.train_dataloader)
         model = runner.model
         model.train()
         losses = []
+        step_error = None
         # MMEngine shrinks the last accumulation window of the run to fit
         # `max_iters`; the test's micro-steps are not the run's, and on a
         # short run they would count past its end (a zero loss factor).
         # The snapshot restores the counter; this restores the limit.
-        max_counts = getattr(wrapper, '_max_counts', None)
-        if max_counts is not None:
-            wrapper._max_counts = -1
-        step_error = None
-        try:
+        with unlimited_accumulation_window(wrapper):
             for lr in lrs:
                 for group, ratio in zip(groups, ratios):
                     group['lr'] = lr * ratio
@@ -213,9 +211,6 @@ class LRFinderHook(Hook):
                 losses.append(loss)
                 if has_diverged(losses, self.divergence_factor):
                     break
-        finally:
-            if max_counts is not None:
-                wrapper._max_counts = max_counts
         return losses, step_error
 
     @staticmethod

@@ -27,23 +27,34 @@ def check_rescalable(schedulers: Iterable) -> None:
                 'CosineAnnealingLR, or remove LRFinderHook.')
 
 
-def apply_initial_lr(optim_wrapper, schedulers, lr: float) -> List[float]:
-    """Set the initial LR of ``optim_wrapper`` to ``lr``, replay the schedulers.
+def apply_initial_lr(runner, lr: float) -> List[float]:
+    """Start the run at initial LR ``lr``, as if its config had said it.
 
-    ``optim_wrapper.param_groups`` includes MMEngine's ``base_param_settings``
-    (the LR it logs as ``base_lr``), which the schedulers update as well.
+    Sets every parameter group's LR (``paramwise_cfg`` multipliers kept as
+    ratios to the first group; MMEngine's ``base_param_settings`` group,
+    logged as ``base_lr``, included) and rebuilds the run's param schedulers
+    from its config with MMEngine's public ``Runner.build_param_scheduler``:
+    they take the new LR as their base value and apply their first step to
+    it exactly as in a run configured with ``lr``. Must be called before the
+    first training step (the schedulers start afresh).
 
-    Parameter groups keep their ratios to the first group (``paramwise_cfg``
-    multipliers). Each scheduler gets the new ``base_values`` and, if it is
-    active at the first step, recomputes the value it applied when it was
-    built, in the same order; the arithmetic is the same as for a run whose
-    config had said ``lr``, so the two runs are bitwise identical. Must be
-    called before the first training step.
+    Args:
+        runner (Runner): A runner whose schedulers are built, not stepped.
+        lr (float): The new initial LR of the first parameter group.
 
     Returns:
         list[float]: The new initial LR of each parameter group.
     """
-    groups = optim_wrapper.param_groups
+    if runner.iter != 0:
+        raise RuntimeError('apply_initial_lr restarts the LR schedule and '
+                           'must run before the first training step.')
+    configs = runner.cfg.get('param_scheduler')
+    if runner.param_schedulers and not configs:
+        raise ValueError(
+            'The runner has param schedulers but its config has no '
+            '`param_scheduler` to rebuild them from with the new LR; build '
+            'the runner from a config (Runner.from_cfg).')
+    groups = runner.optim_wrapper.param_groups
     reference = groups[0].get('initial_lr', groups[0]['lr'])
     ratios = [g.get('initial_lr', g['lr']) / reference for g in groups]
     initial = [lr if i == 0 else lr * ratio
@@ -51,10 +62,6 @@ def apply_initial_lr(optim_wrapper, schedulers, lr: float) -> List[float]:
     for group, value in zip(groups, initial):
         group['initial_lr'] = value
         group['lr'] = value
-    for scheduler in schedulers:
-        scheduler.base_values = list(initial)
-        if scheduler.last_step == 0:
-            for group, value in zip(groups, scheduler._get_value()):
-                group['lr'] = value
-        scheduler._last_value = [group['lr'] for group in groups]
+    if configs:
+        runner.param_schedulers = runner.build_param_scheduler(configs)
     return initial

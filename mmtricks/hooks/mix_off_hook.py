@@ -38,12 +38,12 @@ class MixOffHook(Hook):
     Mixed images are harder than the test images; training the last part
     on clean images closes that gap (timm's ``mixup_off_epoch``; Bag of
     Tricks trains longer with mixup). One trigger serves fixed budgets and
-    :class:`AutoEpochsHook` alike: mixing stops for good once the LR (read
+    the automatic epochs (``AutoEpochsLR``) alike: mixing stops for good once the LR (read
     from the optimizer before each iteration) is at most ``lr_ratio`` of the
     highest LR seen so far, or once at most ``off_epochs`` epochs
     (``off_iters`` iterations) remain. Under a cosine schedule the LR
     criterion is the schedule's tail (0.05: the last ~14%); under
-    AutoEpochsHook, whose budget is only a cap, it is the low-LR phase after
+    AutoEpochsLR, whose budget is only a cap, it is the low-LR phase after
     the plateau decays (with ``factor=0.1``: after the second decay).
 
     Only label-mixing batch augments are switched off: ``MixupCutMix``

@@ -86,6 +86,25 @@ class PreciseBNStatsHook(Hook):
         start = time.perf_counter()
         used = recompute_bn_statistics(
             model, itertools.islice(loader, num_batches), forward)
+        sync_ema_buffers(runner, model)
         runner.logger.info(
             f'BN statistics recomputed from {used} batches '
             f'({time.perf_counter() - start:.2f} s).')
+
+
+def sync_ema_buffers(runner, model) -> None:
+    """Give MMEngine's EMA model the recomputed BN statistics.
+
+    With ``update_buffers=False`` (EMAHook's default) the EMA model's buffers
+    are copies of the model's from the last training iteration, and EMAHook
+    swaps them into every checkpoint's ``state_dict``: without this, the
+    saved (and best) checkpoints would hold older statistics than the ones
+    validation used.
+    """
+    from mmengine.hooks import EMAHook
+    for hook in runner.hooks:
+        ema = getattr(hook, 'ema_model', None) if isinstance(hook, EMAHook) \
+            else None
+        if ema is not None and not ema.update_buffers:
+            for average, source in zip(ema.module.buffers(), model.buffers()):
+                average.data.copy_(source.data)

@@ -15,6 +15,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
+from ..compat.private_torch import restart_persistent_workers
+
 #: Size arguments of the resize/crop transforms this hook rescales.
 SIZE_KEYS = {
     'Resize': ('scale', ),
@@ -121,20 +123,19 @@ def stage_index(epoch: int, ends: Sequence[int]) -> int:
 
 @HOOKS.register_module()
 class ProgressiveResizingHook(Hook):
-    """Low-resolution epochs first, then full resolution with a smaller LR.
+    """Low-resolution epochs first, then full resolution.
 
     Before each training epoch the train dataset's pipeline is set to the
     stage's: the full-resolution train pipeline with every resize/crop size
     (:data:`SIZE_KEYS`) times the stage's ``scale``. Validation and test
-    pipelines are not touched. When full resolution starts, every param
-    group's LR is multiplied by ``lr_mult``; like AutoEpochsHook's decay this
-    multiplies the current LR, so it composes with MMEngine's chainable
-    schedulers (the default form of ``CosineAnnealingLR``, ``LinearLR``,
-    ``MultiStepLR`` ...).
+    pipelines are not touched. A smaller LR for full resolution is the job
+    of the run's LR schedulers: add
+    ``dict(type='ProgressiveResizingLR', stages=..., lr_mult=...)`` (same
+    ``stages``) to ``param_scheduler``; the hook checks that the stages
+    agree.
 
     The stage follows from the epoch alone, so every rank decides the same
-    and a resumed run lands in the right stage (the LR multiplication is in
-    the resumed optimizer state already once past the switch).
+    and a resumed run lands in the right stage.
 
     The batch size is kept. A DataLoader's batch size cannot be changed
     after it is built, and MMEngine fixes the iteration count from
@@ -155,8 +156,8 @@ class ProgressiveResizingHook(Hook):
             ``until`` increasing in (0, 1), ``scale`` in (0, 1]. Full size
             follows the last stage. Defaults to
             ``[dict(until=0.5, scale=0.5)]``.
-        lr_mult (float): LR multiplier when full resolution starts, > 0.
-            Defaults to 1.0 (no change).
+        lr_mult (None): Moved to the ``ProgressiveResizingLR`` scheduler;
+            any other value is refused with that advice.
         pipeline (list[dict], optional): Full-resolution train pipeline to
             rescale. Defaults to the config's
             ``train_dataloader.dataset.pipeline``.
@@ -166,13 +167,16 @@ class ProgressiveResizingHook(Hook):
 
     def __init__(self,
                  stages: Optional[Sequence[dict]] = None,
-                 lr_mult: float = 1.0,
+                 lr_mult: Optional[float] = None,
                  pipeline: Optional[Sequence[dict]] = None):
         self.stages = check_stages(
             stages if stages is not None else [dict(until=0.5, scale=0.5)])
-        if not lr_mult > 0:
-            raise ValueError(f'lr_mult must be > 0, got {lr_mult}.')
-        self.lr_mult = float(lr_mult)
+        if lr_mult is not None:
+            raise ValueError(
+                'ProgressiveResizingHook no longer changes the LR: remove '
+                f'lr_mult={lr_mult!r} from the hook and add dict(type='
+                f"'ProgressiveResizingLR', stages={self.stages}, lr_mult="
+                f'{lr_mult!r}) to param_scheduler.')
         self.stage_pipelines = None
         if pipeline is not None:
             self.stage_pipelines = [scale_pipeline(pipeline, s['scale'])
@@ -184,11 +188,18 @@ class ProgressiveResizingHook(Hook):
     # runner events -------------------------------------------------------
 
     def before_train(self, runner) -> None:
+        """Check the loop and the LR scheduler's stages; build the stage
+        pipelines.
+
+        Args:
+            runner (Runner): The runner.
+        """
         if not isinstance(runner.train_loop, EpochBasedTrainLoop):
             raise ValueError(
                 'ProgressiveResizingHook changes resolution between epochs '
                 'and needs `train_cfg=dict(by_epoch=True, ...)`.')
         self.ends = switch_epochs(self.stages, runner.max_epochs)
+        self._check_lr_schedulers(runner)
         if self.stage_pipelines is None:
             source = config_pipeline(runner.cfg.get('train_dataloader', {}))
             self.stage_pipelines = [scale_pipeline(source, s['scale'])
@@ -202,18 +213,21 @@ class ProgressiveResizingHook(Hook):
         self._current = None
 
     def before_train_epoch(self, runner) -> None:
+        """Set the epoch's stage pipeline.
+
+        Args:
+            runner (Runner): The runner.
+        """
         stage = stage_index(runner.epoch, self.ends)
         if stage != self._current:
             self._set_pipeline(runner, stage)
-        if stage == len(self.ends) and runner.epoch == self.ends[-1] \
-                and self.lr_mult != 1.0:
-            for group in runner.optim_wrapper.param_groups:
-                group['lr'] *= self.lr_mult
-            runner.logger.info(
-                f'ProgressiveResizing: LR x{self.lr_mult:g} for full '
-                'resolution.')
 
     def after_train(self, runner) -> None:
+        """Warn when training stopped before full resolution.
+
+        Args:
+            runner (Runner): The runner.
+        """
         if self.ends and runner.epoch < self.ends[-1]:
             runner.logger.warning(
                 f'ProgressiveResizing: training stopped at epoch '
@@ -223,6 +237,19 @@ class ProgressiveResizingHook(Hook):
 
     # helpers --------------------------------------------------------------
 
+    def _check_lr_schedulers(self, runner) -> None:
+        from ..optim.scheduler import ProgressiveResizingLR
+        schedulers = runner.param_schedulers or []
+        if isinstance(schedulers, dict):
+            schedulers = [s for group in schedulers.values() for s in group]
+        for scheduler in schedulers:
+            if isinstance(scheduler, ProgressiveResizingLR) and \
+                    scheduler.stages != self.stages:
+                raise ValueError(
+                    f'ProgressiveResizingLR switches at the stages '
+                    f'{scheduler.stages}, ProgressiveResizingHook at '
+                    f'{self.stages}: give both the same `stages`.')
+
     def _set_pipeline(self, runner, stage: int) -> None:
         full = stage == len(self.ends)
         pipeline = self._full_pipeline if full else \
@@ -230,7 +257,7 @@ class ProgressiveResizingHook(Hook):
         loader = runner.train_loop.dataloader
         set_dataset_pipeline(loader.dataset, pipeline)
         # Persistent workers hold a copy of the dataset: restart them.
-        loader._iterator = None
+        restart_persistent_workers(loader)
         self._current = stage
         size = 'full' if full else f'x{self.stages[stage]["scale"]:g}'
         runner.logger.info(

@@ -4,6 +4,11 @@ import random
 
 import numpy as np
 import torch
+
+from ..compat.private_mmengine import (inner_count, optimizer_step_counter,
+                                       set_inner_count,
+                                       set_optimizer_step_counter)
+from ..compat.private_torch import restart_persistent_workers
 from ..engine.model_state import cloned_state_dict, unwrap_model
 
 
@@ -26,9 +31,8 @@ class TrainingStateSnapshot:
         # MMEngine's extra group for logging `base_lr`: not in state_dict().
         self.base_param_settings = copy.copy(
             getattr(wrapper, 'base_param_settings', None))
-        self.inner_count = getattr(wrapper, '_inner_count', None)
-        self.optimizer_global_step = getattr(wrapper.optimizer,
-                                             '_global_step', None)
+        self.inner_count = inner_count(wrapper)
+        self.optimizer_global_step = optimizer_step_counter(wrapper.optimizer)
         self.python_rng = random.getstate()
         self.numpy_rng = np.random.get_state()
         self.torch_rng = torch.get_rng_state()
@@ -46,10 +50,10 @@ class TrainingStateSnapshot:
         wrapper.load_state_dict(copy.deepcopy(self.optim_state))
         if self.base_param_settings is not None:
             wrapper.base_param_settings.update(self.base_param_settings)
-        if self.inner_count is not None:
-            wrapper._inner_count = self.inner_count
+        set_inner_count(wrapper, self.inner_count)
         if self.optimizer_global_step is not None:
-            wrapper.optimizer._global_step = self.optimizer_global_step
+            set_optimizer_step_counter(wrapper.optimizer,
+                                       self.optimizer_global_step)
         random.setstate(self.python_rng)
         np.random.set_state(self.numpy_rng)
         torch.set_rng_state(self.torch_rng)
@@ -57,12 +61,3 @@ class TrainingStateSnapshot:
             torch.cuda.set_rng_state_all(self.cuda_rng)
         restart_persistent_workers(self.runner.train_dataloader)
 
-
-def restart_persistent_workers(dataloader) -> None:
-    """Drop a persistent worker pool so the next epoch starts a fresh one."""
-    iterator = getattr(dataloader, '_iterator', None)
-    if iterator is not None:
-        shutdown = getattr(iterator, '_shutdown_workers', None)
-        if shutdown is not None:
-            shutdown()
-        dataloader._iterator = None

@@ -16,7 +16,9 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
-from mmtricks.compat.checkpoint_loading import file_url_path
+from ..compat.checkpoint_loading import file_url_path
+from ..compat.private_mmpretrain import (has_loss_from_logits,
+                                        head_loss_from_logits)
 
 
 def check_distillation_args(temperature: float, alpha: float) -> None:
@@ -121,7 +123,7 @@ class DistillationClassifier(ImageClassifier):
                  **student):
         check_distillation_args(temperature, alpha)
         super().__init__(**student)
-        if not hasattr(self.head, '_get_loss'):
+        if not has_loss_from_logits(self.head):
             raise TypeError(
                 f'DistillationClassifier needs a student head with an '
                 f'MMPretrain ClsHead loss; {type(self.head).__name__} has no '
@@ -181,7 +183,8 @@ class DistillationClassifier(ImageClassifier):
         student_logits = self.head(self.extract_feat(inputs))
         with torch.no_grad():
             teacher_logits = self._teacher(inputs, mode='tensor')
-        losses = self.head._get_loss(student_logits, data_samples)
+        losses = head_loss_from_logits(self.head, student_logits,
+                                       data_samples)
         losses['loss'] = (1 - self.alpha) * losses['loss']
         losses['loss_distill'] = self.alpha * kl_distillation(
             student_logits, teacher_logits, self.temperature)

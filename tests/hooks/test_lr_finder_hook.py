@@ -31,7 +31,7 @@ def finder_config(make_fast_config, work_dir, lr=0.1, finder=True,
     ]
     cfg.custom_hooks = [h for h in cfg.custom_hooks
                         if h.type not in ('LRFinderHook', 'PreciseBNStatsHook',
-                                          'AutoEpochsHook')]
+                                          'AutoEpochsHook', 'HealthCheckHook')]
     if finder:
         cfg.custom_hooks.append(dict(FINDER))
     cfg.randomness = dict(seed=0, deterministic=True)

@@ -5,7 +5,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from conftest import hook_of
-from mmtricks.hooks import AutoEpochsHook, MixOffHook, mix_off_due
+from mmtricks.hooks import MixOffHook, mix_off_due
 
 MIX = dict(augments=dict(type='MixupCutMix', label_smoothing=0.1))
 
@@ -79,22 +79,23 @@ def test_runner_fixed_budget_last_epoch_is_mix_free(make_fast_config,
 
 
 def test_runner_plateau_decay_switches_stock_mixup_off(make_fast_config,
-                                                       tmp_path,
-                                                       monkeypatch):
+                                                       tmp_path):
     # The plateau policy never sees an improvement: LR x0.1 after the
     # validations of epochs 2 and 3, i.e. 0.01 x peak from epoch index 3.
-    # (Two-iteration epochs predict one class; that guard is not tested here.)
-    monkeypatch.setattr(AutoEpochsHook, '_collapsed', lambda self, r: False)
+    # (Two-iteration epochs predict one class; HealthCheckHook, which would
+    # flag that, is not in the run.)
     cfg = config(make_fast_config, tmp_path / 'w', 4, dict(lr_ratio=0.05),
                  train_cfg=dict(augments=[dict(type='Mixup', alpha=0.2),
                                           dict(type='MixupCutMix')],
                                 probs=[0.5, 0.5]))
-    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1,
-                                by_epoch=True, begin=0, end=1,
-                                convert_to_iter_based=True)]
-    cfg.custom_hooks.append(dict(
-        type='AutoEpochsHook', warmup=0, patience=1, min_delta=1000.0,
-        force_decay_at=1.0))
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
+             end=1, convert_to_iter_based=True),
+        dict(type='AutoEpochsLR', warmup=0, patience=1, min_delta=1000.0,
+             force_decay_at=1.0, by_epoch=True, convert_to_iter_based=True)]
+    cfg.default_hooks.checkpoint.update(save_best='accuracy/top1',
+                                        rule='greater')
+    cfg.custom_hooks.append(dict(type='AutoEpochsHook'))
     runner, seen = run(cfg)
     # RandomBatchAugment appends a None slot for "no augment" (prob 0 here)
     assert seen == [(True, True, False)] * 6 + [(False, False, False)] * 2

@@ -1,4 +1,5 @@
 import pytest
+import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
@@ -15,6 +16,7 @@ PIPELINE = [
 ]
 BASE_LR = 0.05
 LR_MULT = 0.1
+STAGES = [dict(until=0.34, scale=0.5)]
 
 
 def test_scale_pipeline_scales_resize_and_crop_sizes_only():
@@ -49,8 +51,24 @@ def test_invalid_stages_are_refused_at_build(stages, match):
 
 
 def test_invalid_lr_mult_is_refused():
+    from mmengine.optim import OptimWrapper
+
+    from mmtricks.optim import ProgressiveResizingLR
+    wrapper = OptimWrapper(torch.optim.SGD(
+        torch.nn.Linear(1, 1).parameters(), lr=0.1))
     with pytest.raises(ValueError, match='lr_mult'):
-        ProgressiveResizingHook(lr_mult=0)
+        ProgressiveResizingLR(wrapper, lr_mult=0, end=4)
+    # The hook no longer changes the LR, and says where that moved.
+    with pytest.raises(ValueError, match='ProgressiveResizingLR'):
+        ProgressiveResizingHook(lr_mult=0.5)
+
+
+def test_scheduler_and_hook_with_other_stages_are_refused(make_fast_config,
+                                                          tmp_path):
+    cfg = resizing_config(make_fast_config, tmp_path, max_epochs=3)
+    cfg.param_scheduler[0].stages = [dict(until=0.5, scale=0.5)]
+    with pytest.raises(ValueError, match='same `stages`'):
+        Runner.from_cfg(cfg).train()
 
 
 def test_stage_epochs_follow_fractions_of_max_epochs():
@@ -79,13 +97,12 @@ class InputRecorder(Hook):
 def resizing_config(make_fast_config, work_dir, max_epochs):
     cfg = make_fast_config(work_dir=work_dir, max_epochs=max_epochs,
                            indices=64)
-    cfg.param_scheduler = None  # constant LR: the hook's change is exact
+    # Constant LR but for the switch: the change is exact.
+    cfg.param_scheduler = [dict(type='ProgressiveResizingLR', stages=STAGES,
+                                lr_mult=LR_MULT)]
     cfg.optim_wrapper.optimizer.lr = BASE_LR
     cfg.train_dataloader.dataset.pipeline = PIPELINE
-    cfg.custom_hooks = [
-        dict(type='ProgressiveResizingHook',
-             stages=[dict(until=0.34, scale=0.5)], lr_mult=LR_MULT)
-    ]
+    cfg.custom_hooks = [dict(type='ProgressiveResizingHook', stages=STAGES)]
     return cfg
 
 
