@@ -1,11 +1,13 @@
 """Write a bundled image set as class folders to train configs/auto_mbv3.py on.
 
     python tools/prepare_data.py {digits,mnist,lfw_faces} OUT_DIR \
-        [--image-size N] [--val-ratio R] [--seed S] [--overwrite]
+        [--image-size N] [--val-ratio R] [--test-ratio R] [--seed S] \
+        [--overwrite]
 
-Writes OUT_DIR/train/<class>/*.png and OUT_DIR/val/<class>/*.png (the same
-stratified split as the bundled datasets), prints the image counts and the
-`mim train` command that trains on the folder.
+Writes OUT_DIR/train/<class>/*.png, OUT_DIR/val/<class>/*.png and
+OUT_DIR/test/<class>/*.png (the same stratified split as the bundled
+datasets: 60/20/20, 40/30/30 for lfw_faces), prints the image counts and the
+`mim train` / `mim test` commands for the folder.
 """
 import argparse
 import shlex
@@ -29,9 +31,12 @@ def parse_args(argv=None):
     parser.add_argument('--image-size', type=int, default=None, metavar='N',
                         help='side of the square images written (default: '
                         "the set's native size)")
-    parser.add_argument('--val-ratio', type=float, default=0.2, metavar='R',
+    parser.add_argument('--val-ratio', type=float, default=None, metavar='R',
                         help='share of each class written to val/ '
-                        '(default: 0.2)')
+                        '(default: 0.2; 0.3 for lfw_faces)')
+    parser.add_argument('--test-ratio', type=float, default=None,
+                        metavar='R', help='share of each class written to '
+                        'test/ (default: 0.2; 0.3 for lfw_faces)')
     parser.add_argument('--seed', type=int, default=0, metavar='S',
                         help='seed of the stratified split (default: 0)')
     parser.add_argument('--overwrite', action='store_true',
@@ -54,7 +59,8 @@ def main(argv=None):
     try:
         summary = export_bundled(
             args.name, args.out_dir, image_size=args.image_size,
-            val_ratio=args.val_ratio, seed=args.seed,
+            val_ratio=args.val_ratio, test_ratio=args.test_ratio,
+            seed=args.seed,
             overwrite=args.overwrite)
     except OutputDirNotEmptyError:
         sys.exit(f'error: {args.out_dir!r} is not empty. Choose an empty or '
@@ -69,9 +75,12 @@ def main(argv=None):
     for part, counts in summary['splits'].items():
         listed = ', '.join(f'{cls}: {n}' for cls, n in counts.items())
         print(f'  {part}: {sum(counts.values())} images ({listed})')
+    options = cfg_options(summary['out_dir'], summary['num_classes'])
     print('Train on it with:')
-    print(f'  mim train mmpretrain {CONFIG} --cfg-options '
-          f'{cfg_options(summary["out_dir"], summary["num_classes"])}')
+    print(f'  mim train mmpretrain {CONFIG} --cfg-options {options}')
+    print('and report top-1 on its test/ images with:')
+    print(f'  mim test mmpretrain {CONFIG} --checkpoint CHECKPOINT '
+          f'--cfg-options {options}')
 
 
 if __name__ == '__main__':

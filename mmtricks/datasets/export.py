@@ -12,11 +12,12 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .bundled_dataset import load_rgb_images, select_split
+from .bundled_dataset import (bundled_split_ratios, load_rgb_images,
+                              select_split)
 from .folder import is_image_file
 from .sources import load_bundled
 
-EXPORT_SPLITS = (None, 'train', 'val', 'all')
+EXPORT_SPLITS = (None, 'train', 'val', 'test', 'all')
 
 
 class OutputDirNotEmptyError(FileExistsError):
@@ -27,20 +28,23 @@ def export_bundled(name: str,
                    out_dir: str,
                    image_size: Optional[int] = None,
                    split: Optional[str] = None,
-                   val_ratio: float = 0.2,
+                   val_ratio: Optional[float] = None,
+                   test_ratio: Optional[float] = None,
                    seed: int = 0,
                    overwrite: bool = False) -> dict:
     """Write bundled set ``name`` as PNG files, one sub-folder per class.
 
     The split is the stratified split of :class:`BundledDataset` with the
-    same ``val_ratio`` and ``seed``, so the exported ``train/`` and ``val/``
-    hold exactly the images that the bundled datasets serve.
+    same ``val_ratio``, ``test_ratio`` and ``seed``, so the exported
+    ``train/``, ``val/`` and ``test/`` hold exactly the images that the
+    bundled datasets serve.
 
     Layout by ``split``:
 
-    - ``None``: ``out_dir/train/<class>/<name>_<index>.png`` and
-      ``out_dir/val/<class>/...``.
-    - ``'train'`` or ``'val'``: only ``out_dir/<split>/<class>/...``.
+    - ``None``: ``out_dir/train/<class>/<name>_<index>.png``,
+      ``out_dir/val/<class>/...`` and ``out_dir/test/<class>/...``.
+    - ``'train'``, ``'val'`` or ``'test'``: only
+      ``out_dir/<split>/<class>/...``.
     - ``'all'``: every image in ``out_dir/<class>/...`` (one un-split
       folder; :class:`FolderOrBundledDataset` splits it itself).
 
@@ -54,8 +58,10 @@ def export_bundled(name: str,
         image_size (int, optional): Side of the square images written.
             Defaults to None (the source's native size).
         split (str, optional): See above. Defaults to None.
-        val_ratio (float): Share of each class for validation. Defaults to
-            0.2.
+        val_ratio (float, optional): Share of each class for validation.
+            Defaults to None (the set's default, see :class:`BundledDataset`).
+        test_ratio (float, optional): Share of each class for test.
+            Defaults to None (the set's default).
         seed (int): Seed of the split. Defaults to 0.
         overwrite (bool): Write into a non-empty ``out_dir``. Files of the
             same name are replaced; nothing is ever deleted. Defaults to
@@ -64,8 +70,8 @@ def export_bundled(name: str,
     Returns:
         dict: ``name``, ``out_dir`` (absolute), ``image_size``, ``classes``,
         ``num_classes``, ``total`` and ``splits``: ``{part: {class: count}}``
-        where part is ``'train'``/``'val'`` (or ``'all'`` for the un-split
-        layout).
+        where part is ``'train'``/``'val'``/``'test'`` (or ``'all'`` for the
+        un-split layout), and ``val_ratio``, ``test_ratio`` (those used).
 
     Raises:
         OutputDirNotEmptyError: ``out_dir`` is not empty and ``overwrite`` is
@@ -76,16 +82,22 @@ def export_bundled(name: str,
             f'split must be one of {EXPORT_SPLITS}, got {split!r}.')
     if image_size is not None and int(image_size) < 1:
         raise ValueError(f'image_size must be positive, got {image_size}.')
+    if split == 'all' and (val_ratio, test_ratio) != (None, None):
+        raise ValueError(
+            "split='all' writes one un-split folder, which the dataset "
+            'splits when it reads it (its own val_ratio / test_ratio); '
+            'leave val_ratio and test_ratio unset here.')
+    # Checked before anything is written, so bad shares leave no
+    # half-written folder behind.
+    val_ratio, test_ratio = bundled_split_ratios(name, val_ratio, test_ratio)
     out_dir = osp.abspath(osp.expanduser(out_dir))
     _check_out_dir(out_dir, overwrite)
 
     if image_size is None:
         image_size = _native_size(name)
     images, labels, classes = load_rgb_images(name, int(image_size))
-    parts = ('train', 'val') if split is None else (split, )
-    # Split everything before writing anything, so a bad val_ratio leaves
-    # no half-written folder behind.
-    indices = {part: select_split(labels, part, val_ratio, seed)
+    parts = ('train', 'val', 'test') if split is None else (split, )
+    indices = {part: select_split(labels, part, val_ratio, test_ratio, seed)
                for part in parts}
     grayscale = bool(np.all(images == images[..., :1]))
     width = len(str(len(labels) - 1))
@@ -108,7 +120,8 @@ def export_bundled(name: str,
     return dict(
         name=name, out_dir=out_dir, image_size=int(image_size),
         classes=list(classes), num_classes=len(classes),
-        total=sum(sum(c.values()) for c in splits.values()), splits=splits)
+        total=sum(sum(c.values()) for c in splits.values()), splits=splits,
+        val_ratio=val_ratio, test_ratio=test_ratio)
 
 
 def _check_out_dir(out_dir: str, overwrite: bool) -> None:

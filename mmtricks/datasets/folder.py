@@ -13,10 +13,11 @@ from PIL import Image
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                     '.tiff', '.webp')
 
-LAYOUT_HINT = ('Expected layout: DATA_ROOT/<class name>/<image files>, or '
-               'DATA_ROOT/train/<class name>/... and DATA_ROOT/val/<class '
-               'name>/...; `python tools/prepare_data.py digits OUT_DIR` '
-               'writes an example.')
+LAYOUT_HINT = ('Expected layout: DATA_ROOT/<class name>/<image files> (split '
+               'train / val / test by mmtricks), or DATA_ROOT/train/<class '
+               'name>/..., DATA_ROOT/val/<class name>/... and '
+               'DATA_ROOT/test/<class name>/...; `python tools/prepare_data.py '
+               'digits OUT_DIR` writes an example.')
 
 
 class DatasetFolderError(ValueError):

@@ -5,19 +5,31 @@ import numpy as np
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
-from .bundled_dataset import (bundled_data_list, check_split, load_rgb_images,
-                              select_split)
+from .bundled_dataset import (DEFAULT_SPLIT_RATIOS, bundled_data_list,
+                              bundled_split_ratios, check_split,
+                              load_rgb_images, select_split, split_ratios)
 from .folder import (DatasetFolderError, check_images_readable,
                      scan_class_folders)
+from .split import SPLIT_PARTS, TinyClassError
+
+
+def is_pre_split(data_root: str) -> bool:
+    """Whether ``data_root`` holds ``train/`` beside ``val/`` and/or
+    ``test/`` (rather than one sub-folder per class)."""
+    return osp.isdir(osp.join(data_root, 'train')) and any(
+        osp.isdir(osp.join(data_root, part)) for part in ('val', 'test'))
 
 
 def find_split_folder(data_root: str, split: str) -> Optional[str]:
-    """``data_root/split`` when the data comes pre-split as train/ and val/."""
-    if split == 'all':
+    """``data_root/split`` when the data comes pre-split into ``train/`` and
+    ``val/`` and/or ``test/``; None for an un-split folder or ``'all'``.
+
+    The folder returned may be missing (e.g. no ``test/``); the dataset
+    reports that with a clear error.
+    """
+    if split == 'all' or not is_pre_split(data_root):
         return None
-    pre_split = all(
-        osp.isdir(osp.join(data_root, part)) for part in ('train', 'val'))
-    return osp.join(data_root, split) if pre_split else None
+    return osp.join(data_root, split)
 
 
 @DATASETS.register_module()
@@ -25,14 +37,23 @@ class FolderOrBundledDataset(BaseDataset):
     """The user's folder-per-class images, or a bundled set when none given.
 
     With ``data_root`` set, the folder follows MMPretrain's ``CustomDataset``
-    layout (one sub-folder per class). If it holds ``train/`` and ``val/``
-    sub-folders, ``split`` picks one of them; otherwise the single folder is
-    split into train and val, stratified by class and the same on every run.
-    The folder is checked before training: a missing folder, an empty class
-    folder, a single class or an undecodable image is an error that names the
-    path and the fix. Classes of a pre-split ``val/`` must match ``train/``.
+    layout (one sub-folder per class), in one of two forms:
 
-    With ``data_root=None``, serves :class:`BundledDataset` ``bundled``.
+    - Pre-split: ``train/`` and ``val/`` and ``test/`` sub-folders, each with
+      the same class sub-folders; ``split`` picks one. A pre-split folder
+      without ``test/`` has no test split: ``split='test'`` is an error that
+      says so (it is never served from ``val/``, which chose the weights).
+    - Un-split: the class sub-folders directly; the images are split into
+      train / val / test, stratified by class and the same on every run
+      (``val_ratio``, ``test_ratio``, ``seed``; 60 / 20 / 20 by default).
+
+    The folder is checked before training: a missing folder, an empty class
+    folder, a single class, a class too small for three splits or an
+    undecodable image is an error that names the path and the fix. Classes
+    of ``val/`` and ``test/`` must match ``train/``.
+
+    With ``data_root=None``, serves :class:`BundledDataset` ``bundled``
+    (with its own default shares).
 
     Images from a folder are loaded by the pipeline (start it with
     ``LoadImageIfPath``, which also passes the bundled in-memory images on).
@@ -42,12 +63,16 @@ class FolderOrBundledDataset(BaseDataset):
             None (use the bundled set).
         bundled (str): Bundled set used when ``data_root`` is None. Defaults
             to ``'digits'``.
-        split (str): ``'train'``, ``'val'`` or ``'all'``. Defaults to
-            ``'train'``.
+        split (str): ``'train'``, ``'val'``, ``'test'`` or ``'all'``.
+            Defaults to ``'train'``.
         image_size (int): Image side for the bundled set. Defaults to 32.
-        val_ratio (float): Share of each class held out for validation when
-            the data is not pre-split. Defaults to 0.2.
-        seed (int): Seed of the split. Defaults to 0.
+        val_ratio (float, optional): Share of each class for validation
+            when the data is not pre-split. Defaults to None: 0.2 for a
+            folder, the bundled set's default otherwise.
+        test_ratio (float, optional): Share of each class for test when the
+            data is not pre-split. Defaults to None, as ``val_ratio``.
+        seed (int): Seed of the split (not the training seed). Defaults
+            to 0.
         check_images (bool): Decode-check every image file at start-up.
             Defaults to True.
         **kwargs: Passed to :class:`mmpretrain.datasets.BaseDataset`.
@@ -58,7 +83,8 @@ class FolderOrBundledDataset(BaseDataset):
                  bundled: str = 'digits',
                  split: str = 'train',
                  image_size: int = 32,
-                 val_ratio: float = 0.2,
+                 val_ratio: Optional[float] = None,
+                 test_ratio: Optional[float] = None,
                  seed: int = 0,
                  check_images: bool = True,
                  **kwargs):
@@ -67,45 +93,92 @@ class FolderOrBundledDataset(BaseDataset):
         self.bundled = bundled
         self.split = split
         self.image_size = int(image_size)
-        self.val_ratio = val_ratio
         self.seed = seed
         self.check_images = check_images
+        self.val_ratio, self.test_ratio = self._split_ratios(
+            val_ratio, test_ratio)
         self._samples, classes = self._scan()
         metainfo = dict(kwargs.pop('metainfo', None) or {}, classes=classes)
         super().__init__(ann_file='', metainfo=metainfo, **kwargs)
+
+    def _split_ratios(self, val_ratio, test_ratio):
+        if self.folder is None:
+            return bundled_split_ratios(self.bundled, val_ratio, test_ratio)
+        if osp.isdir(self.folder) and is_pre_split(self.folder):
+            given = [name for name, value in (('val_ratio', val_ratio),
+                                               ('test_ratio', test_ratio))
+                     if value is not None]
+            if given:
+                parts = '/, '.join(self._present_parts()) + '/'
+                raise DatasetFolderError(
+                    f'{self.folder!r} is already split into {parts}, so '
+                    f'{" and ".join(given)} would be ignored: remove '
+                    f'{"them" if len(given) > 1 else "it"}, or put all '
+                    'images into one folder of class sub-folders to have '
+                    'them split by these shares.')
+            return None, None
+        return split_ratios(val_ratio, test_ratio, DEFAULT_SPLIT_RATIOS)
+
+    def _present_parts(self):
+        return [part for part in SPLIT_PARTS
+                if osp.isdir(osp.join(self.folder, part))]
 
     def _scan(self):
         if self.folder is None:
             classes = load_rgb_images(self.bundled, self.image_size)[2]
             return bundled_data_list(self.bundled, self.image_size,
                                      self.split, self.val_ratio,
-                                     self.seed), classes
-        split_folder = find_split_folder(self.folder, self.split)
-        if split_folder is not None:
-            samples, classes = scan_class_folders(split_folder)
-            self._check_same_classes_as_train(classes)
-        elif self.split == 'all' and find_split_folder(self.folder, 'val'):
-            # A pre-split folder: 'all' is train/ plus val/ (not two classes
-            # named 'train' and 'val').
-            samples, classes = scan_class_folders(
-                osp.join(self.folder, 'train'))
-            val_samples, val_classes = scan_class_folders(
-                osp.join(self.folder, 'val'))
-            self._check_same_classes_as_train(val_classes, part='val')
-            samples = samples + val_samples
+                                     self.test_ratio, self.seed), classes
+        if osp.isdir(self.folder) and is_pre_split(self.folder):
+            samples, classes = self._scan_pre_split()
         else:
             samples, classes = scan_class_folders(self.folder)
             labels = np.array([label for _, label in samples])
-            indices = select_split(labels, self.split, self.val_ratio,
-                                   self.seed)
+            try:
+                indices = select_split(labels, self.split, self.val_ratio,
+                                       self.test_ratio, self.seed,
+                                       class_names=classes)
+            except TinyClassError as error:
+                raise DatasetFolderError(f'In {self.folder!r}: {error}') \
+                    from None
             samples = [samples[i] for i in indices]
         if self.check_images:
             check_images_readable([path for path, _ in samples])
         return [dict(img_path=path, gt_label=label)
                 for path, label in samples], classes
 
-    def _check_same_classes_as_train(self, classes, part=None):
-        part = part or self.split
+    def _scan_pre_split(self):
+        """Samples of ``split`` (all present parts for 'all') of a
+        pre-split folder, each part's classes checked against train/."""
+        parts = self._present_parts() if self.split == 'all' \
+            else [self.split]
+        samples, classes = [], None
+        for part in parts:
+            folder = osp.join(self.folder, part)
+            if not osp.isdir(folder):
+                raise DatasetFolderError(self._missing_part_message(part))
+            part_samples, part_classes = scan_class_folders(folder)
+            self._check_same_classes_as_train(part_classes, part)
+            samples += part_samples
+            classes = classes or part_classes
+        return samples, classes
+
+    def _missing_part_message(self, part: str) -> str:
+        present = '/, '.join(self._present_parts()) + '/'
+        message = (f'{self.folder!r} is split into {present} but has no '
+                   f'{part}/ folder, so there is no {part} split. Add '
+                   f'{osp.join(self.folder, part)}/<class name>/<images> '
+                   'with the same class folders as train/, or put all images '
+                   'into one folder of class sub-folders to have them split '
+                   'train / val / test.')
+        if part == 'test':
+            message += (
+                ' To evaluate on val/ knowingly, set '
+                "test_dataloader.dataset.split='val' (val chose the "
+                'weights, so its top-1 is not a held-out estimate).')
+        return message
+
+    def _check_same_classes_as_train(self, classes, part):
         if part == 'train':
             return
         _, train_classes = scan_class_folders(osp.join(self.folder, 'train'))

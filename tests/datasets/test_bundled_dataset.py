@@ -44,31 +44,77 @@ def test_registry_builds_the_class(type_):
 
 
 @pytest.mark.parametrize('type_', TYPES)
-def test_train_and_val_partition_the_set(type_):
-    train = build(type_, split='train', image_size=25)
-    val = build(type_, split='val', image_size=25)
-    everything = build(type_, split='all', image_size=25)
-    assert (len(train), len(val), len(everything)) == (160, 40, 200)
-    # as multisets of (pixels, label): train + val is exactly the whole set
-    assert multiset(train) + multiset(val) == multiset(everything)
-    # and the per-class counts are those of the stratified split
+def test_train_val_test_partition_the_set(type_):
+    parts = {split: build(type_, split=split, image_size=25)
+             for split in ('train', 'val', 'test', 'all')}
+    # lfw_faces' default shares: 40 / 30 / 30 of each class of 100
+    assert {k: len(v) for k, v in parts.items()} == dict(
+        train=80, val=60, test=60, all=200)
+    # as multisets of (pixels, label): the three parts are the whole set
+    assert multiset(parts['train']) + multiset(parts['val']) + \
+        multiset(parts['test']) == multiset(parts['all'])
+    # and each part holds the source images of the stratified split
     source = load_bundled('lfw_faces')
-    train_idx, val_idx = stratified_split(source.labels, 0.2, seed=0)
-    np.testing.assert_array_equal(np.bincount(labels_of(train)),
-                                  np.bincount(source.labels[train_idx]))
-    np.testing.assert_array_equal(np.bincount(labels_of(val)),
-                                  np.bincount(source.labels[val_idx]))
-    # the val images are the source's val indices (native size: no resize)
-    for info_img, index in zip(images_of(val), val_idx):
-        np.testing.assert_array_equal(info_img[..., 0], source.images[index])
+    for split, indices in zip(('train', 'val', 'test'),
+                              stratified_split(source.labels, 0.3, 0.3)):
+        np.testing.assert_array_equal(labels_of(parts[split]),
+                                      source.labels[indices])
+        for image, index in zip(images_of(parts[split]), indices):
+            np.testing.assert_array_equal(image[..., 0],
+                                          source.images[index])
 
 
 @pytest.mark.parametrize('type_', TYPES)
-def test_seed_and_val_ratio_change_the_split(type_):
-    base = multiset(build(type_, split='val'))
-    assert multiset(build(type_, split='val')) == base
-    assert multiset(build(type_, split='val', seed=1)) != base
+@pytest.mark.parametrize('name, sizes, test_per_class', [
+    ('digits', (1079, 359, 359), [36, 36, 35, 37, 36, 36, 36, 36, 35, 36]),
+    ('mnist', (3000, 1000, 1000), [100] * 10),
+])
+def test_default_shares_of_the_larger_sets(type_, name, sizes,
+                                           test_per_class):
+    """60 / 20 / 20, stratified (the sizes the docs promise)."""
+    parts = [build(type_, set_name=name, split=split, image_size=8)
+             for split in ('train', 'val', 'test')]
+    assert tuple(map(len, parts)) == sizes
+    assert np.bincount(labels_of(parts[2])).tolist() == test_per_class
+    assert (parts[0].val_ratio, parts[0].test_ratio) == (0.2, 0.2)
+
+
+@pytest.mark.parametrize('type_', TYPES)
+def test_split_ignores_the_training_seed(type_):
+    """The split is a function of the dataset's arguments only: building it
+    under another global (training) seed serves the same test images."""
+    from mmengine.runner import set_random_seed
+    set_random_seed(1)
+    first = multiset(build(type_, split='test'))
+    set_random_seed(2)
+    np.random.seed(3)
+    assert multiset(build(type_, split='test')) == first
+
+
+@pytest.mark.parametrize('type_', TYPES)
+def test_seed_and_ratios_change_the_split(type_):
+    base = multiset(build(type_, split='test'))
+    assert multiset(build(type_, split='test')) == base
+    assert multiset(build(type_, split='test', seed=1)) != base
     assert len(build(type_, split='val', val_ratio=0.5)) == 100
+    assert len(build(type_, split='test', val_ratio=0.5)) == 60
+    assert len(build(type_, split='test', test_ratio=0.1)) == 20
+    assert len(build(type_, split='train', val_ratio=0.1,
+                     test_ratio=0.1)) == 160
+
+
+@pytest.mark.parametrize('type_', TYPES)
+@pytest.mark.parametrize('ratios, message', [
+    (dict(val_ratio=0.0), 'val_ratio must be in'),
+    (dict(test_ratio=1.0), 'test_ratio must be in'),
+    (dict(val_ratio=0.6, test_ratio=0.4), 'must be below 1'),
+    # 0.8 with lfw_faces' default test share 0.3
+    (dict(val_ratio=0.8), 'must be below 1'),
+])
+@pytest.mark.parametrize('split', ['train', 'all'])
+def test_bad_ratios(type_, ratios, message, split):
+    with pytest.raises(ValueError, match=message):
+        build(type_, split=split, **ratios)
 
 
 @pytest.mark.parametrize('type_', TYPES)
@@ -106,7 +152,7 @@ def test_metainfo_classes(type_):
 @pytest.mark.parametrize('type_', TYPES)
 def test_bad_arguments(type_):
     with pytest.raises(ValueError, match='split must be one of'):
-        build(type_, split='test')
+        build(type_, split='testing')
     with pytest.raises(ValueError, match="Unknown bundled dataset 'nope'"):
         build(type_, set_name='nope')
 

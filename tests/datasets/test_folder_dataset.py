@@ -64,9 +64,11 @@ def un_split(tmp_path_factory):
 def test_export_writes_the_stratified_split(pre_split):
     root, summary = pre_split
     source = load_bundled('lfw_faces')
-    train_idx, val_idx = stratified_split(source.labels, 0.2, seed=0)
-    assert sorted(os.listdir(root)) == ['train', 'val']
-    for part, indices in (('train', train_idx), ('val', val_idx)):
+    # lfw_faces' default shares, as the bundled dataset serves it
+    parts = stratified_split(source.labels, 0.3, 0.3, seed=0)
+    assert sorted(os.listdir(root)) == ['test', 'train', 'val']
+    assert (summary['val_ratio'], summary['test_ratio']) == (0.3, 0.3)
+    for part, indices in zip(('train', 'val', 'test'), parts):
         assert sorted(os.listdir(root / part)) == ['face', 'non_face']
         written = {}
         for cls in ('face', 'non_face'):
@@ -93,16 +95,17 @@ def test_export_png_pixels_match_the_source(pre_split):
 
 def test_export_resizes_and_splits_by_arguments(tmp_path):
     summary = export_bundled('lfw_faces', str(tmp_path), image_size=12,
-                             split='val', val_ratio=0.5, seed=3)
-    assert sorted(os.listdir(tmp_path)) == ['val']
-    assert summary['splits'] == {'val': {'face': 50, 'non_face': 50}}
-    name = os.listdir(tmp_path / 'val' / 'face')[0]
-    assert Image.open(tmp_path / 'val' / 'face' / name).size == (12, 12)
+                             split='test', val_ratio=0.5, test_ratio=0.1,
+                             seed=3)
+    assert sorted(os.listdir(tmp_path)) == ['test']
+    assert summary['splits'] == {'test': {'face': 10, 'non_face': 10}}
+    name = os.listdir(tmp_path / 'test' / 'face')[0]
+    assert Image.open(tmp_path / 'test' / 'face' / name).size == (12, 12)
     source = load_bundled('lfw_faces')
-    _, val_idx = stratified_split(source.labels, 0.5, seed=3)
+    _, _, test_idx = stratified_split(source.labels, 0.5, 0.1, seed=3)
     written = sorted(source_index(n) for cls in ('face', 'non_face')
-                     for n in os.listdir(tmp_path / 'val' / cls))
-    assert written == val_idx.tolist()
+                     for n in os.listdir(tmp_path / 'test' / cls))
+    assert written == test_idx.tolist()
 
 
 def test_export_refuses_a_non_empty_folder(tmp_path):
@@ -129,8 +132,13 @@ def test_export_bad_arguments_write_nothing(tmp_path):
     out = tmp_path / 'out'
     with pytest.raises(ValueError, match='val_ratio'):
         export_bundled('lfw_faces', str(out), val_ratio=1.0)
+    with pytest.raises(ValueError, match='must be below 1'):
+        export_bundled('lfw_faces', str(out), val_ratio=0.5, test_ratio=0.5)
     with pytest.raises(ValueError, match='split must be one of'):
-        export_bundled('lfw_faces', str(out), split='test')
+        export_bundled('lfw_faces', str(out), split='testing')
+    # an un-split folder is split when read: shares here would be ignored
+    with pytest.raises(ValueError, match="split='all'.*leave val_ratio"):
+        export_bundled('lfw_faces', str(out), split='all', test_ratio=0.1)
     with pytest.raises(ValueError, match='Unknown bundled dataset'):
         export_bundled('cifar', str(out))
     assert not out.exists()
@@ -140,26 +148,28 @@ def test_export_bad_arguments_write_nothing(tmp_path):
 
 def test_pre_split_folder(pre_split):
     root, summary = pre_split
-    train = build(root, split='train')
-    val = build(root, split='val')
-    assert train.metainfo['classes'] == ('face', 'non_face')
-    assert val.metainfo['classes'] == ('face', 'non_face')
-    assert len(train) == 160 and len(val) == 40
-    assert all(p.startswith(str(root / 'train')) for p in paths_of(train))
-    assert all(p.startswith(str(root / 'val')) for p in paths_of(val))
-    for dataset in (train, val):
+    parts = {split: build(root, split=split)
+             for split in ('train', 'val', 'test')}
+    assert {k: len(v) for k, v in parts.items()} == dict(
+        train=80, val=60, test=60)
+    for split, dataset in parts.items():
+        assert dataset.metainfo['classes'] == ('face', 'non_face')
+        assert all(p.startswith(str(root / split) + os.sep)
+                   for p in paths_of(dataset))
+    for dataset in parts.values():
         for i in range(len(dataset)):
             info = dataset.get_data_info(i)
             cls = osp.basename(osp.dirname(info['img_path']))
             assert dataset.metainfo['classes'][info['gt_label']] == cls
 
 
-def test_pre_split_folder_serves_the_bundled_images(pre_split):
-    """Exported then loaded, the val set equals the bundled val set."""
+@pytest.mark.parametrize('split', ['val', 'test'])
+def test_pre_split_folder_serves_the_bundled_images(pre_split, split):
+    """Exported then loaded, val and test equal the bundled ones."""
     root, _ = pre_split
-    folder = build(root, split='val', pipeline=LOAD)
+    folder = build(root, split=split, pipeline=LOAD)
     bundled = DATASETS.build(dict(type='FolderOrBundledDataset',
-                                  bundled='lfw_faces', split='val',
+                                  bundled='lfw_faces', split=split,
                                   image_size=25, pipeline=LOAD))
 
     def content(dataset):
@@ -170,13 +180,51 @@ def test_pre_split_folder_serves_the_bundled_images(pre_split):
     assert content(folder) == content(bundled)
 
 
-def test_pre_split_all_serves_train_and_val(pre_split):
+def test_pre_split_all_serves_every_part(pre_split):
     root, _ = pre_split
     everything = build(root, split='all')
     assert everything.metainfo['classes'] == ('face', 'non_face')
+    assert len(everything) == 200
     assert sorted(paths_of(everything)) == sorted(
         paths_of(build(root, split='train')) +
-        paths_of(build(root, split='val')))
+        paths_of(build(root, split='val')) +
+        paths_of(build(root, split='test')))
+
+
+@pytest.mark.parametrize('ratio', ['val_ratio', 'test_ratio'])
+def test_pre_split_folder_refuses_split_shares(pre_split, ratio):
+    """Shares split one folder; on train/ val/ test/ they would be ignored."""
+    root, _ = pre_split
+    with pytest.raises(DatasetFolderError,
+                       match=rf'already split into train/, val/, test/, so '
+                       rf'{ratio} would be ignored'):
+        build(root, split='train', **{ratio: 0.1})
+
+
+def test_train_and_val_without_test_has_no_test_split(tmp_path):
+    """A user's train/ + val/: val is used as given and never doubles as
+    test; asking for test says so and how to get one."""
+    make_classes(tmp_path / 'train', {'cat': 4, 'dog': 4})
+    make_classes(tmp_path / 'val', {'cat': 2, 'dog': 2})
+    assert len(build(tmp_path, split='train')) == 8
+    assert len(build(tmp_path, split='val')) == 4
+    assert len(build(tmp_path, split='all')) == 12
+    with pytest.raises(DatasetFolderError) as error:
+        build(tmp_path, split='test')
+    message = str(error.value)
+    assert f"{str(tmp_path)!r} is split into train/, val/ but has no test/" \
+        in message
+    assert str(tmp_path / 'test') + '/<class name>/<images>' in message
+    assert "test_dataloader.dataset.split='val'" in message
+
+
+def test_train_and_test_without_val_has_no_val_split(tmp_path):
+    """Not mistaken for a one-folder set with classes 'test' and 'train'."""
+    make_classes(tmp_path / 'train', {'cat': 4, 'dog': 4})
+    make_classes(tmp_path / 'test', {'cat': 2, 'dog': 2})
+    assert build(tmp_path, split='test').metainfo['classes'] == ('cat', 'dog')
+    with pytest.raises(DatasetFolderError, match='has no val/ folder'):
+        build(tmp_path, split='val')
 
 
 # --- a single un-split folder -----------------------------------------------
@@ -185,27 +233,49 @@ def test_un_split_folder_is_split_stratified_and_deterministic(un_split):
     root, summary = un_split
     assert sorted(os.listdir(root)) == ['face', 'non_face']
     assert summary['splits'] == {'all': {'face': 100, 'non_face': 100}}
-    train, val = build(root, split='train'), build(root, split='val')
-    train_paths, val_paths = paths_of(train), paths_of(val)
-    assert not set(train_paths) & set(val_paths)
-    assert sorted(train_paths + val_paths) == sorted(
-        paths_of(build(root, split='all')))
-    assert len(set(train_paths + val_paths)) == 200
-    assert Counter(osp.basename(osp.dirname(p)) for p in val_paths) == {
-        'face': 20, 'non_face': 20}
+    paths = {split: paths_of(build(root, split=split))
+             for split in ('train', 'val', 'test')}
+    everything = paths['train'] + paths['val'] + paths['test']
+    assert len(set(everything)) == len(everything) == 200
+    assert sorted(everything) == sorted(paths_of(build(root, split='all')))
+    # a folder's default shares are 60 / 20 / 20 of each class
+    for split, per_class in (('train', 60), ('val', 20), ('test', 20)):
+        assert Counter(osp.basename(osp.dirname(p))
+                       for p in paths[split]) == {'face': per_class,
+                                                  'non_face': per_class}
     # the same on every build, another seed gives another split
-    assert paths_of(build(root, split='val')) == val_paths
-    assert set(paths_of(build(root, split='val', seed=1))) != set(val_paths)
+    assert paths_of(build(root, split='test')) == paths['test']
+    assert set(paths_of(build(root, split='test', seed=1))) != set(
+        paths['test'])
     # sorted files in class order follow the source order here, so the
     # folder split is the split of the bundled set itself
     source = load_bundled('lfw_faces')
-    _, val_idx = stratified_split(source.labels, 0.2, seed=0)
-    assert sorted(source_index(p) for p in val_paths) == val_idx.tolist()
+    for split, indices in zip(('train', 'val', 'test'),
+                              stratified_split(source.labels, 0.2, 0.2)):
+        assert sorted(source_index(p) for p in paths[split]) == \
+            indices.tolist()
 
 
-def test_un_split_folder_val_ratio(un_split):
+def test_un_split_folder_ratios(un_split):
     root, _ = un_split
     assert len(build(root, split='val', val_ratio=0.5)) == 100
+    assert len(build(root, split='test', test_ratio=0.1)) == 20
+    with pytest.raises(ValueError, match='must be below 1'):
+        build(root, split='train', val_ratio=0.5, test_ratio=0.5)
+
+
+def test_un_split_folder_with_a_tiny_class(tmp_path):
+    make_classes(tmp_path, {'cat': 5, 'dog': 2})
+    for split in ('train', 'val', 'test'):
+        with pytest.raises(DatasetFolderError) as error:
+            build(tmp_path, split=split)
+        message = str(error.value)
+        assert str(tmp_path) in message
+        assert "Class 'dog' has 2 image(s)" in message
+        assert 'at least 3 per class' in message
+        assert 'pre-split as train/, val/ and test/ folders' in message
+    # 'all' needs no split
+    assert len(build(tmp_path, split='all')) == 7
 
 
 def test_nested_images_and_hidden_folders(tmp_path):
@@ -277,14 +347,18 @@ def test_corrupt_image_in_pre_split_val(tmp_path):
         build(tmp_path, split='val')
 
 
-def test_val_classes_differ_from_train(tmp_path):
+@pytest.mark.parametrize('part', ['val', 'test'])
+def test_classes_differ_from_train(tmp_path, part):
     make_classes(tmp_path / 'train', {'cat': 2, 'dog': 2})
-    make_classes(tmp_path / 'val', {'cat': 1, 'fox': 1})
+    make_classes(tmp_path / 'val', {'cat': 1, 'dog': 1})
+    make_classes(tmp_path / 'test', {'cat': 1, 'dog': 1})
+    make_classes(tmp_path / part, {'fox': 1})
     assert len(build(tmp_path, split='train')) == 4
     with pytest.raises(DatasetFolderError,
-                       match=r"\['cat', 'fox'\] differ from those of train/ "
-                       r"\['cat', 'dog'\]"):
-        build(tmp_path, split='val')
+                       match=re.escape(repr(str(tmp_path / part))) +
+                       r" \['cat', 'dog', 'fox'\] differ from those of "
+                       r"train/ \['cat', 'dog'\]"):
+        build(tmp_path, split=part)
     with pytest.raises(DatasetFolderError, match='differ from those of train/'):
         build(tmp_path, split='all')
 

@@ -42,36 +42,42 @@ def count_tree(root):
 
 def test_prepare_lfw_faces_then_refuse_to_overwrite(tmp_path):
     out = tmp_path / 'faces'
-    result = prepare('lfw_faces', out, '--val-ratio', 0.25, '--seed', 3)
+    result = prepare('lfw_faces', out, '--val-ratio', 0.25, '--test-ratio',
+                     0.15, '--seed', 3)
     assert result.returncode == 0, result.stdout + result.stderr
 
     source = load_bundled('lfw_faces')
-    train_idx, val_idx = stratified_split(source.labels, 0.25, seed=3)
+    parts = dict(zip(('train', 'val', 'test'),
+                     stratified_split(source.labels, 0.25, 0.15, seed=3)))
     expected = {
         split: {cls: int(np.sum(source.labels[idx] == label))
                 for label, cls in enumerate(source.classes)}
-        for split, idx in (('train', train_idx), ('val', val_idx))}
+        for split, idx in parts.items()}
     tree = count_tree(out)
-    assert tree == expected == {'train': {'face': 75, 'non_face': 75},
-                                'val': {'face': 25, 'non_face': 25}}
+    assert tree == expected == {'train': {'face': 60, 'non_face': 60},
+                                'val': {'face': 25, 'non_face': 25},
+                                'test': {'face': 15, 'non_face': 15}}
     assert sum(sum(c.values()) for c in tree.values()) == 200
     # the very images of the split, not only its counts
-    val_files = [f for cls in source.classes
-                 for f in os.listdir(out / 'val' / cls)]
-    assert sorted(int(f[len('lfw_faces_'):-len('.png')])
-                  for f in val_files) == val_idx.tolist()
+    for split, indices in parts.items():
+        files = [f for cls in source.classes
+                 for f in os.listdir(out / split / cls)]
+        assert sorted(int(f[len('lfw_faces_'):-len('.png')])
+                      for f in files) == indices.tolist()
 
-    # the summary and a --cfg-options line that points every loader at it
-    assert 'train: 150 images' in result.stdout
+    # the summary and --cfg-options lines that point every loader at it
+    assert 'train: 120 images' in result.stdout
     assert 'val: 50 images' in result.stdout
-    command = [line for line in result.stdout.splitlines()
-               if 'mim train mmpretrain configs/auto_mbv3.py' in line]
-    assert len(command) == 1
-    options = command[0].split('--cfg-options', 1)[1].split()
-    for loader in ('train', 'val', 'test'):
-        assert f'{loader}_dataloader.dataset.data_root={out}' in options
-    assert 'model.head.num_classes=2' in options
-    assert 'data_preprocessor.num_classes=2' in options
+    assert 'test: 30 images' in result.stdout
+    for verb in ('train', 'test'):
+        command = [line for line in result.stdout.splitlines()
+                   if f'mim {verb} mmpretrain configs/auto_mbv3.py' in line]
+        assert len(command) == 1
+        options = command[0].split('--cfg-options', 1)[1].split()
+        for loader in ('train', 'val', 'test'):
+            assert f'{loader}_dataloader.dataset.data_root={out}' in options
+        assert 'model.head.num_classes=2' in options
+        assert 'data_preprocessor.num_classes=2' in options
 
     # a second run into the same folder stops, names the flag, writes nothing
     marker = out / 'train' / 'face' / 'mine.txt'
@@ -83,21 +89,33 @@ def test_prepare_lfw_faces_then_refuse_to_overwrite(tmp_path):
 
     # --overwrite writes into it and keeps the user's file (in-process:
     # one subprocess per behaviour above is enough)
-    main(['lfw_faces', str(out), '--val-ratio', '0.25', '--seed', '3',
-          '--overwrite'])
+    main(['lfw_faces', str(out), '--val-ratio', '0.25', '--test-ratio',
+          '0.15', '--seed', '3', '--overwrite'])
     assert count_tree(out) == tree
     assert marker.read_text() == 'user file'
 
 
-def test_image_size(tmp_path, capsys):
+def test_image_size_and_default_shares(tmp_path, capsys):
     out = tmp_path / 'small'
     main(['lfw_faces', str(out), '--image-size', '10'])
-    assert 'Wrote 200 10x10 images' in capsys.readouterr().out
-    folder = out / 'val' / 'face'
+    printed = capsys.readouterr().out
+    assert 'Wrote 200 10x10 images' in printed
+    # lfw_faces' defaults: 40 / 30 / 30 of each class
+    assert count_tree(out) == {
+        'train': {'face': 40, 'non_face': 40},
+        'val': {'face': 30, 'non_face': 30},
+        'test': {'face': 30, 'non_face': 30}}
+    folder = out / 'test' / 'face'
     assert Image.open(folder / os.listdir(folder)[0]).size == (10, 10)
 
 
-def test_bad_val_ratio_writes_nothing(tmp_path):
-    with pytest.raises(SystemExit, match=re.escape('val_ratio must be in')):
-        main(['lfw_faces', str(tmp_path / 'bad'), '--val-ratio', '1.5'])
+@pytest.mark.parametrize('args, message', [
+    (['--val-ratio', '1.5'], 'val_ratio must be in'),
+    (['--test-ratio', '0'], 'test_ratio must be in'),
+    (['--val-ratio', '0.5', '--test-ratio', '0.5'],
+     'val_ratio + test_ratio must be below 1'),
+])
+def test_bad_ratios_write_nothing(tmp_path, args, message):
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        main(['lfw_faces', str(tmp_path / 'bad'), *args])
     assert not (tmp_path / 'bad').exists()
