@@ -115,6 +115,7 @@ def score_result(val_top1: float, test_top1: float, val_labels, losses,
         best_val_top1=None if best_val is None else float(best_val),
         best_val_epoch=best_epoch,
         final_val_top1=float(history[-1][1]) if history else None,
+        val_history=[[int(s), float(v)] for s, v in history],
         val_majority_top1=majority_share(val_labels),
         finite_loss=all(math.isfinite(float(x)) for x in losses),
         seconds=float(seconds), epochs=int(epochs), lr=float(lr))
@@ -155,7 +156,8 @@ def train_and_score(cfg):
     start = time.perf_counter()
     runner.train()
     seconds = time.perf_counter() - start
-    # Read before the shipped weights are validated again below.
+    # Read before the shipped weights are validated below, which logs one
+    # more val line at the last step.
     history = validation_history(runner.log_dir)
     hub = runner.message_hub
     losses = hub.get_scalar('train/loss').data[0] \

@@ -17,17 +17,11 @@ def scored(test, val, seconds, epochs, lr, finite_loss=True, **extra):
 
 
 def fake_results(seeds=2, budgets=(10, 20), diverged_lr=None):
-    """Planned runs with fake results: the oracle's best val cell is CELL;
-    another cell has a better test top-1 but a worse val (a selection by
-    test would pick it)."""
-    runs = headline.planned_runs(['auto', 'stock', 'oracle'], seeds, budgets)
-    search = [r for r in runs if r.get('role') == 'search']
-    cell = headline.choose_cell([
-        dict(r, val_top1=99.0 if (r['lr'], r['epochs']) == CELL else 90.0)
-        for r in search])
-    runs = headline.chosen_cell_runs(runs, cell)
-    results = []
-    for run in runs:
+    """Planned runs with fake results, in run_benchmark's order: the
+    oracle's search first; its best val cell is CELL, while another cell
+    has a better test top-1 but a worse val (a selection by test would pick
+    it); then the chosen cell on the other seeds."""
+    def result_of(run):
         if run['recipe'] == 'oracle':
             key = (run['lr'], run['epochs'])
             val, test = 90.0, 90.0
@@ -36,15 +30,23 @@ def fake_results(seeds=2, budgets=(10, 20), diverged_lr=None):
             elif key == (GRID[2], 20):
                 val, test = 98.0, 99.9  # best on test, not chosen
             diverged = run['lr'] == diverged_lr
-            result = scored(test, 50.0 if diverged else val,
-                            run['epochs'] * 1.0, run['epochs'], run['lr'])
-        elif run['recipe'] == 'auto':
-            result = scored(97.5 + run['seed'], 99.9, 10.0, 8, 0.05,
-                            finder_seconds=2.0)
-        else:
-            result = scored(95.0 + run['seed'], 99.0, 200.0, 200, 0.05)
-        results.append((run, result))
-    return results
+            return scored(test, 50.0 if diverged else val,
+                          run['epochs'] * 1.0, run['epochs'], run['lr'])
+        if run['recipe'] == 'auto':
+            return scored(97.5 + run['seed'], 99.9, 10.0, 8, 0.05,
+                          finder_seconds=2.0)
+        return scored(95.0 + run['seed'], 99.0, 200.0, 200, 0.05)
+
+    runs = headline.planned_runs(['auto', 'stock', 'oracle'], seeds, budgets)
+    results = [(run, result_of(run)) for run in runs
+               if run.get('role') != 'seed']
+    cell = headline.choose_cell([dict(r, seed=run['seed'], lr=run['lr'],
+                                      budget=run['epochs'])
+                                 for run, r in results
+                                 if run.get('role') == 'search'])
+    seed_runs = headline.chosen_cell_runs(
+        [run for run in runs if run.get('role') == 'seed'], cell)
+    return results + [(run, result_of(run)) for run in seed_runs]
 
 
 def test_plan_covers_the_oracle_grid_and_the_seeds():
