@@ -259,3 +259,13 @@ def test_overhead_table_reports_the_time_inside_hooks():
     assert '0.500 ms per iteration, 0.25% of the iteration' in text
     assert text.index('AutoEpochsHook 0.400 ms') < text.index(
         'PreciseBNStatsHook 0.100 ms')
+
+
+def test_an_oracle_shorter_than_the_cap_of_auto_says_so():
+    summary = headline.summarise('digits', fake_results())
+    summary.update(oracle_budgets=[10, 20], auto_cap=60)
+    text = headline.markdown([summary], None, 'cmd', 'machine')
+    assert 'Its longest budget (20 epochs) is shorter than auto\'s cap (60)' \
+        in text
+    summary['auto_cap'] = 20
+    assert 'shorter than' not in headline.markdown([summary], None, 'c', 'm')

@@ -28,6 +28,7 @@ finder and epoch benchmarks, so they are trained once.
 import os
 from typing import Callable, Dict, Optional, Sequence
 
+from .. import AUTO_MBV3
 from ..runs import dataset_label
 from .plan import (BATCH, ORACLE_BUDGETS, QUICK_ORACLE_BUDGETS, RECIPES,
                    STOCK_MBV3, choose_cell, chosen_cell_runs, config_cap,
@@ -96,6 +97,10 @@ def run_benchmark(datasets: Sequence[str], recipes: Sequence[str],
                 'the code it imports, so runs trained before a change to '
                 'either are not reused. Run without --cached-only to train '
                 'them, or check --cache names the file that holds them.')
-        summaries.append(summarise(dataset, results))
+        summary = summarise(dataset, results)
+        if 'oracle' in recipes:
+            summary.update(oracle_budgets=list(budgets),
+                           auto_cap=config_cap(AUTO_MBV3))
+        summaries.append(summary)
         write(summaries, overhead, out_dir, command, machine, budgets, seeds)
     return summaries

@@ -107,6 +107,11 @@ def _grid_lines(summary: Dict) -> List[str]:
     budgets = sorted({g['epochs'] for g in grid})
     cells = {(g['lr'], g['epochs']): g for g in grid}
     c = summary['oracle_search']
+    short = ''
+    if summary.get('auto_cap') and max(budgets) < summary['auto_cap']:
+        short = (f' Its longest budget ({max(budgets)} epochs) is shorter '
+                 f'than auto\'s cap ({summary["auto_cap"]}): a smaller '
+                 'search than the claim\'s.')
     lines = ['', f'Oracle search on {summary["dataset"]} (seed 0): test '
              'top-1 (val) per LR and budget; "diverged" marks a cell whose '
              'loss went non-finite or whose val top-1 stayed at chance '
@@ -114,7 +119,7 @@ def _grid_lines(summary: Dict) -> List[str]:
              f'{c["epochs"]} epochs over {c["runs"]} runs; without its '
              f'{c["diverged_runs"]} diverged: '
              f'{c["seconds_without_diverged"]:.0f} s, '
-             f'{c["epochs_without_diverged"]} epochs.', '',
+             f'{c["epochs_without_diverged"]} epochs.' + short, '',
              '| epochs | ' + ' | '.join(f'lr {lr:.2g}' for lr in lrs) + ' |',
              '| --- ' * (len(lrs) + 1) + '|']
     for e in budgets:
