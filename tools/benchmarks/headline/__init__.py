@@ -74,8 +74,11 @@ def run_benchmark(datasets: Sequence[str], recipes: Sequence[str],
                 score = ('not run' if result is None else
                          f'test top-1 {result["test_top1"]:.2f} (val '
                          f'{result["val_top1"]:.2f})')
+                cell = '' if run.get('lr') is None else \
+                    f' lr {run["lr"]:.2g} {run["epochs"]} ep'
                 progress(run['epochs'], f'{dataset_label(dataset)} '
-                         f'{run["recipe"]} seed {run["seed"]}: {score}')
+                         f'{run["recipe"]}{cell} seed {run["seed"]}: '
+                         f'{score}')
             return run, result
 
         plan = planned_runs(recipes, seeds, budgets)
