@@ -52,7 +52,7 @@ def run_benchmark(datasets: Sequence[str], recipes: Sequence[str],
     Args:
         datasets: Bundled names or folders.
         recipes: Names from :data:`RECIPES`.
-        seeds: Seeds of the automatic recipes.
+        seeds: Seeds of every recipe (auto, stock, the oracle's cell).
         budgets: The oracle's epoch budgets.
         out_dir: Where the report goes.
         work_root: Where the runs' work dirs go.

@@ -275,7 +275,7 @@ def write(summaries: List[Dict], overhead: Optional[Dict], out_dir: str,
         command: The command line, quoted in the table.
         machine: The machine, quoted in the table.
         budgets: The oracle's epoch budgets.
-        seeds: Seeds of the automatic recipes.
+        seeds: Seeds of every recipe (auto, stock, the oracle's cell).
     """
     write_report(out_dir, NAME, dict(
         command=command, machine=machine, scored_on='test',
