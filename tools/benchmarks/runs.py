@@ -27,6 +27,10 @@ def machine_description() -> str:
 
 def cosine_schedule(epochs: int):
     """Warmup over 1/15 of the budget (at least one epoch), then cosine."""
+    if epochs < 2:
+        raise ValueError(f'A fixed budget of {epochs} epoch(s) leaves no '
+                         'epoch for the cosine after the one-epoch warmup: '
+                         'give at least 2 epochs.')
     warmup = max(1, epochs // 15)
     return [
         dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,

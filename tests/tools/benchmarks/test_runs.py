@@ -36,3 +36,12 @@ def test_policy_settings_go_where_the_config_keeps_the_policy():
     _set_policy(cfg, dict(mode='step'))
     assert cfg.custom_hooks == [dict(type='AutoEpochsHook',
                                      monitor='accuracy/top1', mode='step')]
+
+
+def test_a_budget_too_short_for_warmup_and_cosine_is_a_clear_error():
+    import pytest
+
+    from benchmarks.runs import cosine_schedule
+    with pytest.raises(ValueError, match='at least 2 epochs'):
+        cosine_schedule(1)
+    assert [s['end'] for s in cosine_schedule(2)] == [1, 2]
