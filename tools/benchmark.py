@@ -13,7 +13,9 @@ Every benchmark writes NAME.json and NAME.md (rendered from that JSON) into
 --out (default docs/benchmarks), shows a progress bar, sends the training
 runs' logs to its work dir (``console.log``) and prints its summary last.
 --data takes bundled names (digits, mnist, lfw_faces) or folders of your own
-images (one sub-folder per class, or train/ and val/ holding them).
+images (one sub-folder per class, or train/, val/ and test/ holding them).
+Every recipe is scored by one rule: it may decide on val, and what is
+reported is the test top-1 of the weights it ships (val alongside).
 Training runs are shared through one run cache (--cache), so a run two
 benchmarks need is trained once and an interrupted benchmark resumes.
 """
@@ -74,13 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help='auto, stock, oracle, auto_effnet_lite0 '
                    '(default: all; auto, stock and oracle with --quick)')
     p.add_argument('--seeds', type=int, default=None,
-                   help='seeds of the automatic recipes (default 3, '
+                   help='seeds of every recipe: auto, stock and the '
+                   'oracle\'s chosen cell run on seeds 0..N-1 (default 3, '
                    '1 with --quick)')
     p.add_argument('--quick', action='store_true',
-                   help='one dataset, one seed, oracle budgets 5/10/20')
+                   help='one dataset, one seed, oracle budgets 5/10/20 '
+                   '(shorter than auto\'s cap: a smoke test, not the claim)')
     p.add_argument('--oracle-budgets', nargs='+', type=int, default=None,
                    help='epoch budgets of the oracle grid (default '
-                   '10 20 40; 5 10 20 with --quick)')
+                   '10 20 40 60, the longest auto\'s cap; 5 10 20 with '
+                   '--quick)')
     p.add_argument('--work-dir', default='work_dirs/benchmark')
     p.add_argument('--out', default=None,
                    help='where the table goes (default docs/benchmarks, '
@@ -198,6 +203,8 @@ def headline(args, command: str) -> None:
     recipes = args.recipes or (['auto', 'stock', 'oracle'] if quick else
                                list(bench.RECIPES))
     seeds = args.seeds or (1 if quick else 3)
+    if seeds < 1:
+        raise SystemExit(f'--seeds must be at least 1, not {seeds}.')
     budgets = tuple(args.oracle_budgets or (
         bench.QUICK_ORACLE_BUDGETS if quick else bench.ORACLE_BUDGETS))
     out = args.out or (args.work_dir if quick else DOCS)
@@ -237,7 +244,8 @@ def lr_finder(args, command: str) -> None:
                                   cache=_cache_of(args),
                                   curve_seeds=args.curve_seeds)
     for s in summaries:
-        print(f'{s["dataset"]}: finder {s["finder_top1_mean"]:.2f} vs best '
+        print(f'{s["dataset"]}: test top-1: finder '
+              f'{s["finder_top1_mean"]:.2f} vs best '
               f'grid {s["best_grid_top1"]:.2f} (gap {s["gap_to_best"]:+.2f}), '
               f'LR spread x{s["finder_lr_spread"]:.2f}, finder time '
               f'{100 * s["finder_time_share"]:.1f}% of training')
@@ -257,7 +265,8 @@ def auto_epochs(args, command: str) -> None:
     for s in summaries:
         best = s['fixed'][str(s['best_budget'])]['top1']
         for name, auto in s['auto'].items():
-            print(f'{s["dataset"]}: auto ({name}) {auto["top1"]:.2f} in '
+            print(f'{s["dataset"]}: test top-1: auto ({name}) '
+                  f'{auto["top1"]:.2f} in '
                   f'{auto["epochs"]} epochs vs best fixed {best:.2f} in '
                   f'{s["best_budget"]} (gap {auto["gap_to_best"]:+.2f})')
 
@@ -334,7 +343,8 @@ def pretrained(args, command: str) -> None:
                                   progress=console.progress,
                                   cache=_cache_of(args))
     for s in summaries:
-        print(f'{s["dataset"]}: pretrained {s["pretrained"]["top1"]:.2f} vs '
+        print(f'{s["dataset"]}: test top-1: pretrained '
+              f'{s["pretrained"]["top1"]:.2f} vs '
               f'scratch {s["scratch"]["top1"]:.2f} '
               f'(gain {s["top1_gain"]:+.2f})')
 

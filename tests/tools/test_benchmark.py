@@ -58,10 +58,14 @@ def test_run_logs_go_to_the_work_dir_and_the_terminal_keeps_the_bar(
 
 
 def fake_result(run):
+    from benchmarks.train import score_result
     top1 = 96.0 if run['recipe'] == 'auto' else 90.0 + 10 * run['lr']
-    return dict(top1=top1, best_top1=top1,
-                seconds=float(run['epochs']), epochs=run['epochs'],
-                lr=run.get('lr', 0.1), finder_seconds=1.0)
+    result = score_result(top1 + 1.0, top1, [0, 1], [1.0],
+                          [(run['epochs'], top1 + 1.0)],
+                          float(run['epochs']), run['epochs'],
+                          run.get('lr', 0.1))
+    result['finder_seconds'] = 1.0
+    return result
 
 
 @pytest.mark.slow  # builds 16 configs (no training): about a minute
@@ -82,15 +86,16 @@ def test_cached_only_renders_the_stored_runs_and_trains_nothing(
                     '--work-dir', str(tmp_path / 'work'),
                     '--cache', str(tmp_path / 'cache.jsonl')])
     table = (out / 'benchmark.md').read_text()
-    assert '| digits | auto | 96.00 | 1 | 60 | 60 s | 200.0% (200.0%) |' \
-        in table
-    assert '| digits | oracle (best: lr 0.66, 5 ep) | 96.56 | 6 | 30 | 30 s ' \
-        '|' in table
+    assert '| digits | auto | 96.00 | 97.00 | 1 | 60 | 60 s | 200.0% ' \
+        '(200.0%) | 200.0% (200.0%) |' in table
+    assert '| digits | oracle (cell by val: lr 0.66, 5 ep; search 6 runs, ' \
+        '0 diverged) | 96.56 | 97.56 | 1 | 30 | 30 s |' in table
     assert '| stock' not in table  # not in the cache: not run, not trained
     printed = capsys.readouterr().out
     assert printed.rstrip().endswith(
-        'summary over 1 dataset(s): top-1 auto 96.00, oracle 96.56; auto '
-        'compute = 200.0% of the oracle search')
+        'summary over 1 dataset(s): test top-1 auto 96.00, oracle 96.56; '
+        'auto compute = 200.0% of the oracle search (200.0% without its '
+        'diverged cells)')
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .report import write_report
+from .report import SCORED_ON, VAL_RULE_LABEL, scored_on_test, write_report
 from .runs import bundled_config, cached_train
 
 NAME = 'lr_finder'
@@ -53,9 +53,19 @@ def range_test_curves(dataset: str, seeds: int, work_root: str) -> List[Dict]:
 
 def summarise(dataset: str, grid_runs: List[Dict], finder_runs: List[Dict],
               curves: List[Dict]):
+    """The finder against the grid: test top-1 of the shipped weights, val
+    alongside; the best grid LR chosen by val.
+
+    Args:
+        dataset: The dataset's label.
+        grid_runs: Scored runs (``train.score_result``), one per LR.
+        finder_runs: Scored runs of the finder, one per seed.
+        curves: Range tests (:func:`range_test_curves`).
+    """
     grid_lrs = [r['lr'] for r in grid_runs]
-    grid_top1 = [r['top1'] for r in grid_runs]
-    best = int(np.argmax(grid_top1))
+    grid_top1 = [r['test_top1'] for r in grid_runs]
+    grid_val = [r['val_top1'] for r in grid_runs]
+    best = int(np.argmax(grid_val))  # the first of equals: the lowest LR
     finder_lrs = [r['lr'] for r in finder_runs]
     finder_top1 = [r['top1'] for r in finder_runs]
     train_seconds = [r['seconds'] - r['finder_seconds'] for r in finder_runs]
@@ -64,17 +74,27 @@ def summarise(dataset: str, grid_runs: List[Dict], finder_runs: List[Dict],
         lrs = [c['suggestions'][rule] for c in curves]
         found = [lr for lr in lrs if lr is not None]
         scored = [accuracy_at(lr, grid_lrs, grid_top1) for lr in lrs]
+        on_val = [accuracy_at(lr, grid_lrs, grid_val) for lr in lrs]
         rules[rule] = dict(
             lrs=lrs,
             spread=float(max(found) / min(found)) if found else None,
             interpolated_top1=None if None in scored else float(np.mean(scored)),
-            worst_top1=None if None in scored else float(np.min(scored)))
+            worst_top1=None if None in scored else float(np.min(scored)),
+            interpolated_val_top1=None if None in on_val else float(
+                np.mean(on_val)))
     return dict(
-        dataset=dataset,
-        grid=[dict(lr=lr, top1=t) for lr, t in zip(grid_lrs, grid_top1)],
+        dataset=dataset, scored_on=SCORED_ON,
+        grid=[dict(lr=lr, top1=t, test_top1=t, val_top1=v,
+                   diverged=bool(r.get('diverged', False)))
+              for lr, t, v, r in zip(grid_lrs, grid_top1, grid_val,
+                                     grid_runs)],
         best_grid_lr=grid_lrs[best], best_grid_top1=grid_top1[best],
+        best_grid_val_top1=grid_val[best],
         finder_lrs=finder_lrs, finder_top1=finder_top1,
+        finder_val_top1=[r['val_top1'] for r in finder_runs],
         finder_top1_mean=float(np.mean(finder_top1)),
+        finder_val_top1_mean=float(np.mean([r['val_top1']
+                                            for r in finder_runs])),
         gap_to_best=float(grid_top1[best] - np.mean(finder_top1)),
         finder_lr_spread=float(max(finder_lrs) / min(finder_lrs)),
         finder_time_share=float(np.mean([
@@ -93,8 +113,60 @@ def render(payload: Dict) -> str:
     Args:
         payload: What :func:`run_benchmark` stores as JSON.
     """
-    return markdown(payload['summaries'], payload['epochs'],
-                    payload['command'])
+    if scored_on_test(payload):
+        return markdown_test_rule(payload['summaries'], payload['epochs'],
+                                  payload['command'])
+    return VAL_RULE_LABEL + '\n\n' + markdown(
+        payload['summaries'], payload['epochs'], payload['command'])
+
+
+def markdown_test_rule(summaries: List[Dict], epochs: int,
+                       command: str) -> str:
+    """The tables of runs scored on test (val alongside)."""
+    lines = [
+        f'LR finder vs a grid of fixed LRs: MobileNetV3-small from scratch, '
+        f'{epochs} epochs, `configs/auto_mbv3.py`, grid on seed 0, finder '
+        f'seeds {FINDER_SEEDS_FROM}+. Command: `{command}`. Top-1 is **test** '
+        'top-1 of the final weights (val top-1 of the same weights in '
+        'brackets); the best grid LR is chosen by val, the gap is on test.',
+        '',
+        '| dataset | finder LR (per seed) | LR spread | finder test (val) '
+        '| best grid LR (by val) | its test (val) | gap | finder time / '
+        'training |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+    for s in summaries:
+        lines.append(
+            f'| {s["dataset"]} | {", ".join(f"{lr:.3g}" for lr in s["finder_lrs"])} '
+            f'| x{s["finder_lr_spread"]:.2f} | {s["finder_top1_mean"]:.2f} '
+            f'({s["finder_val_top1_mean"]:.2f}) '
+            f'| {s["best_grid_lr"]:.3g} | {s["best_grid_top1"]:.2f} '
+            f'({s["best_grid_val_top1"]:.2f}) '
+            f'| {s["gap_to_best"]:+.2f} | {100 * s["finder_time_share"]:.1f}% |')
+    lines += ['', 'Grid test top-1 (val) by LR; "diverged": a non-finite '
+              'loss or val at chance:', '',
+              '| dataset | ' + ' | '.join(f'{lr:.2g}' for lr in GRID) + ' |',
+              '| --- ' * (len(GRID) + 1) + '|']
+    for s in summaries:
+        lines.append(f'| {s["dataset"]} | ' + ' | '.join(
+            f'{g["test_top1"]:.1f} ({g["val_top1"]:.1f})' +
+            (' diverged' if g['diverged'] else '') for g in s['grid']) + ' |')
+    seeds = len(summaries[0]['curves'])
+    lines += ['', f'Suggestion rules on range tests alone ({seeds} seeds per '
+              'dataset, seeds 0+): test top-1 read off the grid at the '
+              'suggested LR (mean, worst) and the spread of the LR over '
+              'seeds:', '',
+              '| dataset | ' + ' | '.join(summaries[0]['rules']) + ' |',
+              '| --- ' * (len(summaries[0]['rules']) + 1) + '|']
+    for s in summaries:
+        cells = []
+        for rule in s['rules'].values():
+            top1 = rule['interpolated_top1']
+            cells.append('no answer' if top1 is None else
+                         f'{top1:.2f}, {rule["worst_top1"]:.2f} / '
+                         f'x{rule["spread"]:.2f}')
+        lines.append(f'| {s["dataset"]} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
 
 
 def markdown(summaries: List[Dict], epochs: int, command: str) -> str:
@@ -145,8 +217,8 @@ def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
                                  lr=lr, finder=False)
             grid_runs.append(cached_train(cache, cfg, dataset=dataset,
                                           lr=lr, epochs=epochs, seed=0))
-            progress(f'{dataset} grid lr={lr:.3g}: top-1 '
-                     f'{grid_runs[-1]["top1"]:.2f}')
+            progress(f'{dataset} grid lr={lr:.3g}: test top-1 '
+                     f'{grid_runs[-1]["test_top1"]:.2f}')
         curves = range_test_curves(dataset, curve_seeds, work_root)
         progress(f'{dataset}: {curve_seeds} range tests done')
         finder_runs = []
@@ -157,10 +229,11 @@ def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
                                             finder=True, epochs=epochs,
                                             seed=seed))
             progress(f'{dataset} finder seed={seed}: lr='
-                     f'{finder_runs[-1]["lr"]:.3g} top-1 '
-                     f'{finder_runs[-1]["top1"]:.2f}')
+                     f'{finder_runs[-1]["lr"]:.3g} test top-1 '
+                     f'{finder_runs[-1]["test_top1"]:.2f}')
         summaries.append(summarise(dataset, grid_runs, finder_runs, curves))
-        write_report(out_dir, NAME, dict(epochs=epochs, seeds=seeds,
+        write_report(out_dir, NAME, dict(scored_on=SCORED_ON,
+                                         epochs=epochs, seeds=seeds,
                                          command=command,
                                          summaries=summaries), render)
     return summaries

@@ -9,6 +9,28 @@ import sys
 from typing import Callable, Dict, Optional, Sequence
 
 
+#: What a payload made under the one scoring rule says it was scored on.
+SCORED_ON = 'test'
+
+#: The line that heads a table rendered from a payload stored before the
+#: test split, whose top-1 is on the validation images.
+VAL_RULE_LABEL = (
+    'Scored on val (the rule before the test split): these runs predate '
+    'it, and their top-1 is on the validation images the recipes chose '
+    'their epochs and weights on, an optimistic number; re-run the '
+    'benchmark to score them on test.')
+
+
+def scored_on_test(payload: Dict) -> bool:
+    """Whether a stored payload (or one summary of it) was scored by the
+    test rule; older ones carry no ``scored_on`` and were scored on val.
+
+    Args:
+        payload: A benchmark's stored JSON, or one of its summaries.
+    """
+    return payload.get('scored_on') == SCORED_ON
+
+
 def command_line(argv: Optional[Sequence[str]] = None) -> str:
     """The command that produced a result, as the tables quote it.
 

@@ -108,11 +108,22 @@ def module_files(package_dir: str, roots: Iterable[str]) -> List[str]:
 class RunCache:
     """Results of training runs in a JSON-lines file, one run per line.
 
+    A stored result lacking one of ``required`` fields was scored under an
+    older rule (before the test split: no ``test_top1``): it is not served,
+    and the run is trained again (the new result is appended and wins).
+
     Args:
         path (str, optional): The file; None keeps results in memory only.
+        required (sequence of str): Fields a stored result must carry to be
+            reused. Defaults to the scoring rule's (``train.SCORE_FIELDS``).
     """
 
-    def __init__(self, path: Optional[str] = None):
+    def __init__(self, path: Optional[str] = None,
+                 required: Optional[Iterable[str]] = None):
+        if required is None:
+            from .train import SCORE_FIELDS
+            required = SCORE_FIELDS
+        self.required = tuple(required)
         self.path = path
         self.results: Dict[str, dict] = {}
         if path and osp.exists(path):
@@ -120,7 +131,11 @@ class RunCache:
                 for line in f:
                     if line.strip():
                         entry = json.loads(line)
-                        self.results[entry['key']] = entry['result']
+                        if self._current(entry['result']):
+                            self.results[entry['key']] = entry['result']
+
+    def _current(self, result: dict) -> bool:
+        return all(field in result for field in self.required)
 
     def __contains__(self, key: str) -> bool:
         return key in self.results
@@ -134,6 +149,11 @@ class RunCache:
         """
         if key not in self.results:
             result = train()
+            if not self._current(result):
+                missing = [f for f in self.required if f not in result]
+                raise ValueError(
+                    f'A run\'s result lacks {missing}: train() must score '
+                    'it as benchmarks.train.score_result does.')
             self.results[key] = result
             if self.path:
                 os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)

@@ -27,6 +27,10 @@ def machine_description() -> str:
 
 def cosine_schedule(epochs: int):
     """Warmup over 1/15 of the budget (at least one epoch), then cosine."""
+    if epochs < 2:
+        raise ValueError(f'A fixed budget of {epochs} epoch(s) leaves no '
+                         'epoch for the cosine after the one-epoch warmup: '
+                         'give at least 2 epochs.')
     warmup = max(1, epochs // 15)
     return [
         dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
@@ -54,6 +58,16 @@ def dataset_fields(dataset: str):
         from mmtricks.datasets.folder_or_bundled_dataset import \
             find_split_folder
         root = find_split_folder(dataset, 'train') or dataset
+        test = find_split_folder(dataset, 'test')
+        if test is not None and not osp.isdir(test):
+            # Found now, not after hours of training: every run is scored
+            # on test, and val (which chose the weights) is never test.
+            raise ValueError(
+                f'{dataset} is split into train/ and val/ but has no test/: '
+                'the benchmark reports test top-1 of images no recipe chose '
+                f'on. Add {osp.join(dataset, "test")}/<class>/..., or put '
+                'all images into one folder of class sub-folders, which is '
+                'split train / val / test.')
         classes = scan_class_folders(root)[1]
         return dict(data_root=osp.abspath(dataset)), len(classes)
     from mmtricks.datasets import BUNDLED_SOURCES, load_bundled
@@ -102,15 +116,14 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
     if not finder:
         drop.add('LRFinderHook')
     if auto_epochs:
+        # The warmup and, where the config has one, the scheduler that
+        # holds the automatic epoch policy (AutoEpochsLR).
         cfg.param_scheduler = [s for s in cfg.param_scheduler
-                               if s['type'] == 'LinearLR']
+                               if s['type'] in ('LinearLR', POLICY_SCHEDULER)]
         if not any(h['type'] == 'AutoEpochsHook' for h in cfg.custom_hooks):
             cfg.custom_hooks.append(dict(type='AutoEpochsHook'))
         if auto_args is not None:  # the policy's settings, not the config's
-            cfg.custom_hooks = [
-                dict(type=h['type'], monitor=h.get('monitor', 'accuracy/top1'),
-                     **auto_args) if h['type'] == 'AutoEpochsHook' else h
-                for h in cfg.custom_hooks]
+            _set_policy(cfg, auto_args)
     else:
         drop.add('AutoEpochsHook')
         cfg.param_scheduler = cosine_schedule(epochs)
@@ -119,11 +132,41 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
     return quiet(cfg, seed)
 
 
+POLICY_SCHEDULER = 'AutoEpochsLR'
+
+
+def _set_policy(cfg, auto_args: dict) -> None:
+    """Replace the automatic epoch policy's settings by ``auto_args``, where
+    the config keeps them: in its ``AutoEpochsLR`` scheduler if it has one,
+    else in its ``AutoEpochsHook``."""
+    policy = [s for s in cfg.param_scheduler
+              if s['type'] == POLICY_SCHEDULER]
+    if policy:
+        kept = ('type', 'monitor', 'by_epoch', 'convert_to_iter_based',
+                'begin', 'end')
+        cfg.param_scheduler = [
+            dict({k: s[k] for k in kept if k in s}, **auto_args)
+            if s['type'] == POLICY_SCHEDULER else s
+            for s in cfg.param_scheduler]
+        return
+    cfg.custom_hooks = [
+        dict(type=h['type'], monitor=h.get('monitor', 'accuracy/top1'),
+             **auto_args) if h['type'] == 'AutoEpochsHook' else h
+        for h in cfg.custom_hooks]
+
+
 def quiet(cfg, seed: int):
-    """No logging but warnings, no checkpoints, the given seed."""
+    """No logging but warnings, no periodic checkpoints, the given seed.
+
+    The config's best checkpoint (``save_best``) is kept: a recipe may ship
+    it (the automatic epochs load it back at the end of training).
+    """
     cfg.default_hooks.logger.interval = 10**6
+    old = cfg.default_hooks.get('checkpoint') or {}
+    best = {k: old[k] for k in ('save_best', 'rule') if k in old}
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
-                                        interval=10**6, save_last=False)
+                                        interval=10**6, save_last=False,
+                                        **best)
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.log_level = 'WARNING'
     return cfg

@@ -12,7 +12,7 @@ import os.path as osp
 import time
 from typing import Callable, Dict, List
 
-from .report import write_report
+from .report import SCORED_ON, VAL_RULE_LABEL, scored_on_test, write_report
 from .runs import bundled_config, cached_train
 
 NAME = 'tricks'
@@ -166,16 +166,36 @@ def render(payload: Dict) -> str:
     Args:
         payload: What :func:`run_ablation` stores as JSON.
     """
-    return markdown(payload['results'], payload['command'])
+    if scored_on_test(payload):
+        return markdown(payload['results'], payload['command'],
+                        on_test=True)
+    return VAL_RULE_LABEL + '\n\n' + markdown(payload['results'],
+                                               payload['command'])
 
 
-def markdown(results: List[Dict], command: str) -> str:
+def markdown(results: List[Dict], command: str, on_test: bool = False
+             ) -> str:
+    """The ablation table: mean top-1 per row and dataset, its difference
+    to ``stock``, and the time.
+
+    Args:
+        results: The runs (:func:`run_ablation`).
+        command: The command line, quoted.
+        on_test: The runs were scored on test (val alongside); else they
+            are old runs scored on val.
+    """
     datasets = sorted({r['dataset'] for r in results})
     rows = list(dict.fromkeys(r['row'] for r in results))
+    score = 'test top-1 (diff) [val]' if on_test else 'top-1'
     header = '| recipe | ' + ' | '.join(
-        f'{d} top-1 / time' for d in datasets) + ' |'
-    lines = [f'Command: `{command}`', '', header,
-             '| --- |' + ' --- |' * len(datasets)]
+        f'{d} {score} / time' for d in datasets) + ' |'
+    intro = f'Command: `{command}`'
+    if on_test:
+        intro += ('. Every row trains a fixed budget and ships its final '
+                  'weights: **test** top-1 of them (mean over seeds), the '
+                  'difference to stock on test, val top-1 of the same '
+                  'weights in square brackets.')
+    lines = [intro, '', header, '| --- |' + ' --- |' * len(datasets)]
     by_key = {}
     for r in results:
         by_key.setdefault((r['row'], r['dataset']), []).append(r)
@@ -192,7 +212,9 @@ def markdown(results: List[Dict], command: str) -> str:
             delta = ''
             if base and row != 'stock':
                 delta = f' ({top1 - sum(b["top1"] for b in base) / len(base):+.2f})'
-            cells.append(f'{top1:.2f}{delta} / {secs:.0f} s')
+            val = '' if not on_test else \
+                f' [{sum(r["val_top1"] for r in runs) / len(runs):.2f}]'
+            cells.append(f'{top1:.2f}{delta}{val} / {secs:.0f} s')
         lines.append(f'| {row} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
@@ -217,9 +239,10 @@ def run_ablation(rows, datasets, epochs: Dict[str, int], seeds, lr: float,
                               budget=epochs[dataset],
                               wall=time.perf_counter() - start)
                 results.append(result)
-                progress(f'{dataset} | {row} | seed {seed}: top-1 '
-                         f'{result["top1"]:.2f} in {result["seconds"]:.0f} s')
+                progress(f'{dataset} | {row} | seed {seed}: test top-1 '
+                         f'{result["test_top1"]:.2f} in '
+                         f'{result["seconds"]:.0f} s')
                 write_report(out_dir, NAME, dict(
-                    command=command, lr=lr, epochs=epochs, results=results),
+                    scored_on=SCORED_ON, command=command, lr=lr, epochs=epochs, results=results),
                     render)
     return results

@@ -1,53 +1,166 @@
 import pytest
 
-from benchmarks import headline
+from benchmarks import AUTO_MBV3, headline
 from benchmarks.lr_finder import GRID
+from benchmarks.train import score_result
+
+CELL = (GRID[3], 20)  # the oracle's best cell by val in fake_results
 
 
-def fake_results():
-    runs = headline.planned_runs(['auto', 'stock', 'oracle'], 2, (10, 20))
-    results = []
-    for run in runs:
+def scored(test, val, seconds, epochs, lr, finite_loss=True, **extra):
+    """A result as train_once scores it (val majority share 50%)."""
+    result = score_result(val, test, [0, 1], [1.0, 0.5 if finite_loss
+                                              else float('nan')],
+                          [(epochs, val)], seconds, epochs, lr)
+    result.update(extra)
+    return result
+
+
+def fake_results(seeds=2, budgets=(10, 20), diverged_lr=None):
+    """Planned runs with fake results, in run_benchmark's order: the
+    oracle's search first; its best val cell is CELL, while another cell
+    has a better test top-1 but a worse val (a selection by test would pick
+    it); then the chosen cell on the other seeds."""
+    def result_of(run):
         if run['recipe'] == 'oracle':
-            top1 = 99.0 if (run['lr'], run['epochs']) == (GRID[3], 20) else 90.0
-            result = dict(top1=top1, seconds=run['epochs'] * 1.0,
-                          epochs=run['epochs'], lr=run['lr'])
-        elif run['recipe'] == 'auto':
-            result = dict(top1=98.5 + run['seed'], seconds=10.0, epochs=8,
-                          lr=0.05, finder_seconds=2.0)
-        else:
-            result = dict(top1=95.0, seconds=200.0, epochs=200, lr=0.05)
-        results.append((run, result))
-    return results
+            key = (run['lr'], run['epochs'])
+            val, test = 90.0, 90.0
+            if key == CELL:
+                val, test = 99.0, 98.0 + run['seed']
+            elif key == (GRID[2], 20):
+                val, test = 98.0, 99.9  # best on test, not chosen
+            diverged = run['lr'] == diverged_lr
+            return scored(test, 50.0 if diverged else val,
+                          run['epochs'] * 1.0, run['epochs'], run['lr'])
+        if run['recipe'] == 'auto':
+            return scored(97.5 + run['seed'], 99.9, 10.0, 8, 0.05,
+                          finder_seconds=2.0)
+        return scored(95.0 + run['seed'], 99.0, 200.0, 200, 0.05)
+
+    runs = headline.planned_runs(['auto', 'stock', 'oracle'], seeds, budgets)
+    results = [(run, result_of(run)) for run in runs
+               if run.get('role') != 'seed']
+    cell = headline.choose_cell([dict(r, seed=run['seed'], lr=run['lr'],
+                                      budget=run['epochs'])
+                                 for run, r in results
+                                 if run.get('role') == 'search'])
+    seed_runs = headline.chosen_cell_runs(
+        [run for run in runs if run.get('role') == 'seed'], cell)
+    return results + [(run, result_of(run)) for run in seed_runs]
 
 
 def test_plan_covers_the_oracle_grid_and_the_seeds():
-    runs = headline.planned_runs(['auto', 'oracle'], 3, (10, 20, 40))
+    runs = headline.planned_runs(['auto', 'stock', 'oracle'], 3,
+                                 (10, 20, 40))
     assert [r['seed'] for r in runs if r['recipe'] == 'auto'] == [0, 1, 2]
-    oracle = {(r['lr'], r['epochs']) for r in runs if r['recipe'] == 'oracle'}
+    oracle = {(r['lr'], r['epochs']) for r in runs
+              if r.get('role') == 'search'}
     assert len(oracle) == 6 * 3 and len(GRID) == 6
     with pytest.raises(ValueError, match='recipe'):
         headline.planned_runs(['tuned'], 1, (10, ))
 
 
-def test_summary_picks_the_oracle_cell_and_prices_the_search():
+def test_stock_and_the_oracle_cell_run_on_the_seeds_of_auto():
+    runs = headline.planned_runs(['auto', 'stock', 'oracle'], 3, (10, 20))
+    seeds = {recipe: sorted(r['seed'] for r in runs if r['recipe'] == recipe
+                            and r.get('role') != 'search')
+             for recipe in ('auto', 'stock')}
+    assert seeds == dict(auto=[0, 1, 2], stock=[0, 1, 2])
+    # the oracle's cell: seed 0 is its search run, 1 and 2 follow it
+    assert sorted(r['seed'] for r in runs if r.get('role') == 'seed') == [1, 2]
+    summary = headline.summarise('digits', fake_results(seeds=3))
+    for recipe in ('auto', 'stock', 'oracle'):
+        assert summary['recipes'][recipe]['seeds'] == [0, 1, 2], recipe
+    assert summary['oracle_best']['per_seed_test_top1'] == [98.0, 99.0,
+                                                            100.0]
+    with pytest.raises(ValueError, match='chosen cell'):
+        headline.planned_config('digits', next(
+            r for r in runs if r.get('role') == 'seed'), 'w')
+
+
+def test_oracle_budgets_reach_the_cap_of_auto():
+    assert max(headline.ORACLE_BUDGETS) >= headline.config_cap(AUTO_MBV3)
+
+
+def test_the_oracle_chooses_by_val_and_is_scored_on_test():
     summary = headline.summarise('digits', fake_results())
+    best = summary['oracle_best']
+    assert (best['lr'], best['epochs'], best['chosen_by']) == (
+        *CELL, 'val_top1')  # not GRID[2], the best cell on test
     oracle = summary['recipes']['oracle']
-    assert summary['oracle_best'] == dict(lr=GRID[3], epochs=20, top1=99.0)
+    assert oracle['test_top1'] == pytest.approx(98.5)  # seeds 0 and 1
+    assert oracle['val_top1'] == pytest.approx(99.0)
     search = (10.0 + 20.0) * len(GRID)  # seconds = epochs
     assert oracle['seconds'] == search and oracle['compute_vs_oracle'] == 1
     auto = summary['recipes']['auto']
-    assert auto['top1'] == pytest.approx(99.0)  # mean of 98.5 and 99.5
-    assert auto['top1_sd'] == pytest.approx(0.7071, abs=1e-4)
-    assert auto['runs'] == 2 and auto['finder_seconds'] == 2.0
+    assert auto['test_top1'] == pytest.approx(98.0)  # mean of 97.5, 98.5
+    assert auto['val_top1'] == pytest.approx(99.9)
+    assert auto['test_top1_sd'] == pytest.approx(0.7071, abs=1e-4)
+    assert auto['finder_seconds'] == 2.0
     assert auto['compute_vs_oracle'] == pytest.approx(10.0 / search)
     assert headline.goals(summary) == {
-        'auto within 1.0 of the oracle': True,
-        'auto ahead of stock': True,
-        'auto at most 1/10 of the oracle compute': True}
+        'auto within 1.0 of the oracle (test)': True,
+        'auto ahead of stock (test)': True,
+        'auto at most 1/10 of the oracle compute (diverged cells counted)':
+            True,
+        'the same, diverged cells left out': True}
     line = headline.one_line([summary])
-    assert line.startswith('summary over 1 dataset(s): top-1 auto 99.00, '
-                           'stock 95.00, oracle 99.00; auto compute = 5.6%')
+    assert line.startswith('summary over 1 dataset(s): test top-1 auto '
+                           '98.00, stock 95.50, oracle 98.50; auto compute '
+                           '= 5.6%')
+
+
+def test_goals_are_computed_on_test_not_val():
+    # auto is 1.5 behind the oracle on test but ahead on val: missed
+    results = [(run, dict(r, test_top1=97.0, top1=97.0)
+                if run['recipe'] == 'auto' else r)
+               for run, r in fake_results()]
+    summary = headline.summarise('digits', results)
+    assert summary['recipes']['auto']['val_top1'] > \
+        summary['recipes']['oracle']['val_top1']
+    assert headline.goals(summary)[
+        'auto within 1.0 of the oracle (test)'] is False
+
+
+def test_a_tie_at_100_is_a_tie():
+    assert headline.ahead_of(100.0, 100.0) == headline.TIE
+    assert headline.ahead_of(99.5, 99.5) is False
+    assert headline.ahead_of(100.0, 99.5) is True
+    results = [(run, dict(r, test_top1=100.0, top1=100.0)
+                if run['recipe'] in ('auto', 'stock') else r)
+               for run, r in fake_results()]
+    summary = headline.summarise('lfw_faces', results)
+    assert headline.goals(summary)['auto ahead of stock (test)'] == 'tie'
+    assert '| lfw_faces | yes | tie (both 100%) |' in headline.markdown(
+        [summary], None, 'cmd', 'machine')
+
+
+def test_diverged_cells_are_counted_apart():
+    summary = headline.summarise('digits', fake_results(
+        diverged_lr=GRID[-1]))
+    grid = {(g['lr'], g['epochs']): g for g in summary['oracle_grid']}
+    assert grid[(GRID[-1], 10)]['diverged'] and grid[(GRID[-1], 20)][
+        'diverged']
+    assert sum(g['diverged'] for g in grid.values()) == 2
+    cost = summary['oracle_search']
+    assert (cost['runs'], cost['diverged_runs']) == (12, 2)
+    assert cost['seconds'] == 180.0 and cost['seconds_without_diverged'] \
+        == 150.0
+    auto = summary['recipes']['auto']
+    assert auto['compute_vs_oracle'] == pytest.approx(10.0 / 180.0)
+    assert auto['compute_vs_oracle_without_diverged'] == pytest.approx(
+        10.0 / 150.0)
+    text = headline.markdown([summary], None, 'cmd', 'machine')
+    assert 'search 12 runs, 2 diverged' in text
+    assert '90.00 (50.00) diverged' in text
+    # a non-finite loss is divergence too, whatever val says
+    results = fake_results()
+    run, result = next((run, r) for run, r in results
+                       if run.get('role') == 'search')
+    result.update(scored(90.0, 90.0, 10.0, 10, run['lr'],
+                         finite_loss=False))
+    summary = headline.summarise('digits', results)
+    assert summary['oracle_search']['diverged_runs'] == 1
 
 
 def test_report_files(tmp_path):
@@ -55,7 +168,8 @@ def test_report_files(tmp_path):
     headline.write([summary], None, str(tmp_path), 'python tools/benchmark.py',
                    'test machine', (10, 20), 2)
     text = (tmp_path / 'benchmark.md').read_text()
-    assert '| digits | auto | 99.00 ± 0.71 | 2 |' in text
+    assert '| digits | auto | 98.00 ± 0.71 | 99.90 ± 0.00 | 2 | 8 |' in text
+    assert 'test top-1' in text and 'Scored on val' not in text
     assert (tmp_path / 'benchmark.png').stat().st_size > 1000
 
 
@@ -71,6 +185,8 @@ def test_stock_recipe_changes_only_what_must_change(tmp_path):
     assert [p['type'] for p in cfg.train_dataloader.dataset.pipeline] == [
         'LoadImageIfPath', 'Resize', 'RandomCrop', 'RandomFlip', 'PackInputs']
     assert 'custom_hooks' not in cfg or not cfg.custom_hooks
+    assert [cfg[f'{s}_dataloader'].dataset.split
+            for s in ('train', 'val', 'test')] == ['train', 'val', 'test']
 
 
 def test_a_folder_is_a_dataset(tmp_path):
@@ -80,22 +196,35 @@ def test_a_folder_is_a_dataset(tmp_path):
     cfg = bundled_config(str(tmp_path / 'faces'), 5, 0, str(tmp_path / 'w'))
     assert cfg.model.head.num_classes == 2
     assert cfg.train_dataloader.dataset.data_root == str(tmp_path / 'faces')
+    assert cfg.test_dataloader.dataset.split == 'test'
     with pytest.raises(ValueError, match='neither a folder'):
         bundled_config('no_such_set', 5, 0, str(tmp_path / 'w'))
 
 
+def test_a_pre_split_folder_without_test_is_refused_before_training(
+        tmp_path):
+    from benchmarks.runs import bundled_config
+    for split in ('train', 'val'):
+        for cls in ('a', 'b'):
+            (tmp_path / 'data' / split / cls).mkdir(parents=True)
+    with pytest.raises(ValueError, match='has no test/'):
+        bundled_config(str(tmp_path / 'data'), 5, 0, str(tmp_path / 'w'))
+
+
 def test_a_partial_oracle_is_no_oracle(tmp_path):
-    results = [(run, None if run['recipe'] == 'oracle' and run['epochs'] == 20
-                else result) for run, result in fake_results()]
+    results = [(run, None if run.get('role') == 'search' and
+                run['epochs'] == 20 else result)
+               for run, result in fake_results()]
     summary = headline.summarise('mnist', results)
     oracle = summary['recipes']['oracle']
-    assert (oracle['runs'], oracle['planned_runs']) == (6, 12)
+    assert (oracle['runs'], oracle['planned_runs']) == (7, 13)
     assert 'compute_vs_oracle' not in summary['recipes']['auto']
-    assert headline.goals(summary)['auto within 1.0 of the oracle'] is None
+    assert headline.goals(summary)[
+        'auto within 1.0 of the oracle (test)'] is None
     assert 'oracle' not in headline.one_line([summary])
     headline.write([summary], None, str(tmp_path), 'cmd', 'machine',
                    (10, 20), 2)
-    assert 'PARTIAL: 6 of 12 runs' in (tmp_path / 'benchmark.md').read_text()
+    assert 'PARTIAL: 7 of 13 runs' in (tmp_path / 'benchmark.md').read_text()
 
 
 class _Hook:
@@ -130,3 +259,13 @@ def test_overhead_table_reports_the_time_inside_hooks():
     assert '0.500 ms per iteration, 0.25% of the iteration' in text
     assert text.index('AutoEpochsHook 0.400 ms') < text.index(
         'PreciseBNStatsHook 0.100 ms')
+
+
+def test_an_oracle_shorter_than_the_cap_of_auto_says_so():
+    summary = headline.summarise('digits', fake_results())
+    summary.update(oracle_budgets=[10, 20], auto_cap=60)
+    text = headline.markdown([summary], None, 'cmd', 'machine')
+    assert 'Its longest budget (20 epochs) is shorter than auto\'s cap (60)' \
+        in text
+    summary['auto_cap'] = 20
+    assert 'shorter than' not in headline.markdown([summary], None, 'c', 'm')

@@ -7,23 +7,43 @@ from benchmarks.run_cache import RunCache, run_key
 from conftest import REPO
 
 
+SCORED = dict(top1=97.5, test_top1=97.5, val_top1=98.0)
+
+
 def test_a_stored_run_is_not_trained_again(tmp_path):
     path = str(tmp_path / 'runs.jsonl')
     calls = []
 
     def train():
         calls.append(1)
-        return dict(top1=97.5)
+        return dict(SCORED)
 
     key = run_key(dataset='digits', lr=0.1, epochs=10, seed=0)
-    assert RunCache(path).get_or_run(key, train) == dict(top1=97.5)
+    assert RunCache(path).get_or_run(key, train) == SCORED
     again = RunCache(path)  # a new process reading the same file
     assert key in again
-    assert again.get_or_run(key, train) == dict(top1=97.5)
+    assert again.get_or_run(key, train) == SCORED
     assert len(calls) == 1
     other = run_key(dataset='digits', lr=0.3, epochs=10, seed=0)
     again.get_or_run(other, train)
     assert len(calls) == 2
+
+
+def test_a_run_stored_without_test_top1_is_trained_again(tmp_path):
+    """Runs scored before the test split (val top-1 only) are not served:
+    their number is not the one the benchmarks report now."""
+    import json
+    path = tmp_path / 'runs.jsonl'
+    key = run_key(dataset='digits', lr=0.1, epochs=10, seed=0)
+    path.write_text(json.dumps(dict(key=key, result=dict(top1=99.0))) + '\n')
+    cache = RunCache(str(path))
+    assert key not in cache
+    calls = []
+    assert cache.get_or_run(key, lambda: calls.append(1) or dict(SCORED)) \
+        == SCORED and calls == [1]
+    assert RunCache(str(path)).get_or_run(key, None) == SCORED  # appended
+    with pytest.raises(ValueError, match='lacks'):
+        RunCache(None).get_or_run('other', lambda: dict(top1=99.0))
 
 
 def test_key_ignores_field_order_but_not_values():

@@ -11,7 +11,9 @@ from ..runs import (bundled_config, cached_train, dataset_fields,
 STOCK_MBV3 = 'mobilenet_v3/mobilenet-v3-small_8xb16_cifar10.py'
 STOCK_BATCH = 128  # the stock recipe's base batch (8 GPUs x 16)
 BATCH = 64
-ORACLE_BUDGETS = (10, 20, 40)
+# The longest budget is auto's cap (configs/auto_mbv3.py, 60): the oracle
+# may train as long as the automatic recipe may.
+ORACLE_BUDGETS = (10, 20, 40, 60)
 QUICK_ORACLE_BUDGETS = (5, 10, 20)
 RECIPES = ('auto', 'stock', 'oracle', 'auto_effnet_lite0')
 
@@ -47,7 +49,7 @@ def stock_config(dataset: str, seed: int, work_dir: str,
         val=load + [p for p in cfg.test_pipeline])
     for name, split in (('train_dataloader', 'train'),
                         ('val_dataloader', 'val'),
-                        ('test_dataloader', 'val')):
+                        ('test_dataloader', 'test')):
         loader = cfg[name]
         loader.batch_size = BATCH
         loader.num_workers = 0
@@ -66,7 +68,17 @@ def stock_config(dataset: str, seed: int, work_dir: str,
 def planned_runs(recipes: Sequence[str], seeds: int,
                  budgets: Sequence[int]) -> List[Dict]:
     """Every run of one dataset: ``dict(recipe, seed, lr, epochs)``, with
-    ``epochs`` the planned (largest possible) count, for the progress bar."""
+    ``epochs`` the planned (largest possible) count, for the progress bar.
+
+    ``auto``, ``auto_effnet_lite0`` and ``stock`` run on seeds
+    ``0 .. seeds-1``. The ``oracle`` searches its grid (every LR x budget)
+    on seed 0 (``role='search'``), then trains the cell it chose (by val
+    top-1) on the other seeds (``role='seed'``, its ``lr`` and ``epochs``
+    filled in by :func:`chosen_cell_runs` once the search is done), so its
+    reported top-1 is a mean over the same seeds as the others'.
+    """
+    if seeds < 1:
+        raise ValueError(f'seeds must be at least 1, got {seeds}.')
     runs = []
     for recipe in recipes:
         if recipe == 'auto':
@@ -77,15 +89,44 @@ def planned_runs(recipes: Sequence[str], seeds: int,
                           epochs=config_cap(AUTO_EFFNET_LITE0))
                      for s in range(seeds)]
         elif recipe == 'stock':
-            runs.append(dict(recipe=recipe, seed=0,
-                             epochs=config_cap(mmpretrain_config(STOCK_MBV3))))
+            cap = config_cap(mmpretrain_config(STOCK_MBV3))
+            runs += [dict(recipe=recipe, seed=s, epochs=cap)
+                     for s in range(seeds)]
         elif recipe == 'oracle':
-            runs += [dict(recipe=recipe, seed=0, lr=lr, epochs=e)
-                     for lr in GRID for e in budgets]
+            runs += [dict(recipe=recipe, role='search', seed=0, lr=lr,
+                          epochs=e) for lr in GRID for e in budgets]
+            runs += [dict(recipe=recipe, role='seed', seed=s, lr=None,
+                          epochs=max(budgets)) for s in range(1, seeds)]
         else:
             raise ValueError(f'Unknown recipe {recipe!r}; choose from '
                              f'{RECIPES}.')
     return runs
+
+
+def choose_cell(search: Sequence[Dict]) -> Dict:
+    """The oracle's cell, ``dict(lr, epochs, seed)``: the best val top-1 of
+    its search (ties: the smaller budget, then the smaller LR). Test top-1
+    plays no part.
+
+    Args:
+        search: The search runs, each its result with the planned ``lr`` and
+            budget (``budget``; ``epochs`` where absent).
+    """
+    def budget(r):
+        return r.get('budget', r['epochs'])
+    best = max(search, key=lambda r: (r['val_top1'], -budget(r), -r['lr']))
+    return dict(lr=best['lr'], epochs=budget(best), seed=best['seed'])
+
+
+def chosen_cell_runs(runs: Sequence[Dict], cell: Dict) -> List[Dict]:
+    """``runs`` with the oracle's seed runs set to ``cell``'s LR and budget.
+
+    Args:
+        runs: From :func:`planned_runs`.
+        cell: From :func:`choose_cell`.
+    """
+    return [dict(r, lr=cell['lr'], epochs=cell['epochs'])
+            if r.get('role') == 'seed' else r for r in runs]
 
 
 def planned_config(dataset: str, run: Dict, work_root: str
@@ -102,10 +143,13 @@ def planned_config(dataset: str, run: Dict, work_root: str
     work = osp.join(work_root, f'{name}_{recipe}_{seed}_'
                     f'{run.get("lr", "")}_{run["epochs"]}')
     if recipe == 'oracle':
-        cfg = bundled_config(dataset, run['epochs'], 0, work, lr=run['lr'],
+        if run['lr'] is None:
+            raise ValueError('An oracle seed run needs the chosen cell: '
+                             'fill it in with chosen_cell_runs.')
+        cfg = bundled_config(dataset, run['epochs'], seed, work, lr=run['lr'],
                              finder=False)
         return cfg, dict(dataset=dataset, lr=run['lr'],
-                         epochs=run['epochs'], seed=0)
+                         epochs=run['epochs'], seed=seed)
     if recipe == 'stock':
         return stock_config(dataset, seed, work), dict(
             dataset=dataset, recipe='stock', seed=seed)

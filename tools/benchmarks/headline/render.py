@@ -4,22 +4,160 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 from ..lr_finder import GRID
-from ..report import write_report
+from ..report import VAL_RULE_LABEL, write_report
 from .plan import BATCH, RECIPES
-from .summary import goals, is_complete
+from .summary import GOALS, TIE, goals, is_complete, scored_on_test
 
 NAME = 'benchmark'
 
 
 def markdown(summaries: List[Dict], overhead: Optional[Dict],
              command: str, machine: str) -> str:
-    """The results table, the goals per dataset and the overhead table."""
+    """The results table, the goals per dataset, the oracle's grid and the
+    overhead table. Summaries stored before the test split (scored on val)
+    render as they did, labelled so.
+
+    Args:
+        summaries: One per dataset (``summary.summarise``).
+        overhead: The per-iteration cost, or None.
+        command: The command line, quoted.
+        machine: The machine, quoted.
+    """
+    if all(scored_on_test(s) for s in summaries):
+        text = _markdown_test_rule(summaries, command, machine)
+    elif not any(scored_on_test(s) for s in summaries):
+        text = _markdown_val_rule(summaries, command, machine)
+    else:
+        raise ValueError('A report mixes summaries scored on test with '
+                         'summaries scored on val; re-run the val-scored '
+                         'datasets.')
+    if overhead:
+        text += '\n' + overhead_markdown(overhead) + '\n'
+    return text
+
+
+def _mark(value) -> str:
+    if value is None:
+        return 'not run'
+    if value == TIE:
+        return 'tie (both 100%)'
+    return 'yes' if value else 'no'
+
+
+def _pct(row: Dict, key: str) -> str:
+    return f'{100 * row[key]:.1f}%' if key in row else '-'
+
+
+def _markdown_test_rule(summaries: List[Dict], command: str,
+                        machine: str) -> str:
     lines = [
+        f'Command: `{command}`. Machine: {machine}. Every recipe is scored '
+        'the same way: it may use val however it likes to decide (auto its '
+        'epochs and weights, the oracle its cell, stock nothing: its final '
+        'epoch), and **test top-1** is that of the weights it ships, on '
+        'images no recipe chose on (mean ± sd over seeds); val top-1 of '
+        'the same weights alongside. Time is wall time including the LR '
+        'test; compute is relative to the oracle\'s whole search on seed 0 '
+        '(time, and epochs in brackets), with its diverged cells and '
+        'without them; the chosen cell\'s runs on the other seeds measure '
+        'it and are not part of its cost.', '',
+        '| dataset | recipe | test top-1 | val top-1 | seeds | epochs '
+        '| time | compute vs oracle search | without its diverged cells |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+    for s in summaries:
+        for recipe, r in s['recipes'].items():
+            detail = ''
+            if recipe == 'oracle':
+                b, c = s['oracle_best'], s['oracle_search']
+                detail = (f' (cell by val: lr {b["lr"]:.2g}, {b["epochs"]} '
+                          f'ep; search {c["runs"]} runs, '
+                          f'{c["diverged_runs"]} diverged)')
+            if not is_complete(r):
+                detail += (f', PARTIAL: {r["runs"]} of '
+                           f'{r["planned_runs"]} runs')
+            sd = f' ± {r["test_top1_sd"]:.2f}' if len(r['seeds']) > 1                 else ''
+            vsd = f' ± {r["val_top1_sd"]:.2f}' if len(r['seeds']) > 1                 else ''
+            compute = '' if 'compute_vs_oracle' not in r else (
+                f'{_pct(r, "compute_vs_oracle")} '
+                f'({_pct(r, "epochs_vs_oracle")})')
+            lean = '' if 'compute_vs_oracle' not in r else (
+                f'{_pct(r, "compute_vs_oracle_without_diverged")} '
+                f'({_pct(r, "epochs_vs_oracle_without_diverged")})')
+            lines.append(
+                f'| {s["dataset"]} | {recipe}{detail} '
+                f'| {r["test_top1"]:.2f}{sd} | {r["val_top1"]:.2f}{vsd} '
+                f'| {len(r["seeds"])} | {r["epochs"]:.0f} '
+                f'| {r["seconds"]:.0f} s | {compute} | {lean} |')
+    lines += ['', '| dataset | ' + ' | '.join(GOALS) + ' |',
+              '| --- ' * (len(GOALS) + 1) + '|']
+    for s in summaries:
+        lines.append(f'| {s["dataset"]} | ' + ' | '.join(
+            _mark(v) for v in goals(s).values()) + ' |')
+    for s in summaries:
+        lines += _grid_lines(s)
+    return '\n'.join(lines) + '\n'
+
+
+def _grid_lines(summary: Dict) -> List[str]:
+    grid = summary.get('oracle_grid')
+    if not grid:
+        return []
+    lrs = sorted({g['lr'] for g in grid})
+    budgets = sorted({g['epochs'] for g in grid})
+    cells = {(g['lr'], g['epochs']): g for g in grid}
+    c = summary['oracle_search']
+    short = ''
+    if summary.get('auto_cap') and max(budgets) < summary['auto_cap']:
+        short = (f' Its longest budget ({max(budgets)} epochs) is shorter '
+                 f'than auto\'s cap ({summary["auto_cap"]}): a smaller '
+                 'search than the claim\'s.')
+    lines = ['', f'Oracle search on {summary["dataset"]} (seed 0): test '
+             'top-1 (val) per LR and budget; "diverged" marks a cell whose '
+             'loss went non-finite or whose val top-1 stayed at chance '
+             f'(the majority class). Search: {c["seconds"]:.0f} s, '
+             f'{c["epochs"]} epochs over {c["runs"]} runs; without its '
+             f'{c["diverged_runs"]} diverged: '
+             f'{c["seconds_without_diverged"]:.0f} s, '
+             f'{c["epochs_without_diverged"]} epochs.' + short, '',
+             '| epochs | ' + ' | '.join(f'lr {lr:.2g}' for lr in lrs) + ' |',
+             '| --- ' * (len(lrs) + 1) + '|']
+    for e in budgets:
+        row = []
+        for lr in lrs:
+            g = cells.get((lr, e))
+            row.append('-' if g is None else
+                       f'{g["test_top1"]:.2f} ({g["val_top1"]:.2f})' +
+                       (' diverged' if g['diverged'] else ''))
+        lines.append(f'| {e} | ' + ' | '.join(row) + ' |')
+    return lines
+
+
+def _val_rule_goals(summary: Dict) -> Dict[str, Optional[bool]]:
+    """The goals as they were computed on val (old payloads)."""
+    rows = summary['recipes']
+    auto, stock, oracle = (rows.get(k) for k in ('auto', 'stock', 'oracle'))
+    if oracle and not is_complete(oracle):
+        oracle = None
+    return {
+        'auto within 1.0 of the oracle': None if not (auto and oracle) else
+        auto['top1'] >= oracle['top1'] - 1.0,
+        'auto ahead of stock': None if not (auto and stock) else
+        auto['top1'] > stock['top1'],
+        'auto at most 1/10 of the oracle compute': None if not (
+            auto and oracle) else auto['compute_vs_oracle'] <= 0.1,
+    }
+
+
+def _markdown_val_rule(summaries: List[Dict], command: str,
+                       machine: str) -> str:
+    lines = [
+        VAL_RULE_LABEL, '',
         f'Command: `{command}`. Machine: {machine}. Top-1 is what each recipe '
         'ships (mean ± sd over seeds where more than one ran); time is wall '
         'time including the LR test; compute is relative to the oracle\'s '
         'whole search (time, and epochs in brackets).', '',
-        '| dataset | recipe | top-1 | runs | epochs | time | compute vs oracle search |',
+        '| dataset | recipe | val top-1 | runs | epochs | time | compute vs oracle search |',
         '| --- | --- | --- | --- | --- | --- | --- |',
     ]
     for s in summaries:
@@ -40,14 +178,12 @@ def markdown(summaries: List[Dict], overhead: Optional[Dict],
                 f'| {s["dataset"]} | {recipe}{detail} | {r["top1"]:.2f}{sd} '
                 f'| {r["runs"]} | {r["epochs"]:.0f} | {r["seconds"]:.0f} s '
                 f'| {compute} |')
-    lines += ['', '| dataset | ' + ' | '.join(goals(summaries[0])) + ' |',
-              '| --- ' * 4 + '|']
+    lines += ['', '| dataset | ' + ' | '.join(_val_rule_goals(summaries[0]))
+              + ' |', '| --- ' * 4 + '|']
     for s in summaries:
         marks = ['not run' if v is None else ('yes' if v else 'no')
-                 for v in goals(s).values()]
+                 for v in _val_rule_goals(s).values()]
         lines.append(f'| {s["dataset"]} | ' + ' | '.join(marks) + ' |')
-    if overhead:
-        lines += ['', overhead_markdown(overhead)]
     return '\n'.join(lines) + '\n'
 
 
@@ -100,14 +236,16 @@ def plot(summaries: List[Dict], path: str) -> None:
             row = s['recipes'].get(recipe)
             if row and (recipe != 'oracle' or is_complete(row)):
                 xs.append(j + (i - (len(recipes) - 1) / 2) * width)
-                ys.append(s['recipes'][recipe]['top1'])
-                errs.append(s['recipes'][recipe]['top1_sd'])
+                ys.append(row['top1'])
+                errs.append(row['top1_sd'])
         ax.bar(xs, ys, width, yerr=errs, label=recipe, capsize=2)
     ax.set_xticks(range(len(summaries)))
     ax.set_xticklabels([s['dataset'] for s in summaries])
     low = min(r['top1'] for s in summaries for r in s['recipes'].values())
     ax.set_ylim(max(0, low - 5), 100)
-    ax.set_ylabel('top-1 (%)')
+    ax.set_ylabel('test top-1 (%)' if all(scored_on_test(s)
+                                          for s in summaries)
+                  else 'val top-1 (%)')
     ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout()
     fig.savefig(path)
@@ -137,10 +275,11 @@ def write(summaries: List[Dict], overhead: Optional[Dict], out_dir: str,
         command: The command line, quoted in the table.
         machine: The machine, quoted in the table.
         budgets: The oracle's epoch budgets.
-        seeds: Seeds of the automatic recipes.
+        seeds: Seeds of every recipe (auto, stock, the oracle's cell).
     """
     write_report(out_dir, NAME, dict(
-        command=command, machine=machine, oracle_budgets=list(budgets),
-        oracle_lrs=list(GRID), seeds=seeds, summaries=summaries,
+        command=command, machine=machine, scored_on='test',
+        oracle_budgets=list(budgets), oracle_lrs=list(GRID), seeds=seeds,
+        summaries=summaries,
         overhead=overhead), render)
     plot(summaries, osp.join(out_dir, f'{NAME}.png'))
