@@ -66,6 +66,11 @@ def _iteration_seconds(cfg, warmup: int = 5):
 def _iteration_based(cfg, iters: int):
     cfg.train_cfg = dict(by_epoch=False, max_iters=iters, val_interval=10**6)
     cfg.param_scheduler = []
+    # AutoEpochsHook only acts on validations (none here) and needs its
+    # AutoEpochsLR scheduler, which an iteration-based timing run cannot
+    # keep; its per-iteration work, the anneal, is the scheduler's.
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h.get('type') != 'AutoEpochsHook']
     return cfg
 
 
