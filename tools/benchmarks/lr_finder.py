@@ -120,6 +120,27 @@ def render(payload: Dict) -> str:
         payload['summaries'], payload['epochs'], payload['command'])
 
 
+def _rules_table(summaries: List[Dict], score: str) -> List[str]:
+    """The suggestion rules' table: ``score`` read off the grid at each
+    rule's LR (mean, worst) and the LR's spread over seeds."""
+    seeds = len(summaries[0]['curves'])
+    lines = ['', f'Suggestion rules on range tests alone ({seeds} seeds per '
+             f'dataset, seeds 0+): {score} read off the grid at the '
+             'suggested LR (mean, worst) and the spread of the LR over '
+             'seeds:', '',
+             '| dataset | ' + ' | '.join(summaries[0]['rules']) + ' |',
+             '| --- ' * (len(summaries[0]['rules']) + 1) + '|']
+    for s in summaries:
+        cells = []
+        for rule in s['rules'].values():
+            top1 = rule['interpolated_top1']
+            cells.append('no answer' if top1 is None else
+                         f'{top1:.2f}, {rule["worst_top1"]:.2f} / '
+                         f'x{rule["spread"]:.2f}')
+        lines.append(f'| {s["dataset"]} | ' + ' | '.join(cells) + ' |')
+    return lines
+
+
 def markdown_test_rule(summaries: List[Dict], epochs: int,
                        command: str) -> str:
     """The tables of runs scored on test (val alongside)."""
@@ -151,22 +172,7 @@ def markdown_test_rule(summaries: List[Dict], epochs: int,
         lines.append(f'| {s["dataset"]} | ' + ' | '.join(
             f'{g["test_top1"]:.1f} ({g["val_top1"]:.1f})' +
             (' diverged' if g['diverged'] else '') for g in s['grid']) + ' |')
-    seeds = len(summaries[0]['curves'])
-    lines += ['', f'Suggestion rules on range tests alone ({seeds} seeds per '
-              'dataset, seeds 0+): test top-1 read off the grid at the '
-              'suggested LR (mean, worst) and the spread of the LR over '
-              'seeds:', '',
-              '| dataset | ' + ' | '.join(summaries[0]['rules']) + ' |',
-              '| --- ' * (len(summaries[0]['rules']) + 1) + '|']
-    for s in summaries:
-        cells = []
-        for rule in s['rules'].values():
-            top1 = rule['interpolated_top1']
-            cells.append('no answer' if top1 is None else
-                         f'{top1:.2f}, {rule["worst_top1"]:.2f} / '
-                         f'x{rule["spread"]:.2f}')
-        lines.append(f'| {s["dataset"]} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n'
+    return '\n'.join(lines + _rules_table(summaries, 'test top-1')) + '\n'
 
 
 def markdown(summaries: List[Dict], epochs: int, command: str) -> str:
@@ -189,21 +195,7 @@ def markdown(summaries: List[Dict], epochs: int, command: str) -> str:
     for s in summaries:
         lines.append(f'| {s["dataset"]} | ' + ' | '.join(
             f'{g["top1"]:.1f}' for g in s['grid']) + ' |')
-    seeds = len(summaries[0]['curves'])
-    lines += ['', f'Suggestion rules on range tests alone ({seeds} seeds per '
-              'dataset, seeds 0+): top-1 read off the grid at the suggested '
-              'LR (mean, worst) and the spread of the LR over seeds:', '',
-              '| dataset | ' + ' | '.join(summaries[0]['rules']) + ' |',
-              '| --- ' * (len(summaries[0]['rules']) + 1) + '|']
-    for s in summaries:
-        cells = []
-        for rule in s['rules'].values():
-            top1 = rule['interpolated_top1']
-            cells.append('no answer' if top1 is None else
-                         f'{top1:.2f}, {rule["worst_top1"]:.2f} / '
-                         f'x{rule["spread"]:.2f}')
-        lines.append(f'| {s["dataset"]} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n'
+    return '\n'.join(lines + _rules_table(summaries, 'top-1')) + '\n'
 
 
 def run_benchmark(datasets, epochs, seeds, out_dir, work_root, command,
