@@ -159,9 +159,12 @@ def test_checkpoints_hold_one_copy_of_the_weights(make_fast_config,
     tensors = [k for k, v in checkpoint.items() if isinstance(v, dict) and
                any(torch.is_tensor(t) and t.dim() for t in v.values())]
     assert tensors == ['state_dict'], tensors
-    # The policy state rides in the scheduler's state (saved before the
-    # third validation: two taken).
-    assert checkpoint['param_schedulers'][1]['state']['validations'] == 2
+    # The policy state rides in the scheduler's state: the validations taken
+    # when epoch 3 was saved (two or, once the third is decided, three; the
+    # resume tests check that either continues exactly), with their trace.
+    saved = checkpoint['param_schedulers'][1]['state']
+    assert saved['validations'] in (2, 3)
+    assert len(saved['trace']) == saved['validations']
     assert auto_hook(runner).state.validations == 3
 
 
