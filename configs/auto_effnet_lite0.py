@@ -9,15 +9,12 @@
 # your own images (one sub-folder per class, see
 # `python tools/prepare_data.py --help`):
 #
-#   mim train mmpretrain configs/auto_effnet_lite0.py --cfg-options \
-#       train_dataloader.dataset.data_root=DIR \
-#       val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR \
-#       model.head.num_classes=K
+#   mim train mmpretrain configs/auto_effnet_lite0.py --cfg-options data_root=DIR
 #
 # From scratch instead: --cfg-options model.backbone.init_cfg=None
 _base_ = ['./auto_mbv3.py']
 
-num_classes = 10
+num_classes = None  # from the data (auto_mbv3.py)
 
 model = dict(
     _delete_=True,

@@ -3,21 +3,36 @@
 #   mim train mmpretrain configs/auto_mbv3.py
 #
 # trains on the bundled scikit-learn digits set. To train on your own images
-# (one sub-folder per class, see `python tools/prepare_data.py --help`):
+# (one sub-folder per class, or train/ val/ test/ sub-folders of them; see
+# docs/data.md and `python tools/prepare_data.py --help`):
 #
-#   mim train mmpretrain configs/auto_mbv3.py --cfg-options \
-#       train_dataloader.dataset.data_root=DIR \
-#       val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR \
-#       model.head.num_classes=K
+#   mim train mmpretrain configs/auto_mbv3.py --cfg-options data_root=DIR
+#
+# The classes, the head's size, the input size and the metric the epoch
+# policy follows are then read from DIR (DataAwareRunner below logs each
+# decision with its reason and stores it in the checkpoints).
 _base_ = [
     'mmpretrain::_base_/models/mobilenet_v3/mobilenet_v3_small_imagenet.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmtricks'], allow_failed_imports=False)
+# MMEngine's Runner, which first fills the settings below left to the data.
+runner_type = 'DataAwareRunner'
 
-image_size = 32
+# Your images: a folder (one sub-folder per class, or train/ val/ test/
+# sub-folders of them). None trains on the bundled set named below.
+data_root = None
+# 'auto': the largest multiple of 32 not above the images' median short
+# side, at least 32 and at most max_image_size (the compute budget); or N.
+# Every place that says 'image_size' below takes it (docs/data.md).
+image_size = 'auto'
+max_image_size = 128
+# None: the number of class folders (an explicit value must match them).
+num_classes = None
+# 'auto': top-1, or macro-F1 when the smallest class has under half the
+# images of the largest (top-1 rewards giving up a minority class).
+monitor = 'auto'
 batch_size = 64
-num_classes = 10
 pretrained = ('https://download.openmmlab.com/mmclassification/v0/'
               'mobilenet_v3/mobilenet-v3-small_8xb128_in1k_20221114-bd1bfcde.pth')
 
@@ -47,19 +62,19 @@ data_preprocessor = dict(
 
 train_pipeline = [
     dict(type='LoadImageIfPath'),
-    dict(type='Resize', scale=(image_size, image_size)),
-    dict(type='RandomCrop', crop_size=image_size, padding=image_size // 8),
+    dict(type='Resize', scale='image_size'),
+    dict(type='RandomCrop', crop_size='image_size', padding='image_size/8'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageIfPath'),
-    dict(type='Resize', scale=(image_size, image_size)),
+    dict(type='Resize', scale='image_size'),
     dict(type='PackInputs'),
 ]
 
 dataset = dict(
     type='FolderOrBundledDataset', data_root=None, bundled='digits',
-    image_size=image_size)
+    image_size='image_size')
 train_dataloader = dict(
     batch_size=batch_size,
     num_workers=2,
@@ -83,9 +98,9 @@ test_dataloader = dict(
     dataset=dict(dataset, split='test', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
-# Top-1 first: CheckpointHook(save_best) and AutoEpochsHook monitor it.
-# Then per-class results, so that imbalanced data shows what top-1 hides
-# (MMPretrain's metrics; PerClassReportHook below names the per-class values
+# Top-1 and macro-F1: CheckpointHook(save_best) and AutoEpochsLR follow one
+# of them (`monitor` above). Then per-class results, so that imbalanced data
+# shows what top-1 hides (MMPretrain's metrics; PerClassReportHook below names the per-class values
 # by class and saves the confusion matrix as a PNG in the work dir):
 # macro/precision, macro/recall (= balanced accuracy), macro/f1-score;
 # class/precision/<class>, class/recall/<class>, class/f1-score/<class>;
@@ -103,16 +118,16 @@ optim_wrapper = dict(
         type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
 )
-# A budget cap, not a guess: AutoEpochsLR keeps the LR constant until top-1
-# stops improving for 5 epochs, then anneals it (one cosine as long as the
-# run so far) and AutoEpochsHook stops training when the anneal ends. Chosen
+# A budget cap, not a guess: AutoEpochsLR keeps the LR constant until the
+# monitored metric stops improving for 5 epochs, then anneals it (one cosine
+# as long as the run so far) and AutoEpochsHook stops training when the anneal ends. Chosen
 # on `tools/benchmark.py epochs` (docs/auto_epochs.md). Its `end` is left to
 # MMEngine: max_epochs, the cap.
 max_epochs = 60
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=2,
          convert_to_iter_based=True),
-    dict(type='AutoEpochsLR', monitor='accuracy/top1', mode='anneal',
+    dict(type='AutoEpochsLR', monitor='auto', mode='anneal',
          patience=5, min_anneal=5, by_epoch=True,
          convert_to_iter_based=True),
 ]
@@ -124,7 +139,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=2,
-        save_best='accuracy/top1', rule='greater'),
+        save_best='auto', rule='greater'),  # 'auto': the monitor above
 )
 custom_hooks = [
     # A clear error when model.head.num_classes does not fit the dataset.

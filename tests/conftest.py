@@ -47,8 +47,8 @@ def make_fast_config(tmp_path):
 
 def train(cfg):
     """Build a Runner from ``cfg``, train it, return it."""
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
+    from mmtricks.engine import build_runner
+    runner = build_runner(cfg)
     runner.train()
     return runner
 

@@ -1,9 +1,10 @@
 """Every shipped config tests on images it neither trained on nor chose its
 weights by: ``test_dataloader`` is disjoint from ``train`` and ``val``.
 
-The datasets are built from each config as the Runner builds them (MMEngine
-``Config`` + the ``DATASETS`` registry), on the bundled default and on a
-folder in both layouts a user may give.
+The datasets are built from each config as ``DataAwareRunner`` builds them
+(MMEngine ``Config``, the recipe's data decisions, the ``DATASETS``
+registry), on the bundled default and on a folder in both layouts a user may
+give through the one ``data_root`` setting.
 """
 import glob
 import hashlib
@@ -16,6 +17,7 @@ from mmengine.config import Config
 import mmtricks  # noqa: F401  (registers the datasets and transforms)
 from mmpretrain.registry import DATASETS
 from mmtricks.datasets import export_bundled
+from mmtricks.engine import apply_data_decisions
 
 from conftest import REPO
 
@@ -29,11 +31,12 @@ def test_every_shipped_config_is_covered():
         names), names
 
 
-def build_loader_datasets(config, **dataset_overrides):
+def build_loader_datasets(config, data_root=None):
     """``{loader name: dataset}`` built from ``config``'s dataloaders."""
     cfg = Config.fromfile(config)
-    return {name: DATASETS.build(dict(cfg[name].dataset, **dataset_overrides))
-            for name in LOADERS}
+    cfg.data_root = data_root
+    apply_data_decisions(cfg)
+    return {name: DATASETS.build(cfg[name].dataset) for name in LOADERS}
 
 
 def identities(dataset):

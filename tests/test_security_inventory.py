@@ -22,7 +22,7 @@ LOAD_CALLS = {
     'np.load', 'numpy.load', 'joblib.load', 'marshal.load', 'marshal.loads',
     'shelve.open', 'dill.load', 'dill.loads', 'cloudpickle.load',
     'cloudpickle.loads', 'yaml.load', 'yaml.unsafe_load', 'mmengine.load',
-    'fileio.load', 'Runner.from_cfg',
+    'fileio.load', 'Runner.from_cfg', 'RUNNERS.build',
 }
 # Loads named by the last part of the call, whatever object they hang on.
 LOAD_FUNCTIONS = {
@@ -32,7 +32,7 @@ LOAD_FUNCTIONS = {
     'download_url_to_file', 'register_scheme',
     # mmtricks' own loader
     'load_checkpoint_file', 'load_checkpoint_from', 'fetch_checkpoint',
-    'download_checkpoint',
+    'download_checkpoint', 'build_runner',
     # MMDeploy (loads the checkpoint), OpenVINO and ONNX Runtime model files
     'torch2onnx', 'read_model', 'convert_model', 'InferenceSession',
 }

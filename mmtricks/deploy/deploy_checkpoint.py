@@ -57,9 +57,17 @@ def _default_log(message: str) -> None:
 
 
 def prepare_configs(model_config: str, deploy_config: str,
-                    cfg_options: Optional[dict] = None):
+                    cfg_options: Optional[dict] = None,
+                    checkpoint: Optional[str] = None,
+                    log: Callable[[str], None] = _default_log):
+    """The model config made concrete (its data decisions taken as
+    ``checkpoint`` stored them: the size it was trained at) and the deploy
+    config."""
     from mmengine.config import Config
     from mmengine.utils import import_modules_from_strings
+
+    from ..engine.recipe_config import (RecipeConfigError,
+                                        apply_data_decisions)
     for path, what in ((model_config, 'model config'),
                        (deploy_config, 'deploy config')):
         if not osp.isfile(path):
@@ -69,6 +77,13 @@ def prepare_configs(model_config: str, deploy_config: str,
         model_cfg.merge_from_dict(cfg_options)
     if model_cfg.get('custom_imports'):
         import_modules_from_strings(**model_cfg.custom_imports)
+    try:
+        decisions = apply_data_decisions(model_cfg, checkpoint=checkpoint,
+                                         from_checkpoint=True)
+    except RecipeConfigError as error:
+        raise DeployInputError(str(error)) from error
+    for reason in decisions.reasons:
+        log(f'Data decision: {reason}')
     model_cfg.test_pipeline = inference_pipeline(model_cfg)
     deploy_cfg = Config.fromfile(deploy_config)
     return model_cfg, deploy_cfg
@@ -477,7 +492,7 @@ def deploy_checkpoint(model_config: str,
     from mmdeploy.apis import build_task_processor
     options = options or DeployOptions()
     model_cfg, deploy_cfg = prepare_configs(model_config, deploy_config,
-                                            cfg_options)
+                                            cfg_options, checkpoint, log)
     candidates, skipped = available_candidates(options, ov.Core())
     report_split = resolve_report_split(model_cfg, options.report_split)
     check_work_dir(work_dir)

@@ -1,4 +1,10 @@
+from .data_aware_runner import DataAwareRunner, build_runner
 from .model_state import cloned_state_dict, unwrap_model
+from .recipe_config import DataDecisions, apply_data_decisions
 from .runner_setup import build_runner_ready_to_train
 
-__all__ = ['build_runner_ready_to_train', 'cloned_state_dict', 'unwrap_model']
+__all__ = [
+    'DataAwareRunner', 'DataDecisions', 'apply_data_decisions',
+    'build_runner', 'build_runner_ready_to_train', 'cloned_state_dict',
+    'unwrap_model'
+]

@@ -1,5 +1,6 @@
 from mmengine.runner import Runner
 
+from .data_aware_runner import build_runner
 from ..compat.private_mmengine import build_train_loop_now, init_model_weights
 
 
@@ -11,7 +12,7 @@ def build_runner_ready_to_train(cfg) -> Runner:
     any training; tools that work "before training" (the standalone LR
     finder) start from here.
     """
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     build_train_loop_now(runner)
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     runner.param_schedulers = runner.build_param_scheduler(

@@ -14,63 +14,16 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-# Training data is called imbalanced when its smallest class has fewer than
-# half the images of its largest. At that ratio a two-class set is 2:1, so
-# answering the majority class always already scores 67% top-1 and top-1
-# stops telling a useful model from a trivial one; a class with under half
-# the images of another also gets under half its weight in the loss. Above
-# it (digits, mnist: 0.9; lfw_faces: 1.0) top-1 stays a fair summary.
-IMBALANCE_RATIO = 0.5
+from ..engine.data_decisions import IMBALANCE_RATIO, class_balance
+
 CLASSWISE_SUFFIX = '_classwise'
 CONFUSION_MATRIX_KEY = 'confusion_matrix/result'
-# Classes listed one by one in the log line up to this many; above it only
-# the smallest and the largest (the line stays one line).
-MAX_CLASSES_LISTED = 10
 
 
 def class_counts(labels: Sequence[int], num_classes: int) -> np.ndarray:
     """Images per class (``num_classes`` entries, zeros for absent ones)."""
     return np.bincount(np.asarray(labels, dtype=np.int64),
                        minlength=num_classes)
-
-
-def class_balance(counts: Sequence[int], classes: Sequence[str],
-                  ratio_threshold: float = IMBALANCE_RATIO
-                  ) -> Tuple[bool, float, str]:
-    """Whether training data is imbalanced, its minority/majority ratio and
-    a one-line report with the reason.
-
-    Args:
-        counts (sequence of int): Images per class.
-        classes (sequence of str): Class names, indexed like ``counts``.
-        ratio_threshold (float): Imbalanced below this minority/majority
-            ratio. Defaults to :data:`IMBALANCE_RATIO`.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    smallest, largest = int(counts.argmin()), int(counts.argmax())
-    ratio = float(counts[smallest] / counts[largest]) if counts[largest] \
-        else 1.0
-    imbalanced = ratio < ratio_threshold
-    if len(counts) <= MAX_CLASSES_LISTED:
-        listed = ', '.join(f'{name} {int(n)}'
-                           for name, n in zip(classes, counts))
-    else:
-        listed = (f'{len(counts)} classes, smallest {classes[smallest]} '
-                  f'{int(counts[smallest])}, largest {classes[largest]} '
-                  f'{int(counts[largest])}')
-    head = f'Training split: {int(counts.sum())} images ({listed}): '
-    if imbalanced:
-        share = counts[largest] / counts.sum()
-        reason = (
-            f'imbalanced (minority/majority {ratio:.2f} < '
-            f'{ratio_threshold:g}): always answering {classes[largest]!r} '
-            f'would score {100 * share:.1f}% top-1, so read macro-F1 and '
-            f'the per-class recall (of {classes[smallest]!r} above all), '
-            'not top-1 alone.')
-    else:
-        reason = (f'balanced enough for top-1 (minority/majority '
-                  f'{ratio:.2f} >= {ratio_threshold:g}).')
-    return imbalanced, ratio, head + reason
 
 
 def name_classwise_metrics(metrics: dict, classes: Sequence[str]) -> List[str]:

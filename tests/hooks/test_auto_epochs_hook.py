@@ -5,9 +5,9 @@ import shutil
 import pytest
 import torch
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 from conftest import hook_of, train
+from mmtricks.engine import build_runner
 from mmtricks.hooks import AutoEpochsHook, HealthCheckHook
 
 AGGRESSIVE = dict(type='AutoEpochsLR', patience=1, stop_patience=1,
@@ -73,7 +73,7 @@ class Recorder(Hook):
 
 def train_recorded(cfg, *recorders):
     recorders = recorders or (Recorder(), )
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     for recorder in recorders:
         runner.register_hook(recorder, recorder.priority)
     runner.train()

@@ -2,9 +2,9 @@ import os.path as osp
 
 import pytest
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 from conftest import hook_of
+from mmtricks.engine import build_runner
 from mmtricks.hooks import MixOffHook, mix_off_due
 
 MIX = dict(augments=dict(type='MixupCutMix', label_smoothing=0.1))
@@ -48,7 +48,7 @@ class MixProbe(Hook):
 
 
 def run(cfg):
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     probe = MixProbe()
     runner.register_hook(probe, priority='LOW')  # after MixOffHook
     runner.train()

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from mmtricks.engine import build_runner
 from mmtricks.hooks import num_classes_mismatch
 
 
@@ -19,9 +20,19 @@ def test_mismatch_names_the_fix(num_classes):
 
 
 def test_runner_refuses_wrong_head_before_training(make_fast_config):
-    from mmengine.runner import Runner
-    cfg = make_fast_config(bundled='lfw_faces')  # 2 classes, head has 10
-    runner = Runner.from_cfg(cfg)
+    cfg = make_fast_config(bundled='lfw_faces')  # 2 classes
+    cfg.model.head.num_classes = 10  # set by hand, past the recipe's check
+    runner = build_runner(cfg)
     with pytest.raises(ValueError, match='dataset has 2 classes'):
         runner.train()
     assert not list(Path(cfg.work_dir).glob('epoch_*.pth'))
+
+
+def test_recipe_refuses_a_wrong_num_classes_before_building(
+        make_fast_config):
+    cfg = make_fast_config(bundled='lfw_faces')  # 2 classes
+    cfg.num_classes = 10
+    with pytest.raises(ValueError, match='num_classes=10 but the bundled '
+                                         'lfw_faces set has 2 classes'):
+        build_runner(cfg)
+    assert not Path(cfg.work_dir).exists()

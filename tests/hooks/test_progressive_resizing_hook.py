@@ -1,8 +1,8 @@
 import pytest
 import torch
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
+from mmtricks.engine import build_runner
 from mmtricks.hooks import ProgressiveResizingHook, scale_pipeline
 from mmtricks.hooks.progressive_resizing_hook import (check_stages,
                                                       stage_index,
@@ -68,7 +68,7 @@ def test_scheduler_and_hook_with_other_stages_are_refused(make_fast_config,
     cfg = resizing_config(make_fast_config, tmp_path, max_epochs=3)
     cfg.param_scheduler[0].stages = [dict(until=0.5, scale=0.5)]
     with pytest.raises(ValueError, match='same `stages`'):
-        Runner.from_cfg(cfg).train()
+        build_runner(cfg).train()
 
 
 def test_stage_epochs_follow_fractions_of_max_epochs():
@@ -107,7 +107,7 @@ def resizing_config(make_fast_config, work_dir, max_epochs):
 
 
 def run(cfg):
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     recorder = InputRecorder()
     runner.register_hook(recorder, priority='LOWEST')
     runner.train()

@@ -1,7 +1,7 @@
 import pytest
-from mmengine.runner import Runner
 
 from mmpretrain.registry import MODELS
+from mmtricks.engine import build_runner
 from mmtricks.hooks import SoftTargetCheckHook, soft_target_problem
 
 
@@ -36,7 +36,7 @@ def runner_with(make_fast_config, **model_changes):
     cfg.model.head.loss = dict(type='CrossEntropyLoss', use_soft=True)
     cfg.model.update(model_changes)
     cfg.custom_hooks = [dict(type='SoftTargetCheckHook')]
-    return Runner.from_cfg(cfg)
+    return build_runner(cfg)
 
 
 def test_hook_stops_a_bad_combination_before_the_first_step(make_fast_config):

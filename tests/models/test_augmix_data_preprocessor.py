@@ -6,6 +6,7 @@ import pytest
 import torch
 from mmpretrain.structures import DataSample
 
+from mmtricks.engine import build_runner
 from mmtricks.models import AugMixDataPreprocessor, with_augmix_views
 
 
@@ -73,7 +74,7 @@ def augmix_jsd_config(make_fast_config):
 
 def train_recording_head_rows(cfg):
     from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     seen = []
     runner.model.head.register_forward_hook(
         lambda module, args, out: seen.append(out.shape[0])
@@ -101,7 +102,7 @@ def test_runner_trains_the_am_softmax_head_with_the_jsd_loss(
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1,
                          val_interval=1000)
     cfg.param_scheduler = []
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     rows, losses = [], []
     runner.model.head.register_forward_hook(
         lambda module, args, out: rows.append(out.shape[0]))

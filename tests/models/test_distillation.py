@@ -13,6 +13,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from conftest import AUTO_MBV3
+from mmtricks.engine import build_runner
 from mmtricks.models import (DistillationClassifier, distillation_loss,
                              kl_distillation)
 from untrusted_checkpoints import (hub_dir, serve_folder,
@@ -215,7 +216,7 @@ def test_runner_keeps_teacher_frozen_and_saves_a_plain_student(
     cfg = make_fast_config(work_dir=tmp_path / 'work', indices=64)
     cfg.model = distiller_cfg(teacher_checkpoint)
     cfg.custom_hooks = []
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     watcher = TeacherWatcher()
     runner.register_hook(watcher)
     teacher_before = copy.deepcopy(runner.model.teacher.state_dict())

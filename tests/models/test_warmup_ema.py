@@ -6,6 +6,7 @@ from mmengine.model import ExponentialMovingAverage
 from torch import nn
 
 from conftest import hook_of
+from mmtricks.engine import build_runner
 from mmtricks.models import WarmupExponentialMovingAverage, ema_warmup_momentum
 
 
@@ -125,7 +126,6 @@ def test_warmup_tracks_a_moved_model_where_the_plain_ema_stays_at_init():
 
 def test_builds_through_ema_hook_in_an_mmpretrain_runner(make_fast_config):
     from mmengine.hooks import EMAHook, Hook
-    from mmengine.runner import Runner
 
     class FirstIterWeights(Hook):
         """Keeps the raw weights after the first iteration (the EMA's
@@ -142,7 +142,7 @@ def test_builds_through_ema_hook_in_an_mmpretrain_runner(make_fast_config):
         dict(type='EMAHook', ema_type='WarmupExponentialMovingAverage',
              momentum=0.001)
     ]
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     first = FirstIterWeights()
     runner.register_hook(first, priority='LOWEST')
     runner.train()

@@ -5,7 +5,7 @@ from mmengine.optim import OptimWrapper
 from torch import nn
 
 from conftest import hook_of
-from mmtricks.engine import build_runner_ready_to_train
+from mmtricks.engine import build_runner, build_runner_ready_to_train
 from mmtricks.hooks import LRFinderHook
 from mmtricks.optim import (SAMAmpOptimWrapper, SAMOptimWrapper,
                             sam_perturbations)
@@ -370,13 +370,12 @@ def count_loss_forwards(model):
 
 
 def test_runner_trains_with_two_forwards_per_iteration(make_fast_config):
-    from mmengine.runner import Runner
     cfg = sam_config(make_fast_config)
     iters = 3
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters,
                          val_interval=1000)
     cfg.param_scheduler = []
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     assert isinstance(runner.build_optim_wrapper(cfg.optim_wrapper),
                       SAMOptimWrapper)
     calls = count_loss_forwards(runner.model)
@@ -406,14 +405,13 @@ def test_lr_finder_tests_the_sam_optimizer_with_two_passes_per_step(
 
 
 def test_runner_accumulates_two_iterations_per_sam_step(make_fast_config):
-    from mmengine.runner import Runner
     cfg = sam_config(make_fast_config)
     cfg.optim_wrapper.accumulative_counts = 2
     iters = 4
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters,
                          val_interval=1000)
     cfg.param_scheduler = []
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     calls = count_loss_forwards(runner.model)
     wrapper = runner.optim_wrapper = runner.build_optim_wrapper(
         cfg.optim_wrapper)

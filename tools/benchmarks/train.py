@@ -149,10 +149,9 @@ def train_and_score(cfg):
         cfg: A full MMEngine config (``runs.bundled_config`` makes one) with
             ``test_dataloader``, ``test_cfg`` and ``test_evaluator``.
     """
-    from mmengine.runner import Runner
-
+    from mmtricks.engine import build_runner
     from mmtricks.hooks import LRFinderHook
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     start = time.perf_counter()
     runner.train()
     seconds = time.perf_counter() - start

@@ -53,8 +53,8 @@ def _iteration_seconds(cfg, warmup: int = 5):
     """Median seconds per training iteration, the mean seconds per
     iteration spent inside mmtricks' own hooks (by hook), and the trained
     runner."""
-    from mmengine.runner import Runner
-    runner = Runner.from_cfg(cfg)
+    from mmtricks.engine import build_runner
+    runner = build_runner(cfg)
     spent = time_hook_events(
         h for h in runner.hooks if type(h).__module__.startswith('mmtricks.'))
     runner.train()

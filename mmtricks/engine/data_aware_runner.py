@@ -1,0 +1,63 @@
+"""MMEngine's Runner, with the recipe's decisions from the data made first.
+
+``runner_type = 'DataAwareRunner'`` in a config is all it takes (MMPretrain's
+``tools/train.py`` and ``tools/test.py``, hence ``mim train`` / ``mim test``,
+build ``RUNNERS.build(cfg)`` when the config names a runner type). Training,
+testing and every hook are MMEngine's; this class only:
+
+- fills the config's data placeholders before anything is built
+  (:func:`~mmtricks.engine.recipe_config.apply_data_decisions`), so that the
+  model's head, the pipelines and the epoch policy follow the user's folder;
+- logs each decision once, with its reason;
+- stores the decisions in every checkpoint it saves
+  (``meta['data_decisions']``), so that ``mim test``, ``--resume`` and
+  ``tools/deploy.py`` use the size the model was trained at.
+
+The decisions are pure functions of the files, so every rank of a
+distributed run makes the same ones without communicating.
+"""
+import copy
+
+from mmengine.runner import Runner
+from mmpretrain.registry import RUNNERS
+
+from .recipe_config import META_KEY, DataDecisions, apply_data_decisions
+
+RUNNER_TYPE = 'DataAwareRunner'
+
+
+@RUNNERS.register_module()
+class DataAwareRunner(Runner):
+    """A Runner whose config's data placeholders are decided from the data.
+
+    ``data_decisions`` holds what was decided (:class:`DataDecisions`).
+    """
+
+    data_decisions: DataDecisions = DataDecisions()
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'DataAwareRunner':
+        cfg = copy.deepcopy(cfg)
+        decisions = apply_data_decisions(cfg)
+        # Kept in the config the work dir gets, so that the dumped config
+        # builds this runner again (it has nothing left to decide).
+        cfg['runner_type'] = RUNNER_TYPE
+        runner = super().from_cfg(cfg)
+        runner.data_decisions = decisions
+        for reason in decisions.reasons:
+            runner.logger.info(f'Data decision: {reason}')
+        return runner
+
+    def save_checkpoint(self, *args, meta=None, **kwargs):
+        meta = dict(meta or {})
+        meta[META_KEY] = self.data_decisions.to_meta()
+        return super().save_checkpoint(*args, meta=meta, **kwargs)
+
+
+def build_runner(cfg) -> Runner:
+    """The runner ``cfg`` asks for, as MMPretrain's ``tools/train.py``
+    builds it: ``RUNNERS.build`` when it names a ``runner_type``, else
+    MMEngine's ``Runner.from_cfg``."""
+    if cfg.get('runner_type'):
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

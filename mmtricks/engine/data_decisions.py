@@ -1,0 +1,166 @@
+"""The recipe's decisions from the data, as pure rules: each takes facts
+about the training split and returns its choice with the reason, in one
+line a user can read in the log.
+
+The rules are deterministic functions of the files (no probe training), so
+every rank of a distributed run decides the same, and a decision can be
+re-derived, or read back from the checkpoint it was stored in.
+"""
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..datasets.facts import median_side
+
+#: MobileNetV3 and EfficientNet-Lite downsample by 32: below 32 px the last
+#: feature map is smaller than one pixel.
+MIN_IMAGE_SIZE = 32
+#: Sides are multiples of the networks' stride, so no feature map is
+#: cropped or padded on the way down.
+SIZE_STEP = 32
+#: The compute budget of the automatic size on a CPU. Training cost grows
+#: with the side squared: 128 px costs 16x 32 px (MobileNetV3-small, batch
+#: 64, 2 cores: about 0.4 s an iteration at 128 px against 0.1 s at 32 px).
+DEFAULT_MAX_IMAGE_SIZE = 128
+
+# Below this minority/majority ratio top-1 stops telling a useful model from
+# a trivial one; a class with under half the images of another also gets
+# under half its weight in the loss. Above it (digits, mnist: 0.9;
+# lfw_faces: 1.0) top-1 stays a fair summary.
+IMBALANCE_RATIO = 0.5
+# Classes listed one by one in the log line up to this many; above it only
+# the smallest and the largest (the line stays one line).
+MAX_CLASSES_LISTED = 10
+
+TOP1 = 'accuracy/top1'
+#: MMPretrain's SingleLabelMetric(average='macro', prefix='macro').
+MACRO_F1 = 'macro/f1-score'
+
+
+def choose_image_size(short_sides: Sequence[int],
+                      max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
+                      ) -> Tuple[int, str]:
+    """The training and inference side from the images' native size.
+
+    The largest multiple of 32 not above the median short side (enlarging
+    adds no detail, only cost), at least 32 (the networks' stride), at most
+    ``max_image_size`` (the compute budget).
+
+    Args:
+        short_sides: The shorter side of each sampled training image.
+        max_image_size: The largest side chosen.
+
+    Returns:
+        ``(side, reason)``.
+    """
+    if not short_sides:
+        raise ValueError('choose_image_size needs at least one image size.')
+    if max_image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f'max_image_size must be at least {MIN_IMAGE_SIZE} '
+                         f'(the networks\' stride), got {max_image_size}.')
+    native = median_side(short_sides)
+    seen = (f'the training images\' median short side is {native} px '
+            f'({len(short_sides)} sampled)')
+    if native < MIN_IMAGE_SIZE:
+        return MIN_IMAGE_SIZE, (
+            f'image_size {MIN_IMAGE_SIZE}: {seen}, below the networks\' '
+            f'stride of {MIN_IMAGE_SIZE}, so they are enlarged to it.')
+    size = native // SIZE_STEP * SIZE_STEP
+    if size > max_image_size:
+        return max_image_size, (
+            f'image_size {max_image_size}: {seen}; capped by '
+            f'max_image_size={max_image_size}, the compute budget (cost '
+            f'grows with the side squared: {max_image_size} px costs '
+            f'{(max_image_size / MIN_IMAGE_SIZE) ** 2:.0f}x '
+            f'{MIN_IMAGE_SIZE} px). Set image_size=N (or max_image_size) to '
+            'train larger.')
+    return size, (
+        f'image_size {size}: {seen}; the largest multiple of {SIZE_STEP} '
+        'not above it (enlarging adds no detail, only cost).')
+
+
+def class_balance(counts: Sequence[int], classes: Sequence[str],
+                  ratio_threshold: float = IMBALANCE_RATIO
+                  ) -> Tuple[bool, float, str]:
+    """Whether training data is imbalanced, its minority/majority ratio and
+    a one-line report with the reason.
+
+    Args:
+        counts (sequence of int): Images per class.
+        classes (sequence of str): Class names, indexed like ``counts``.
+        ratio_threshold (float): Imbalanced below this minority/majority
+            ratio. Defaults to :data:`IMBALANCE_RATIO`.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    smallest, largest = int(counts.argmin()), int(counts.argmax())
+    ratio = float(counts[smallest] / counts[largest]) if counts[largest] \
+        else 1.0
+    imbalanced = ratio < ratio_threshold
+    if len(counts) <= MAX_CLASSES_LISTED:
+        listed = ', '.join(f'{name} {int(n)}'
+                           for name, n in zip(classes, counts))
+    else:
+        listed = (f'{len(counts)} classes, smallest {classes[smallest]} '
+                  f'{int(counts[smallest])}, largest {classes[largest]} '
+                  f'{int(counts[largest])}')
+    head = f'Training split: {int(counts.sum())} images ({listed}): '
+    if imbalanced:
+        share = counts[largest] / counts.sum()
+        reason = (
+            f'imbalanced (minority/majority {ratio:.2f} < '
+            f'{ratio_threshold:g}): always answering {classes[largest]!r} '
+            f'would score {100 * share:.1f}% top-1, so read macro-F1 and '
+            f'the per-class recall (of {classes[smallest]!r} above all), '
+            'not top-1 alone.')
+    else:
+        reason = (f'balanced enough for top-1 (minority/majority '
+                  f'{ratio:.2f} >= {ratio_threshold:g}).')
+    return imbalanced, ratio, head + reason
+
+
+def choose_monitor(imbalanced: bool, ratio: float,
+                   macro_f1_available: bool) -> Tuple[str, str]:
+    """The validation metric the epoch policy and the best checkpoint
+    follow: top-1, or macro-F1 when the classes are imbalanced (top-1 can
+    rise while the minority class is given up; macro-F1 cannot).
+
+    Args:
+        imbalanced: What :func:`class_balance` found.
+        ratio: The minority/majority ratio.
+        macro_f1_available: Whether validation reports ``macro/f1-score``
+            (``SingleLabelMetric(average='macro', prefix='macro')``).
+
+    Returns:
+        ``(metric name, reason)``.
+    """
+    if not imbalanced:
+        return TOP1, (f'monitor {TOP1}: the classes are balanced enough '
+                      f'(minority/majority {ratio:.2f} >= '
+                      f'{IMBALANCE_RATIO:g}).')
+    if not macro_f1_available:
+        raise ValueError(
+            f'The training classes are imbalanced (minority/majority '
+            f'{ratio:.2f}), so the recipe monitors {MACRO_F1!r}, but the '
+            "val_evaluator does not report it: add dict(type='Single"
+            "LabelMetric', average='macro', prefix='macro') to "
+            "val_evaluator, or set monitor='accuracy/top1' to monitor "
+            'top-1 knowingly.')
+    return MACRO_F1, (
+        f'monitor {MACRO_F1}: the classes are imbalanced (minority/majority '
+        f'{ratio:.2f} < {IMBALANCE_RATIO:g}), where top-1 rewards giving up '
+        'the minority class and macro-F1 does not.')
+
+
+def check_num_classes(num_classes: Optional[int],
+                      classes: Sequence[str], source: str) -> int:
+    """``num_classes`` from the data, or the user's, checked against it."""
+    if num_classes is None or num_classes == 'auto':
+        return len(classes)
+    if int(num_classes) != len(classes):
+        listed = ', '.join(list(classes)[:MAX_CLASSES_LISTED])
+        more = ', ...' if len(classes) > MAX_CLASSES_LISTED else ''
+        raise ValueError(
+            f'num_classes={num_classes} but {source} has {len(classes)} '
+            f'classes ({listed}{more}). Remove num_classes (the recipe reads '
+            f'it from the data) or set it to {len(classes)}.')
+    return int(num_classes)

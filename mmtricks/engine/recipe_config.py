@@ -1,0 +1,394 @@
+"""A recipe config made concrete from the data: one folder setting, the
+classes, the input size and the monitored metric, each decided once and
+logged with its reason.
+
+A shipped config leaves these to the data (``data_root``, ``num_classes``,
+``image_size``, ``monitor`` at its top level) and writes the places that
+depend on them as placeholders:
+
+- ``'image_size'`` (or ``'image_size/N'``, its N-th part) in a pipeline
+  step's ``scale``, ``crop_size`` or ``padding``, and in a dataset's
+  ``image_size``;
+- ``None`` in ``model.head.num_classes`` and
+  ``data_preprocessor.num_classes``;
+- ``'auto'`` in ``AutoEpochsLR``'s ``monitor`` and ``CheckpointHook``'s
+  ``save_best``.
+
+:func:`apply_data_decisions` fills them in place. ``DataAwareRunner`` calls
+it before it builds anything, ``tools/deploy.py`` before it exports, so
+that ``--cfg-options image_size=128`` (or ``data_root=DIR``) changes every
+place at once and nothing accepts a value it then ignores. Decisions are
+stored in every checkpoint (``meta['data_decisions']``); a run that loads
+one (``mim test``, ``--resume``, ``tools/deploy.py``) uses the size it was
+trained at.
+"""
+import copy
+import os.path as osp
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+from ..datasets.facts import SplitFacts, training_split_facts, \
+    unwrap_dataset_cfg
+from .data_decisions import (DEFAULT_MAX_IMAGE_SIZE, MACRO_F1, TOP1,
+                             check_num_classes, choose_image_size,
+                             choose_monitor, class_balance)
+
+AUTO = 'auto'
+SIZE_TOKEN = 'image_size'
+SPLIT_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+PIPELINE_VARIABLES = ('train_pipeline', 'test_pipeline')
+SIZE_KEYS = ('scale', 'crop_size', 'padding')
+#: Where a checkpoint keeps the decisions it was trained under.
+META_KEY = 'data_decisions'
+_SIZE_PLACEHOLDER = re.compile(r'^image_size(?:/(\d+))?$')
+
+
+class RecipeConfigError(ValueError):
+    """Settings of a recipe config that contradict each other or the data."""
+
+
+@dataclass
+class DataDecisions:
+    """What the recipe decided from the data, and why (one line each)."""
+    classes: Tuple[str, ...] = ()
+    image_size: Optional[int] = None
+    monitor: Optional[str] = None
+    class_balanced_sampling: bool = False
+    reasons: List[str] = field(default_factory=list)
+
+    def to_meta(self) -> Dict:
+        """Plain types only: checkpoints are loaded with weights_only."""
+        meta = asdict(self)
+        meta['classes'] = list(self.classes)
+        return meta
+
+
+# --------------------------------------------------------------- placeholders
+def size_placeholder(value) -> Optional[int]:
+    """The divisor of a size placeholder (1 for ``'image_size'``, N for
+    ``'image_size/N'``), None for anything else."""
+    if not isinstance(value, str):
+        return None
+    match = _SIZE_PLACEHOLDER.match(value)
+    if match is None:
+        return None
+    return int(match.group(1) or 1)
+
+
+def _pipelines(cfg) -> List[Tuple[str, list]]:
+    found = [(name, cfg[name]) for name in PIPELINE_VARIABLES
+             if isinstance(cfg.get(name), list)]
+    for loader in SPLIT_LOADERS:
+        dataset = _loader_dataset(cfg, loader)
+        if dataset is not None and isinstance(dataset.get('pipeline'), list):
+            found.append((f'{loader}.dataset.pipeline', dataset['pipeline']))
+    return found
+
+
+def _loader_dataset(cfg, loader: str) -> Optional[dict]:
+    dataloader = cfg.get(loader)
+    if not dataloader or not isinstance(dataloader.get('dataset'), dict):
+        return None
+    return unwrap_dataset_cfg(dataloader['dataset'])
+
+
+def _size_fields(cfg):
+    """``(owner dict, key, where)`` of every size-bearing field: pipeline
+    steps' scale / crop_size / padding, datasets' image_size."""
+    for where, pipeline in _pipelines(cfg):
+        for step in pipeline:
+            if isinstance(step, dict):
+                for key in SIZE_KEYS:
+                    if key in step:
+                        yield step, key, f'{where} {step.get("type")}.{key}'
+    for loader in SPLIT_LOADERS:
+        dataset = _loader_dataset(cfg, loader)
+        if dataset is not None and 'image_size' in dataset:
+            yield dataset, 'image_size', f'{loader}.dataset.image_size'
+
+
+def fill_image_size(cfg, size: int) -> int:
+    """Replace every size placeholder of ``cfg`` by ``size`` (its N-th part
+    for ``'image_size/N'``; ``Resize.scale`` becomes ``(size, size)``).
+
+    Returns:
+        How many fields were filled.
+    """
+    filled = 0
+    for owner, key, _ in _size_fields(cfg):
+        divisor = size_placeholder(owner[key])
+        if divisor is None:
+            continue
+        value = size // divisor
+        if key == 'scale' and owner.get('type') == 'Resize':
+            value = (value, value)
+        owner[key] = value
+        filled += 1
+    return filled
+
+
+def fixed_sizes(cfg) -> Dict[str, int]:
+    """The sides a config fixes without placeholders: ``where -> side`` of
+    every concrete ``scale`` and ``crop_size`` (not padding)."""
+    sizes = {}
+    for owner, key, where in _size_fields(cfg):
+        value = owner[key]
+        if key == 'padding' or value is None or \
+                size_placeholder(value) is not None:
+            continue
+        if isinstance(value, (tuple, list)) and len(set(value)) == 1:
+            value = value[0]
+        if isinstance(value, int) and not isinstance(value, bool):
+            sizes[where] = value
+    return sizes
+
+
+def has_size_placeholders(cfg) -> bool:
+    return any(size_placeholder(owner[key]) is not None
+               for owner, key, _ in _size_fields(cfg))
+
+
+# ------------------------------------------------------------------ data_root
+def apply_data_root(cfg) -> Optional[str]:
+    """Point every split's dataset at the top-level ``data_root``.
+
+    Returns:
+        The log line, or None when ``data_root`` is not set.
+    """
+    root = cfg.get('data_root')
+    if not root:
+        return None
+    root = osp.expanduser(str(root))
+    if not osp.isdir(root):
+        raise RecipeConfigError(
+            f'data_root={root!r} is not a folder. Point it at a folder with '
+            'one sub-folder of images per class (or with train/, val/ and '
+            'test/ sub-folders, each holding the class sub-folders).')
+    for loader in SPLIT_LOADERS:
+        dataset = _loader_dataset(cfg, loader)
+        if dataset is None:
+            continue
+        own = dataset.get('data_root')
+        if own and osp.abspath(osp.expanduser(own)) != osp.abspath(root):
+            raise RecipeConfigError(
+                f'data_root={root!r} but {loader}.dataset.data_root='
+                f'{own!r}: two folders for one split. Set only data_root.')
+        dataset['data_root'] = root
+    return f'data: {root} (data_root; train, val and test read from it).'
+
+
+# ---------------------------------------------------------------- the decider
+def stored_decisions(checkpoint: Optional[str]) -> Optional[Dict]:
+    """The decisions a checkpoint was trained under, or None (no checkpoint,
+    or one written by a plain Runner)."""
+    if not checkpoint or not osp.isfile(osp.expanduser(str(checkpoint))):
+        return None
+    from ..compat.checkpoint_loading import load_checkpoint_file
+    saved = load_checkpoint_file(checkpoint, map_location='cpu')
+    meta = saved.get('meta') if isinstance(saved, dict) else None
+    return (meta or {}).get(META_KEY)
+
+
+def checkpoint_to_load(cfg) -> Optional[str]:
+    """The checkpoint the run will load: ``load_from``, or with ``resume``
+    the work dir's latest (as MMEngine finds it)."""
+    if cfg.get('load_from'):
+        return cfg['load_from']
+    if cfg.get('resume') and cfg.get('work_dir'):
+        from mmengine.runner.checkpoint import find_latest_checkpoint
+        return find_latest_checkpoint(cfg['work_dir'])
+    return None
+
+
+def _decide_image_size(cfg, facts: Callable[[], SplitFacts],
+                       stored: Optional[Dict], checkpoint: Optional[str]
+                       ) -> Tuple[Optional[int], str]:
+    requested = cfg.get('image_size', AUTO)
+    placeholders = has_size_placeholders(cfg)
+    fixed = fixed_sizes(cfg)
+    if requested not in (AUTO, None):
+        if isinstance(requested, bool) or not isinstance(requested, int) \
+                or requested < 1:
+            raise RecipeConfigError(
+                f"image_size must be 'auto' or a positive integer, got "
+                f'{requested!r}.')
+        clash = {where: side for where, side in fixed.items()
+                 if side != requested}
+        if clash:
+            where, side = next(iter(clash.items()))
+            raise RecipeConfigError(
+                f'image_size={requested} but {where} is fixed at {side}, so '
+                f'image_size would not apply there. Write it as '
+                f"'{SIZE_TOKEN}' (the top-level image_size) or set "
+                f'image_size={side}.')
+        return requested, f'image_size {requested}: set in the config.'
+    if not placeholders:
+        sides = sorted(set(fixed.values()))
+        if not sides:
+            return None, ('image_size: the config\'s pipelines set no size; '
+                          'images keep their own.')
+        return sides[-1], (f'image_size {sides[-1]}: fixed by the config\'s '
+                           'pipelines.')
+    if stored and stored.get('image_size'):
+        size = int(stored['image_size'])
+        return size, (f'image_size {size}: the size {checkpoint} was trained '
+                      'at (set image_size=N to override).')
+    facts_now = facts()
+    max_size = cfg.get('max_image_size', DEFAULT_MAX_IMAGE_SIZE)
+    return choose_image_size(facts_now.short_sides, max_size)
+
+
+def _decide_monitor(cfg, facts: Callable[[], SplitFacts]
+                    ) -> Tuple[Optional[str], List[str]]:
+    targets = _monitor_placeholders(cfg)
+    requested = cfg.get('monitor', AUTO)
+    if not targets:
+        return None, []
+    if requested not in (AUTO, None):
+        monitor, reason = requested, f'monitor {requested}: set in the config.'
+    else:
+        found = facts()
+        imbalanced, ratio, _ = class_balance(found.counts, found.classes)
+        monitor, reason = choose_monitor(imbalanced, ratio,
+                                         _reports_macro_f1(cfg))
+    for owner, key in targets:
+        owner[key] = monitor
+    return monitor, [reason]
+
+
+def _monitor_placeholders(cfg) -> List[Tuple[dict, str]]:
+    targets = [(s, 'monitor') for s in cfg.get('param_scheduler') or []
+               if isinstance(s, dict) and s.get('monitor') == AUTO]
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if isinstance(checkpoint, dict) and checkpoint.get('save_best') == AUTO:
+        targets.append((checkpoint, 'save_best'))
+    return targets
+
+
+def _reports_macro_f1(cfg) -> bool:
+    evaluators = cfg.get('val_evaluator') or []
+    if isinstance(evaluators, dict):
+        evaluators = [evaluators]
+    return any(e.get('type') == 'SingleLabelMetric' and
+               e.get('average', 'macro') == 'macro' and
+               e.get('prefix') == 'macro' for e in evaluators)
+
+
+def _apply_class_balanced_sampling(cfg, facts: Callable[[], SplitFacts]
+                                   ) -> Tuple[bool, Optional[str]]:
+    requested = cfg.get('class_balanced_sampling', False)
+    if requested in (False, None):
+        return False, None
+    if requested not in (True, AUTO):
+        raise RecipeConfigError(
+            "class_balanced_sampling must be True, False or 'auto', got "
+            f'{requested!r}.')
+    found = facts()
+    imbalanced, ratio, _ = class_balance(found.counts, found.classes)
+    if requested == AUTO and not imbalanced:
+        return False, (f'class-balanced sampling off: the classes are '
+                       f'balanced enough (minority/majority {ratio:.2f}).')
+    loader = cfg['train_dataloader']
+    if loader['dataset'].get('type') == 'ClassBalancedDataset':
+        return True, 'class-balanced sampling: set in the config.'
+    threshold = 1.0 / len(found.classes)
+    loader['dataset'] = dict(type='ClassBalancedDataset',
+                             oversample_thr=threshold,
+                             dataset=loader['dataset'])
+    return True, (
+        f'class-balanced sampling: images of a class with under '
+        f'1/{len(found.classes)} of the training split are repeated '
+        f'sqrt(share deficit) times per epoch (MMEngine ClassBalancedDataset,'
+        f' oversample_thr={threshold:.3g}; minority/majority {ratio:.2f}).')
+
+
+def _apply_num_classes(cfg, facts: Callable[[], SplitFacts]
+                       ) -> Tuple[Tuple[str, ...], Optional[str]]:
+    owners = [owner for owner in (cfg.get('model', {}).get('head'),
+                                  cfg.get('data_preprocessor'),
+                                  cfg.get('model', {}).get(
+                                      'data_preprocessor'))
+              if isinstance(owner, dict) and 'num_classes' in owner
+              and owner['num_classes'] is None]
+    if not owners:
+        return (), None
+    found = facts()
+    count = check_num_classes(cfg.get('num_classes'), found.classes,
+                              found.source)
+    for owner in owners:
+        owner['num_classes'] = count
+    cfg['num_classes'] = count
+    names = ', '.join(list(found.classes)[:10]) + \
+        (', ...' if len(found.classes) > 10 else '')
+    return found.classes, (f'classes: {count} from {found.source} '
+                           f'({names}).')
+
+
+def apply_data_decisions(cfg, checkpoint: Optional[str] = None,
+                         from_checkpoint: bool = False) -> DataDecisions:
+    """Fill ``cfg``'s data placeholders in place from the data (and from
+    the checkpoint it will load, for the size); return the decisions.
+
+    Args:
+        cfg: An MMEngine config (modified in place).
+        checkpoint: The checkpoint this run loads; by default the config's
+            ``load_from`` (or the work dir's latest with ``resume``).
+        from_checkpoint: Take every decision the checkpoint stored (classes
+            included) without reading the data: deploying a trained model,
+            possibly where its training images are not.
+    """
+    lines = []
+    root_line = apply_data_root(cfg)
+    if root_line:
+        lines.append(root_line)
+    checkpoint = checkpoint or checkpoint_to_load(cfg)
+    cache: Dict[str, SplitFacts] = {}
+    stored = stored_decisions(checkpoint) if from_checkpoint else None
+    if stored and stored.get('classes'):
+        cache['train'] = SplitFacts(
+            classes=tuple(stored['classes']),
+            counts=(1, ) * len(stored['classes']), short_sides=(),
+            source=f'{checkpoint} (the classes it was trained on)')
+        if cfg.get('monitor', AUTO) in (AUTO, None) and stored.get('monitor'):
+            cfg['monitor'] = stored['monitor']
+
+    def facts() -> SplitFacts:
+        if 'train' not in cache:
+            loader = cfg.get('train_dataloader')
+            if not loader or 'dataset' not in loader:
+                raise RecipeConfigError(
+                    'The recipe reads classes, sizes and balance from the '
+                    'training split, but the config has no '
+                    'train_dataloader.dataset.')
+            dataset = copy.deepcopy(loader['dataset'])
+            inner = unwrap_dataset_cfg(dataset)
+            if size_placeholder(inner.get('image_size')) is not None:
+                inner['image_size'] = None
+            cache['train'] = training_split_facts(dataset)
+        return cache['train']
+
+    classes, line = _apply_num_classes(cfg, facts)
+    if line:
+        lines.append(line)
+    if stored is None and has_size_placeholders(cfg) and \
+            cfg.get('image_size', AUTO) in (AUTO, None):
+        stored = stored_decisions(checkpoint)
+    size, reason = _decide_image_size(cfg, facts, stored, checkpoint)
+    if size is not None:
+        fill_image_size(cfg, size)
+        cfg['image_size'] = size
+    lines.append(reason)
+    monitor, reasons = _decide_monitor(cfg, facts)
+    lines += reasons
+    balanced, line = _apply_class_balanced_sampling(cfg, facts)
+    if line:
+        lines.append(line)
+    return DataDecisions(classes=tuple(classes), image_size=size,
+                         monitor=monitor, class_balanced_sampling=balanced,
+                         reasons=lines)
+
+
+__all__ = ['AUTO', 'DataDecisions', 'META_KEY', 'RecipeConfigError',
+           'apply_data_decisions', 'fill_image_size', 'fixed_sizes',
+           'size_placeholder', 'stored_decisions', 'MACRO_F1', 'TOP1']
