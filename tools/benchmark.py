@@ -7,6 +7,7 @@
     python tools/benchmark.py bag-of-tricks [--data digits] [--seeds 0 1]
     python tools/benchmark.py deploy [--archs small large] [--seconds 5]
     python tools/benchmark.py pretrained [--cap 60]
+    python tools/benchmark.py input-size [--data elpv_poly] [--sizes 32 64 ...]
 
 ``headline`` is the default: ``python tools/benchmark.py --quick`` runs it.
 Every benchmark writes NAME.json and NAME.md (rendered from that JSON) into
@@ -161,12 +162,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--cap', type=int, default=60,
                    help='epoch budget cap of both runs')
     p.set_defaults(main=pretrained)
+
+    p = sub.add_parser(
+        'input-size', parents=[_cache(),
+                               _common('work_dirs/benchmark_input_size')],
+        help='the size the recipe chooses vs fixed sizes; both backbones')
+    p.add_argument('--data', default='elpv_poly',
+                   help='a bundled name or a folder (default %(default)s: '
+                   'needs the optional extra mmtricks[datasets])')
+    p.add_argument('--sizes', nargs='+', type=int,
+                   default=[32, 64, 96, 128], help='fixed sizes, one seed')
+    p.add_argument('--seeds', type=int, default=3,
+                   help='seeds of the recipe at its chosen size')
+    p.add_argument('--effnet-seeds', type=int, default=1,
+                   help='seeds of EfficientNet-Lite0 at the chosen size')
+    p.add_argument('--cap', type=int, default=60, help='epoch cap')
+    p.set_defaults(main=input_size)
     return parser
 
 
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
-         'deploy', 'pretrained')
+         'deploy', 'pretrained', 'input-size')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -347,6 +364,23 @@ def pretrained(args, command: str) -> None:
               f'{s["pretrained"]["top1"]:.2f} vs '
               f'scratch {s["scratch"]["top1"]:.2f} '
               f'(gain {s["top1_gain"]:+.2f})')
+
+
+def input_size(args, command: str) -> None:
+    from benchmarks.input_size import plan, run_benchmark
+    from benchmarks.runs import machine_description
+    runs = len(plan(args.sizes, args.seeds, args.effnet_seeds))
+    with _console(args, runs) as console:
+        import mmtricks  # noqa: F401
+        payload = run_benchmark(
+            args.data, args.sizes, args.seeds, args.effnet_seeds, args.cap,
+            args.out, args.work_dir, command, machine_description(),
+            progress=console.progress, cache=_cache_of(args))
+    goals = payload['summary']['goals']
+    if goals:
+        print(f'chosen size vs best fixed: top-1 '
+              f'{goals["chosen_top1_gap"]:+.2f} points, time '
+              f'x{goals["chosen_time_ratio"]:.2f}')
 
 
 def main(argv=None) -> None:

@@ -123,7 +123,19 @@ def score_result(val_top1: float, test_top1: float, val_labels, losses,
     return result
 
 
-def evaluate_shipped(runner) -> Tuple[float, float]:
+#: Test metrics kept beside top-1 when the evaluator reports them (the
+#: shipped configs' SingleLabelMetric, named by PerClassReportHook).
+KEPT_TEST_METRICS = ('macro/', 'class/recall/', 'class/precision/')
+
+
+def kept_metrics(metrics: Dict) -> Dict[str, float]:
+    """Macro and per-class scalars of an evaluation, as floats."""
+    return {k: float(v) for k, v in metrics.items()
+            if k.startswith(KEPT_TEST_METRICS) and
+            isinstance(v, (int, float))}
+
+
+def evaluate_shipped(runner) -> Tuple[float, float, Dict[str, float]]:
     """Val and test top-1 of the model the runner holds now (after
     ``runner.train()``: the weights the recipe ships), through the runner's
     own loops so that hooks which change what is evaluated (``EMAHook``
@@ -139,7 +151,7 @@ def evaluate_shipped(runner) -> Tuple[float, float]:
             raise KeyError(f'The {name} evaluator reports {sorted(metrics)}, '
                            f'not {METRIC!r}: the benchmark scores top-1 '
                            f'(set {name}_evaluator to Accuracy, topk=(1, )).')
-    return float(val[METRIC]), float(test[METRIC])
+    return float(val[METRIC]), float(test[METRIC]), kept_metrics(test)
 
 
 def train_and_score(cfg):
@@ -161,11 +173,15 @@ def train_and_score(cfg):
     hub = runner.message_hub
     losses = hub.get_scalar('train/loss').data[0] \
         if 'train/loss' in hub.log_scalars else []
-    val_top1, test_top1 = evaluate_shipped(runner)
+    val_top1, test_top1, test_metrics = evaluate_shipped(runner)
     result = score_result(
         val_top1, test_top1, runner.val_dataloader.dataset.get_gt_labels(),
         losses, history, seconds, runner.epoch,
         cfg.optim_wrapper.optimizer.lr)
+    result['test_metrics'] = test_metrics
+    decisions = getattr(runner, 'data_decisions', None)
+    if decisions is not None:  # DataAwareRunner's choices, e.g. the size
+        result['data_decisions'] = decisions.to_meta()
     finder = next((h for h in runner.hooks if isinstance(h, LRFinderHook)),
                   None)
     if finder is not None:

@@ -1,0 +1,239 @@
+"""Benchmark: the input size the recipe chooses from the data against fixed
+sizes, and the two backbones at the chosen size.
+
+On one dataset (the bundled ``elpv_poly`` by default): ``auto_mbv3.py`` at
+fixed sizes (one seed each), at the size it chooses itself (``--seeds``
+seeds) and ``auto_effnet_lite0.py`` (from its packaged ImageNet weights) at
+the chosen size. Every run is the recipe unchanged but for ``image_size``:
+LR finder, automatic epochs, the monitored metric it picks for the data.
+Scored by the benchmarks' one rule (test split of the weights each run
+ships, val alongside), with macro-F1 and every class's recall, the training
+wall time and the batch-1 latency of the OpenVINO FP32 model at that size.
+"""
+import os.path as osp
+import statistics
+from typing import Dict, List, Optional, Sequence
+
+from . import AUTO_EFFNET_LITE0, AUTO_MBV3
+from .report import SCORED_ON, write_report
+from .runs import bundled_config, cached_train, dataset_label
+
+NAME = 'input_size'
+AUTO = 'auto'
+RECIPES = {'mbv3': AUTO_MBV3, 'effnet_lite0': AUTO_EFFNET_LITE0}
+LABELS = {'mbv3': 'MobileNetV3-small, from scratch',
+          'effnet_lite0': 'EfficientNet-Lite0, packaged ImageNet weights'}
+#: Goal of the issue: the chosen size within this many points of the best
+#: fixed size, on top-1 and on macro-F1.
+WITHIN_POINTS = 1.0
+
+
+def plan(sizes: Sequence[int], seeds: int, effnet_seeds: int):
+    """``(recipe, image_size, seed)`` of every run, cheapest first."""
+    runs = [('mbv3', size, 0) for size in sorted(sizes)]
+    runs += [('mbv3', AUTO, seed) for seed in range(seeds)]
+    runs += [('effnet_lite0', AUTO, seed) for seed in range(effnet_seeds)]
+    return runs
+
+
+def run_config(dataset: str, recipe: str, size, seed: int, cap: int,
+               work_dir: str):
+    cfg = bundled_config(dataset, cap, seed, work_dir, auto_epochs=True,
+                         path=RECIPES[recipe])
+    # bundled_config fixes the head; the recipe reads it from the data
+    cfg.model.head.num_classes = None
+    cfg.data_preprocessor.num_classes = None
+    cfg.image_size = size
+    return cfg
+
+
+def macro_f1(result: Dict) -> Optional[float]:
+    value = result.get('test_metrics', {}).get('macro/f1-score')
+    return None if value is None else float(value)
+
+
+def class_recalls(result: Dict) -> Dict[str, float]:
+    prefix = 'class/recall/'
+    return {k[len(prefix):]: float(v)
+            for k, v in result.get('test_metrics', {}).items()
+            if k.startswith(prefix)}
+
+
+def chosen_size(result: Dict) -> Optional[int]:
+    return (result.get('data_decisions') or {}).get('image_size')
+
+
+def mean_sd(values: List[float]) -> Dict[str, float]:
+    return dict(mean=float(statistics.fmean(values)),
+                sd=float(statistics.stdev(values)) if len(values) > 1
+                else 0.0, n=len(values))
+
+
+def summarise(rows: List[Dict]) -> Dict:
+    """Per (recipe, size) means; the goals: chosen vs best fixed size."""
+    groups: Dict[tuple, List[Dict]] = {}
+    for row in rows:
+        groups.setdefault((row['recipe'], row['requested']), []).append(row)
+    table = []
+    for (recipe, requested), runs in groups.items():
+        results = [r['result'] for r in runs]
+        f1 = [macro_f1(r) for r in results]
+        table.append(dict(
+            recipe=recipe, requested=requested,
+            image_size=chosen_size(results[0]),
+            seeds=[r['seed'] for r in runs],
+            test_top1=mean_sd([r['test_top1'] for r in results]),
+            val_top1=mean_sd([r['val_top1'] for r in results]),
+            macro_f1=mean_sd(f1) if None not in f1 else None,
+            recalls={name: mean_sd([class_recalls(r)[name] for r in results])
+                     for name in class_recalls(results[0])},
+            seconds=mean_sd([r['seconds'] for r in results]),
+            epochs=mean_sd([r['epochs'] for r in results]),
+            latency_ms=runs[0].get('latency_ms')))
+    fixed = [t for t in table if t['recipe'] == 'mbv3' and
+             t['requested'] != AUTO]
+    auto = next((t for t in table if t['recipe'] == 'mbv3' and
+                 t['requested'] == AUTO), None)
+    goals = {}
+    if fixed and auto is not None:
+        best_top1 = max(fixed, key=lambda t: t['test_top1']['mean'])
+        goals['best_fixed_top1'] = dict(
+            image_size=best_top1['image_size'],
+            test_top1=best_top1['test_top1']['mean'],
+            seconds=best_top1['seconds']['mean'])
+        goals['chosen_top1_gap'] = \
+            auto['test_top1']['mean'] - best_top1['test_top1']['mean']
+        goals['chosen_top1_within'] = \
+            goals['chosen_top1_gap'] >= -WITHIN_POINTS
+        goals['chosen_time_ratio'] = \
+            auto['seconds']['mean'] / best_top1['seconds']['mean']
+        if all(t['macro_f1'] for t in fixed) and auto['macro_f1']:
+            best_f1 = max(fixed, key=lambda t: t['macro_f1']['mean'])
+            goals['best_fixed_macro_f1'] = dict(
+                image_size=best_f1['image_size'],
+                macro_f1=best_f1['macro_f1']['mean'])
+            goals['chosen_macro_f1_gap'] = \
+                auto['macro_f1']['mean'] - best_f1['macro_f1']['mean']
+            goals['chosen_macro_f1_within'] = \
+                goals['chosen_macro_f1_gap'] >= -WITHIN_POINTS
+    return dict(table=table, goals=goals)
+
+
+def _cell(stat: Optional[Dict], digits: int = 2) -> str:
+    if stat is None:
+        return '-'
+    text = f'{stat["mean"]:.{digits}f}'
+    return text + (f' ± {stat["sd"]:.{digits}f}' if stat['n'] > 1 else '')
+
+
+def render(payload: Dict) -> str:
+    """The markdown of an ``input_size.json`` payload."""
+    summary = payload['summary']
+    lines = [
+        f'Input size chosen from the data vs fixed sizes on '
+        f'`{payload["dataset"]}` (test split; every run is the recipe '
+        'unchanged but for `image_size`: LR finder, automatic epochs '
+        f'within a cap of {payload["cap"]}, the monitored metric the recipe '
+        'picks, best validated weights shipped). Test top-1 and macro-F1 of '
+        'the shipped weights, val top-1 in brackets; recall per class; '
+        'latency: OpenVINO FP32 IR at batch 1. Mean ± sd where several '
+        'seeds ran.', '',
+        f'Command: `{payload["command"]}`. Machine: {payload["machine"]}.',
+        '',
+        '| model | image_size | seeds | test top-1 (val) | macro-F1 | '
+        'recall per class | epochs | train time | latency |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+    for t in summary['table']:
+        size = (f'auto: {t["image_size"]}' if t['requested'] == AUTO
+                else str(t['image_size']))
+        recalls = ', '.join(f'{name} {_cell(stat, 1)}'
+                            for name, stat in t['recalls'].items())
+        latency = '-' if t['latency_ms'] is None \
+            else f'{t["latency_ms"]:.2f} ms'
+        lines.append(
+            f'| {LABELS[t["recipe"]]} | {size} | {len(t["seeds"])} | '
+            f'{_cell(t["test_top1"])} ({t["val_top1"]["mean"]:.2f}) | '
+            f'{_cell(t["macro_f1"])} | {recalls} | '
+            f'{_cell(t["epochs"], 0)} | {t["seconds"]["mean"]:.0f} s | '
+            f'{latency} |')
+    goals = summary['goals']
+    if goals:
+        lines += ['', 'Goals (chosen size vs the best fixed size, '
+                  f'MobileNetV3-small, within {WITHIN_POINTS:g} point):']
+        best = goals['best_fixed_top1']
+        lines.append(
+            f'- top-1: best fixed {best["image_size"]} px '
+            f'{best["test_top1"]:.2f}; chosen '
+            f'{goals["chosen_top1_gap"]:+.2f} points: '
+            f'{"met" if goals["chosen_top1_within"] else "missed"}; '
+            f'training time x{goals["chosen_time_ratio"]:.2f} of it.')
+        if 'best_fixed_macro_f1' in goals:
+            best = goals['best_fixed_macro_f1']
+            lines.append(
+                f'- macro-F1: best fixed {best["image_size"]} px '
+                f'{best["macro_f1"]:.2f}; chosen '
+                f'{goals["chosen_macro_f1_gap"]:+.2f} points: '
+                f'{"met" if goals["chosen_macro_f1_within"] else "missed"}.')
+    return '\n'.join(lines) + '\n'
+
+
+def ir_latency_ms(cfg, seconds: float) -> float:
+    """Median batch-1 latency of the config's model, untrained (latency
+    does not depend on the weights), as an OpenVINO FP32 model."""
+    import openvino as ov
+    import torch
+    from mmpretrain.registry import MODELS
+
+    from mmtricks.deploy.latency import openvino_latency
+    from mmtricks.engine import apply_data_decisions
+    cfg = cfg.copy()
+    apply_data_decisions(cfg)
+    model = MODELS.build(cfg.model).eval()
+    size = cfg.image_size
+    example = torch.zeros(1, 3, size, size)
+
+    class Logits(torch.nn.Module):
+        def __init__(self, classifier):
+            super().__init__()
+            self.classifier = classifier
+
+        def forward(self, x):
+            return self.classifier(x, mode='tensor')
+
+    ov_model = ov.convert_model(Logits(model), example_input=example)
+    core = ov.Core()
+    result = openvino_latency(core, ov_model, (1, 3, size, size), seconds,
+                              properties={'INFERENCE_PRECISION_HINT': 'f32'})
+    return float(result['median_ms'])
+
+
+def run_benchmark(dataset: str, sizes: Sequence[int], seeds: int,
+                  effnet_seeds: int, cap: int, out_dir: str, work_root: str,
+                  command: str, machine: str, progress=print, cache=None,
+                  latency_seconds: float = 3.0) -> Dict:
+    rows = []
+    latencies: Dict[tuple, float] = {}
+    label = dataset_label(dataset)
+    payload = dict(dataset=label, cap=cap, command=command, machine=machine,
+                   scored_on=SCORED_ON, rows=rows)
+    for recipe, size, seed in plan(sizes, seeds, effnet_seeds):
+        cfg = run_config(dataset, recipe, size, seed, cap, osp.join(
+            work_root, f'{label}_{recipe}_{size}_seed{seed}'))
+        result = cached_train(cache, cfg, dataset=label, recipe=recipe,
+                              image_size=size, cap=cap, seed=seed)
+        chosen = chosen_size(result) or size
+        if (recipe, chosen) not in latencies:
+            timed = cfg.copy()
+            timed.image_size = chosen
+            latencies[(recipe, chosen)] = ir_latency_ms(timed,
+                                                        latency_seconds)
+        rows.append(dict(recipe=recipe, requested=size, seed=seed,
+                         result=result,
+                         latency_ms=latencies[(recipe, chosen)]))
+        progress(f'{label} {recipe} {size} px (ran at {chosen}) seed '
+                 f'{seed}: test top-1 {result["test_top1"]:.2f}, macro-F1 '
+                 f'{macro_f1(result)}, {result["epochs"]} epochs, '
+                 f'{result["seconds"]:.0f} s')
+        payload['summary'] = summarise(rows)
+        write_report(out_dir, NAME, payload, render)
+    return payload
