@@ -60,9 +60,9 @@ def config_path(name: str) -> str:
         return path
     if not osp.isdir(CONFIG_DIR):
         raise FileNotFoundError(
-            f'{CONFIG_DIR} does not exist: this mmtricks was installed without '
-            'its configs. Install it from a wheel or a checkout of the '
-            'repository (`pip install .`), which ship them.')
+            f'{CONFIG_DIR} does not exist: this mmtricks was installed '
+            'without its configs. Install it from a wheel or a checkout of '
+            'the repository (`pip install .`), which ship them.')
     raise FileNotFoundError(
         f'mmtricks ships no config {rel!r} (asked for {name!r}). Shipped: '
         f'{", ".join(shipped_configs())}. A config of your own is a path, '
@@ -77,7 +77,7 @@ def resolve_config(path_or_name: str) -> str:
     return path_or_name
 
 
-# `_base_ = ['mmtricks::NAME']` ------------------------------------------------
+# `_base_ = ['mmtricks::NAME']` -----------------------------------------------
 
 def get_cfg_path(cfg_path: str, filename: str):
     """``Config._get_cfg_path`` that also knows ``mmtricks::NAME``.
@@ -107,7 +107,7 @@ def register_config_scheme() -> None:
     replace_config_get_cfg_path(get_cfg_path)
 
 
-# mim train/test mmtricks ---------------------------------------------------------
+# mim train/test mmtricks -----------------------------------------------------
 
 def run_mmpretrain_tool(script: str,
                         argv: Optional[Sequence[str]] = None) -> None:

@@ -67,7 +67,8 @@ def run_in(cwd, site, code, timeout=120):
     result = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
                             cwd=cwd, capture_output=True, text=True,
                             env=env, timeout=timeout)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, (result.stdout[-3000:]
+                                    + result.stderr[-3000:])
     return result.stdout
 
 
@@ -191,7 +192,7 @@ def test_mim_train_mmtricks_from_an_empty_directory(installed):
     assert 'no_such_set' in output
 
 
-# In the checkout (no install) -------------------------------------------------
+# In the checkout (no install) ------------------------------------------------
 
 def test_the_checkout_links_the_package_configs_to_configs():
     assert osp.islink(CONFIG_DIR)
