@@ -3,6 +3,8 @@
     python tools/deploy.py configs/auto_mbv3.py \
         work_dirs/auto_mbv3/best_auto_epochs.pth --work-dir work_dirs/deploy
 
+(``mmtricks::auto_mbv3.py`` names the config the installed package ships.)
+
 writes ``end2end.onnx`` (MMDeploy export) and one IR per precision
 candidate, each recording the precision it was checked at and carrying class
 names and preprocessing in its runtime info: ``end2end.xml`` (FP32),
@@ -20,14 +22,16 @@ import sys
 
 from mmengine.config import DictAction
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT_DEPLOY_CFG = osp.join(REPO, 'configs', 'deploy',
-                              'classification_openvino_static.py')
+# Configs mmtricks ships are named `mmtricks::PATH` (PATH under configs/),
+# looked up in the installed package: this script runs from anywhere.
+DEFAULT_DEPLOY_CFG = 'mmtricks::deploy/classification_openvino_static.py'
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='the model (training) config')
+    parser.add_argument('config', help='the model (training) config: a path, '
+                        'or a config mmtricks ships, e.g. '
+                        'mmtricks::auto_mbv3.py')
     parser.add_argument('checkpoint', help='the trained .pth')
     parser.add_argument('--work-dir', required=True,
                         help='where the ONNX, IR and report go')
@@ -82,6 +86,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmtricks.deploy import (DeployInputError, DeployOptions,
                                  ParityError, deploy_checkpoint)
+    from mmtricks.recipes import resolve_config
     if args.legacy_int8:
         if not args.int8:
             print('ERROR: --int8 and --no-int8 contradict each other.',
@@ -101,9 +106,15 @@ def main(argv=None) -> int:
         max_top1_drop=args.max_top1_drop,
         max_disagreement=args.max_disagreement,
         max_score_diff=args.max_score_diff)
+    try:  # mmtricks::NAME -> the config the installed package ships
+        config = resolve_config(args.config)
+        deploy_cfg = resolve_config(args.deploy_cfg)
+    except FileNotFoundError as error:
+        print(f'ERROR: {error}', file=sys.stderr)
+        return 2
     try:
-        report = deploy_checkpoint(args.config, args.checkpoint,
-                                   args.work_dir, args.deploy_cfg, options,
+        report = deploy_checkpoint(config, args.checkpoint, args.work_dir,
+                                   deploy_cfg, options,
                                    cfg_options=args.cfg_options)
     except (DeployInputError, ParityError) as error:
         print(f'ERROR: {error}', file=sys.stderr)

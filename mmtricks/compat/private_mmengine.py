@@ -84,3 +84,21 @@ def original_init_dist_pytorch():
 def replace_init_dist_pytorch(function) -> None:
     """Replace the launcher's process-group set-up (CPU-only machines)."""
     setattr(dist_utils, INIT_DIST_PYTORCH, function)
+
+
+# Config base-file resolution ---------------------------------------------------
+
+#: The staticmethod ``Config._file2dict`` calls for every ``_base_`` entry.
+CONFIG_GET_CFG_PATH = '_get_cfg_path'
+
+
+def original_config_get_cfg_path():
+    """``Config._get_cfg_path(cfg_path, filename) -> (path, scope)``."""
+    from mmengine.config import Config
+    return getattr(Config, CONFIG_GET_CFG_PATH)
+
+
+def replace_config_get_cfg_path(function) -> None:
+    """Replace how ``_base_`` entries become files (``mmtricks::NAME``)."""
+    from mmengine.config import Config
+    setattr(Config, CONFIG_GET_CFG_PATH, staticmethod(function))

@@ -1,27 +1,37 @@
 """The benchmark harness behind ``tools/benchmark.py`` (not part of mmtricks).
 
-It lives beside the configs it trains, in the repository, and finds them
-from here: ``tools/benchmarks/`` -> the repository root -> ``configs/``.
+It is a repository tool: it writes its reports into the checkout
+(``docs/benchmarks/``, under :data:`REPO`). The configs it trains come from
+the imported mmtricks package (``mmtricks/.mim/configs``, see
+``docs/packaging.md``), so a non-editable install trains exactly the configs
+its users get; in a checkout they are the repository's ``configs/``.
 """
 import os.path as osp
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def repo_config(*parts: str) -> str:
-    """Path of a config of this repository, checked to exist.
+def shipped_config(*parts: str) -> str:
+    """Path of a config mmtricks ships, checked to exist.
 
     Args:
-        parts: The path under ``configs/``.
+        parts: The path under ``configs/``, e.g. ``'auto_mbv3.py'`` or
+            ``'deploy', 'classification_openvino_static.py'``.
     """
-    path = osp.join(REPO, 'configs', *parts)
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path} does not exist: the benchmark harness runs from a '
-            'checkout of the mmtricks repository (tools/ beside configs/); '
-            'clone the repository and run tools/benchmark.py from it.')
-    return path
+    from mmtricks.recipes import config_path
+    return config_path('/'.join(parts))
 
 
-AUTO_MBV3 = osp.join(REPO, 'configs', 'auto_mbv3.py')
-AUTO_EFFNET_LITE0 = osp.join(REPO, 'configs', 'auto_effnet_lite0.py')
+#: The name this had when the configs were looked up beside tools/.
+repo_config = shipped_config
+
+_SHIPPED = dict(AUTO_MBV3='auto_mbv3.py',
+                AUTO_EFFNET_LITE0='auto_effnet_lite0.py')
+
+
+def __getattr__(name: str) -> str:
+    # AUTO_MBV3, AUTO_EFFNET_LITE0: looked up when first used, so that
+    # importing the harness does not import mmtricks (torch, MMPretrain).
+    if name in _SHIPPED:
+        return shipped_config(_SHIPPED[name])
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

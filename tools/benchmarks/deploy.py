@@ -21,14 +21,13 @@ from typing import Callable, Dict, List
 import numpy as np
 import torch
 
-from . import AUTO_MBV3, REPO
+from . import AUTO_MBV3, shipped_config
 from .report import write_report
 
 NAME = 'deploy'
-DEPLOY_CFG = osp.join(REPO, 'configs', 'deploy',
-                      'classification_openvino_static.py')
-DYNAMIC_CFG = osp.join(REPO, 'configs', 'deploy',
-                       'classification_openvino_dynamic-batch.py')
+DEPLOY_CFG = shipped_config('deploy', 'classification_openvino_static.py')
+DYNAMIC_CFG = shipped_config('deploy',
+                             'classification_openvino_dynamic-batch.py')
 IN_CHANNELS = dict(small=576, large=960)
 
 
