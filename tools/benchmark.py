@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--data', default='elpv_poly',
                    help='a bundled name or a folder (default %(default)s: '
                    'needs the optional extra mmtricks[datasets])')
-    p.add_argument('--sizes', nargs='+', type=int,
+    p.add_argument('--sizes', nargs='*', type=int,
                    default=[32, 64, 96, 128], help='fixed sizes, one seed')
     p.add_argument('--seeds', type=int, default=3,
                    help='seeds of the recipe at its chosen size')

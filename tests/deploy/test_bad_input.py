@@ -18,8 +18,10 @@ QUICK = DeployOptions(parity_images=16, benchmark_seconds=0)
 def untrained(tmp_path_factory):
     """A freshly initialised MobileNetV3-small checkpoint and its config."""
     from mmpretrain.registry import MODELS
+    from mmtricks.engine import apply_data_decisions
     folder = tmp_path_factory.mktemp('untrained')
     cfg = fast_config(work_dir=folder)
+    apply_data_decisions(cfg)  # as the work dir's config holds them
     config = str(folder / 'config.py')
     cfg.dump(config)
     torch.manual_seed(0)
