@@ -20,15 +20,19 @@ from .runs import bundled_config, cached_train, dataset_label
 
 NAME = 'input_size'
 AUTO = 'auto'
-RECIPES = {'mbv3': AUTO_MBV3, 'effnet_lite0': AUTO_EFFNET_LITE0}
+RECIPES = {'mbv3': AUTO_MBV3, 'mbv3_balanced': AUTO_MBV3,
+           'effnet_lite0': AUTO_EFFNET_LITE0}
 LABELS = {'mbv3': 'MobileNetV3-small, from scratch',
+          'mbv3_balanced': 'MobileNetV3-small, from scratch, '
+                           'class-balanced sampling',
           'effnet_lite0': 'EfficientNet-Lite0, packaged ImageNet weights'}
 #: Goal of the issue: the chosen size within this many points of the best
 #: fixed size, on top-1 and on macro-F1.
 WITHIN_POINTS = 1.0
 
 
-def plan(sizes: Sequence[int], seeds: int, effnet_seeds: int):
+def plan(sizes: Sequence[int], seeds: int, effnet_seeds: int,
+         balanced_seeds: int = 0):
     """``(recipe, image_size, seed)`` of every run: the chosen size's first
     seed first (a fixed size equal to it is the same run, not run twice),
     then the fixed sizes, the other seeds, EfficientNet-Lite0."""
@@ -36,6 +40,7 @@ def plan(sizes: Sequence[int], seeds: int, effnet_seeds: int):
     runs += [('mbv3', size, 0) for size in sorted(sizes)]
     runs += [('mbv3', AUTO, seed) for seed in range(1, seeds)]
     runs += [('effnet_lite0', AUTO, seed) for seed in range(effnet_seeds)]
+    runs += [('mbv3_balanced', AUTO, seed) for seed in range(balanced_seeds)]
     return runs
 
 
@@ -47,6 +52,8 @@ def run_config(dataset: str, recipe: str, size, seed: int, cap: int,
     cfg.model.head.num_classes = None
     cfg.data_preprocessor.num_classes = None
     cfg.image_size = size
+    if recipe == 'mbv3_balanced':
+        cfg.class_balanced_sampling = True
     return cfg
 
 
@@ -213,14 +220,16 @@ def ir_latency_ms(cfg, seconds: float) -> float:
 def run_benchmark(dataset: str, sizes: Sequence[int], seeds: int,
                   effnet_seeds: int, cap: int, out_dir: str, work_root: str,
                   command: str, machine: str, progress=print, cache=None,
-                  latency_seconds: float = 3.0) -> Dict:
+                  latency_seconds: float = 3.0,
+                  balanced_seeds: int = 0) -> Dict:
     rows = []
     latencies: Dict[tuple, float] = {}
     label = dataset_label(dataset)
     payload = dict(dataset=label, cap=cap, command=command, machine=machine,
                    scored_on=SCORED_ON, rows=rows)
     auto_first = None
-    for recipe, size, seed in plan(sizes, seeds, effnet_seeds):
+    for recipe, size, seed in plan(sizes, seeds, effnet_seeds,
+                                   balanced_seeds):
         cfg = run_config(dataset, recipe, size, seed, cap, osp.join(
             work_root, f'{label}_{recipe}_{size}_seed{seed}'))
         if (recipe, seed) == ('mbv3', 0) and auto_first is not None and \
@@ -232,14 +241,14 @@ def run_benchmark(dataset: str, sizes: Sequence[int], seeds: int,
         if (recipe, size, seed) == ('mbv3', AUTO, 0):
             auto_first = result
         chosen = chosen_size(result) or size
-        if (recipe, chosen) not in latencies:
+        if (RECIPES[recipe], chosen) not in latencies:
             timed = cfg.copy()
             timed.image_size = chosen
-            latencies[(recipe, chosen)] = ir_latency_ms(timed,
+            latencies[(RECIPES[recipe], chosen)] = ir_latency_ms(timed,
                                                         latency_seconds)
         rows.append(dict(recipe=recipe, requested=size, seed=seed,
                          result=result,
-                         latency_ms=latencies[(recipe, chosen)]))
+                         latency_ms=latencies[(RECIPES[recipe], chosen)]))
         progress(f'{label} {recipe} {size} px (ran at {chosen}) seed '
                  f'{seed}: test top-1 {result["test_top1"]:.2f}, macro-F1 '
                  f'{macro_f1(result) or float("nan"):.2f}, '
