@@ -18,14 +18,17 @@ distributed run makes the same ones without communicating.
 """
 import copy
 
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
-from mmpretrain.registry import RUNNERS
 
 from .recipe_config import META_KEY, DataDecisions, apply_data_decisions
 
 RUNNER_TYPE = 'DataAwareRunner'
 
 
+# MMEngine's root registry: MMPretrain's tools/train.py builds runners from
+# it before any default scope is set, and MMPretrain's own registry finds it
+# there through its parent.
 @RUNNERS.register_module()
 class DataAwareRunner(Runner):
     """A Runner whose config's data placeholders are decided from the data.
