@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--balanced-seeds', type=int, default=0,
                    help='seeds of the recipe at its chosen size with '
                    'class_balanced_sampling=True')
+    p.add_argument('--first-seed', type=int, default=0,
+                   help='skip the chosen size\'s seeds below this one (to '
+                   'run the others in a second process)')
     p.add_argument('--cap', type=int, default=60, help='epoch cap')
     p.set_defaults(main=input_size)
     return parser
@@ -373,14 +376,14 @@ def input_size(args, command: str) -> None:
     from benchmarks.input_size import plan, run_benchmark
     from benchmarks.runs import machine_description
     runs = len(plan(args.sizes, args.seeds, args.effnet_seeds,
-                    args.balanced_seeds))
+                    args.balanced_seeds, args.first_seed))
     with _console(args, runs) as console:
         import mmtricks  # noqa: F401
         payload = run_benchmark(
             args.data, args.sizes, args.seeds, args.effnet_seeds, args.cap,
             args.out, args.work_dir, command, machine_description(),
             progress=console.progress, cache=_cache_of(args),
-            balanced_seeds=args.balanced_seeds)
+            balanced_seeds=args.balanced_seeds, first_seed=args.first_seed)
     goals = payload['summary']['goals']
     if goals:
         print(f'chosen size vs best fixed: top-1 '

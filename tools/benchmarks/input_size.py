@@ -32,13 +32,14 @@ WITHIN_POINTS = 1.0
 
 
 def plan(sizes: Sequence[int], seeds: int, effnet_seeds: int,
-         balanced_seeds: int = 0):
+         balanced_seeds: int = 0, first_seed: int = 0):
     """``(recipe, image_size, seed)`` of every run: the chosen size's first
     seed first (a fixed size equal to it is the same run, not run twice),
     then the fixed sizes, the other seeds, EfficientNet-Lite0."""
-    runs = [('mbv3', AUTO, 0)] if seeds else []
+    runs = [('mbv3', AUTO, 0)] if seeds and first_seed == 0 else []
     runs += [('mbv3', size, 0) for size in sorted(sizes)]
-    runs += [('mbv3', AUTO, seed) for seed in range(1, seeds)]
+    runs += [('mbv3', AUTO, seed) for seed in range(max(1, first_seed),
+                                                   seeds)]
     runs += [('effnet_lite0', AUTO, seed) for seed in range(effnet_seeds)]
     runs += [('mbv3_balanced', AUTO, seed) for seed in range(balanced_seeds)]
     return runs
@@ -221,7 +222,7 @@ def run_benchmark(dataset: str, sizes: Sequence[int], seeds: int,
                   effnet_seeds: int, cap: int, out_dir: str, work_root: str,
                   command: str, machine: str, progress=print, cache=None,
                   latency_seconds: float = 3.0,
-                  balanced_seeds: int = 0) -> Dict:
+                  balanced_seeds: int = 0, first_seed: int = 0) -> Dict:
     rows = []
     latencies: Dict[tuple, float] = {}
     label = dataset_label(dataset)
@@ -229,7 +230,7 @@ def run_benchmark(dataset: str, sizes: Sequence[int], seeds: int,
                    scored_on=SCORED_ON, rows=rows)
     auto_first = None
     for recipe, size, seed in plan(sizes, seeds, effnet_seeds,
-                                   balanced_seeds):
+                                   balanced_seeds, first_seed):
         cfg = run_config(dataset, recipe, size, seed, cap, osp.join(
             work_root, f'{label}_{recipe}_{size}_seed{seed}'))
         if (recipe, seed) == ('mbv3', 0) and auto_first is not None and \

@@ -46,3 +46,10 @@ def test_goals_compare_the_chosen_size_with_the_best_fixed_one():
     assert 'chosen -1.00 points: met' in text
     rows[2]['result']['test_top1'] = 84.0
     assert not summarise(rows)['goals']['chosen_top1_within']  # 84.25
+
+
+def test_a_second_process_takes_the_other_seeds():
+    first = plan([32], seeds=3, effnet_seeds=0)
+    second = plan([], seeds=3, effnet_seeds=0, first_seed=1)
+    assert second == [('mbv3', AUTO, 1), ('mbv3', AUTO, 2)]
+    assert set(first) | set(second) == set(plan([32], 3, 0))
