@@ -62,14 +62,14 @@ dataset = dict(
     image_size=image_size)
 train_dataloader = dict(
     batch_size=batch_size,
-    num_workers='auto',  # chosen for the machine (mmtricks.engine.cpu_settings)
+    num_workers='auto',  # chosen for the machine: docs/speed.md
     persistent_workers=True,
     dataset=dict(dataset, split='train', pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
 val_dataloader = dict(
     batch_size=batch_size,
-    num_workers='auto',  # chosen for the machine (mmtricks.engine.cpu_settings)
+    num_workers='auto',  # chosen for the machine: docs/speed.md
     persistent_workers=True,
     dataset=dict(dataset, split='val', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
@@ -78,7 +78,7 @@ val_dataloader = dict(
 # epochs and the shipped checkpoint): `mim test` reports held-out top-1.
 test_dataloader = dict(
     batch_size=batch_size,
-    num_workers='auto',  # chosen for the machine (mmtricks.engine.cpu_settings)
+    num_workers='auto',  # chosen for the machine: docs/speed.md
     persistent_workers=True,
     dataset=dict(dataset, split='test', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),

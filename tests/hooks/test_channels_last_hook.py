@@ -1,0 +1,56 @@
+"""ChannelsLastHook: NHWC while training, a normal model everywhere else."""
+from types import SimpleNamespace
+
+import torch
+from torch import nn
+
+from mmtricks.hooks import ChannelsLastHook
+
+
+def model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.Conv2d(8, 4, 3), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten())
+
+
+def is_cl(t):
+    return t.dim() == 4 and t.is_contiguous(
+        memory_format=torch.channels_last) and not t.is_contiguous()
+
+
+def test_trains_in_channels_last_and_hands_back_a_normal_model():
+    runner = SimpleNamespace(model=model())
+    reference = model()
+    x = torch.randn(2, 3, 9, 9)
+    params = list(runner.model.parameters())
+    optimizer = torch.optim.SGD(params, lr=0.1)
+    hook = ChannelsLastHook()
+    hook.before_train(runner)
+    weight = runner.model[0].weight
+    assert is_cl(weight)
+    assert list(runner.model.parameters())[0] is params[0]  # same objects
+    # the optimizer still updates the model's own parameters
+    runner.model(x).sum().backward()
+    optimizer.step()
+    assert not torch.equal(weight, reference[0].weight)
+    checkpoint = dict(state_dict=runner.model.state_dict())
+    hook.before_save_checkpoint(runner, checkpoint)
+    assert not any(is_cl(v) for v in checkpoint['state_dict'].values())
+    assert torch.equal(checkpoint['state_dict']['0.weight'], weight)
+    hook.after_train(runner)
+    assert not any(is_cl(p) for p in runner.model.parameters())
+
+
+def test_same_outputs_as_the_default_layout():
+    runner = SimpleNamespace(model=model().eval())
+    x = torch.randn(2, 3, 9, 9)
+    expected = runner.model(x)
+    ChannelsLastHook().before_train(runner)
+    torch.testing.assert_close(runner.model(x), expected)
+
+
+def test_disabled_changes_nothing():
+    runner = SimpleNamespace(model=model())
+    ChannelsLastHook(enabled=False).before_train(runner)
+    assert not is_cl(runner.model[0].weight)
