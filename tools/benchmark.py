@@ -161,12 +161,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--cap', type=int, default=60,
                    help='epoch budget cap of both runs')
     p.set_defaults(main=pretrained)
+
+    p = sub.add_parser(
+        'speed', parents=[_common('work_dirs/benchmark_speed')],
+        help='training images/s: the settings before the speed work vs '
+        'the new defaults, each change alone, a profile of one epoch')
+    p.add_argument('--iters', type=int, default=12,
+                   help='timed iterations of the 32 px rows (fewer at '
+                   '128 px and for EfficientNet-Lite0)')
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--repeats', type=int, default=2,
+                   help='interleaved repeats of every row (the fastest '
+                   'is kept)')
+    p.add_argument('--quick', action='store_true',
+                   help='digits at 32 px only, no ELPV, no EfficientNet')
+    p.set_defaults(main=speed)
     return parser
 
 
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
-         'deploy', 'pretrained')
+         'deploy', 'pretrained', 'speed')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -347,6 +362,16 @@ def pretrained(args, command: str) -> None:
               f'{s["pretrained"]["top1"]:.2f} vs '
               f'scratch {s["scratch"]["top1"]:.2f} '
               f'(gain {s["top1_gain"]:+.2f})')
+
+
+def speed(args, command: str) -> None:
+    from benchmarks.speed import NAME, run_benchmark
+    with _console(args, None) as console:
+        run_benchmark(args.out, args.work_dir, command, iters=args.iters,
+                      warmup=args.warmup, repeats=args.repeats,
+                      quick=args.quick, progress=console.progress)
+    with open(osp.join(args.out, f'{NAME}.md')) as f:
+        print(f.read())
 
 
 def main(argv=None) -> None:
