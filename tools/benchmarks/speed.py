@@ -135,13 +135,19 @@ def default_threads() -> int:
     return usable_cpus()
 
 
+def build_runner(cfg):
+    """The one Runner of this benchmark, from its own config (no
+    ``load_from``/``resume``; offline initialisers only)."""
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg)
+
+
 def time_training(cfg, variant: Dict, iters: int, warmup: int,
                   load: Optional[float] = None) -> Dict:
     """Seconds per phase of ``iters`` training iterations after ``warmup``
     (the loader's workers starting, first allocations), on the recipe's
     model, data loader and optimizer wrapper."""
     import torch
-    from mmengine.runner import Runner
 
     from mmtricks.engine.cpu_settings import apply_cpu_settings
     from mmtricks.hooks.channels_last_hook import to_memory_format
@@ -153,7 +159,7 @@ def time_training(cfg, variant: Dict, iters: int, warmup: int,
             line = apply_cpu_settings(cfg, environ={}, load=load)[0]
             threads = variant.get('threads') or torch.get_num_threads()
     t0 = time.perf_counter()
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     loader = runner.build_dataloader(cfg.train_dataloader)
     setup = time.perf_counter() - t0  # incl. the cache's decoding
     model = runner.model
@@ -233,7 +239,6 @@ def profile_epoch(config: str, dataset: str, image_size: int,
     ``tools/benchmark.py lr-finder``), each hook's methods and the
     validation timed; the real checkpoint hook (every epoch and the best)."""
     import torch
-    from mmengine.runner import Runner
 
     from mmtricks.engine.cpu_settings import apply_cpu_settings
     variant = VARIANTS['new_defaults' if new_defaults else 'today']
@@ -250,7 +255,7 @@ def profile_epoch(config: str, dataset: str, image_size: int,
             apply_cpu_settings(cfg, environ={}, load=load)
         threads = torch.get_num_threads()
     times: Dict[str, float] = {}
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
 
     def timed(key, function):
         def wrapper(*args, **kwargs):
@@ -320,8 +325,7 @@ def run_benchmark(out: str, work_dir: str, command: str, iters: int = 12,
                             load)
         cfg = variant_config(config, dataset, size, VARIANTS['today'],
                              work_dir)
-        from mmengine.runner import Runner
-        macs = model_macs(Runner.from_cfg(cfg).model, size)
+        macs = model_macs(build_runner(cfg).model, size)
         results.append(dict(config=osp.relpath(config, osp.dirname(
             osp.dirname(config))), dataset=_label(dataset),
             folder=osp.isdir(dataset), image_size=size, macs=macs,
