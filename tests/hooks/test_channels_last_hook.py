@@ -54,3 +54,45 @@ def test_disabled_changes_nothing():
     runner = SimpleNamespace(model=model())
     ChannelsLastHook(enabled=False).before_train(runner)
     assert not is_cl(runner.model[0].weight)
+
+
+def test_in_the_recipe_with_lr_finder_precise_bn_and_checkpoints(
+        make_fast_config, tmp_path):
+    """One epoch of configs/auto_mbv3.py on lfw_faces at 16 px with the LR
+    range test, precise BN and checkpoints: the range test ran in NHWC,
+    the checkpoint and the trained model are in the default layout and
+    load into a fresh model."""
+    from conftest import hook_of, train
+    from mmpretrain.registry import MODELS
+
+    from mmtricks.compat.checkpoint_loading import load_checkpoint_file
+    from mmtricks.hooks import LRFinderHook
+    cfg = make_fast_config(bundled='lfw_faces', image_size=16)
+    cfg.model.head.num_classes = 2
+    cfg.data_preprocessor.num_classes = 2
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h.type in ('PreciseBNStatsHook', )] + [
+        dict(type='LRFinderHook', num_steps=6, plot=False),
+        dict(type='ChannelsLastHook')]
+    seen = []
+    find = LRFinderHook.find
+
+    def spy(self, runner):
+        model = runner.model
+        seen.append(is_cl(next(p for p in model.parameters()
+                               if p.dim() == 4)))
+        return find(self, runner)
+
+    LRFinderHook.find = spy
+    try:
+        runner = train(cfg)
+    finally:
+        LRFinderHook.find = find
+    assert seen == [True]
+    assert hook_of(runner, LRFinderHook).result is not None
+    assert not any(is_cl(p) for p in runner.model.parameters())
+    state = load_checkpoint_file(str(tmp_path / 'work' / 'epoch_1.pth'))
+    assert not any(is_cl(v) for v in state['state_dict'].values()
+                   if isinstance(v, torch.Tensor))
+    fresh = MODELS.build(cfg.model)
+    fresh.load_state_dict(state['state_dict'])
