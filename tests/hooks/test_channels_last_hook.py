@@ -96,3 +96,28 @@ def test_in_the_recipe_with_lr_finder_precise_bn_and_checkpoints(
                    if isinstance(v, torch.Tensor))
     fresh = MODELS.build(cfg.model)
     fresh.load_state_dict(state['state_dict'])
+
+
+def test_with_sam_and_ema(tmp_path):
+    """configs/paper_mbv3.py (SAM, EMA) for two iterations in NHWC: both
+    update the model's own parameters, and the EMA copy swaps in."""
+    from conftest import REPO, fast_config, train
+    from mmengine.hooks import EMAHook
+    import os.path as osp
+    cfg = fast_config(osp.join(REPO, 'configs', 'paper_mbv3.py'),
+                      work_dir=tmp_path, bundled='lfw_faces', image_size=16)
+    cfg.model.head.num_classes = 2
+    cfg.data_preprocessor.num_classes = 2
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2,
+                         val_interval=1000)
+    cfg.param_scheduler = []
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h.type == 'EMAHook'] + [
+        dict(type='ChannelsLastHook')]
+    runner = train(cfg)
+    ema = next(h for h in runner.hooks if isinstance(h, EMAHook))
+    averaged = dict(ema.ema_model.module.named_parameters())
+    for name, p in runner.model.named_parameters():
+        assert torch.isfinite(p).all()
+        assert not is_cl(p)
+        assert torch.isfinite(averaged[name]).all()
