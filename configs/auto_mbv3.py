@@ -144,7 +144,7 @@ custom_hooks = [
     # Training split's class balance (one line), per-class metrics named by
     # class, confusion matrix PNGs (confusion_matrix_{val,test}.png).
     dict(type='PerClassReportHook'),
-    # NHWC layout while training (x1.25-1.4 at 128 px on an AVX2 CPU, even
+    # NHWC layout while training (x1.44 at 128 px on an AVX2 CPU, neutral
     # at 32 px); checkpoints stay NCHW. Off: enabled=False (docs/speed.md).
     dict(type='ChannelsLastHook'),
 ]

@@ -39,9 +39,10 @@ class ChannelsLastHook(Hook):
     - SAM, EMA and precise BN work on the same Parameter objects (only
       their ``.data`` layout changes), so nothing has to know about it.
 
-    Measured on a 2-core AMD EPYC (AVX2 only) it paid x1.1-1.2 at 32 px
-    for MobileNetV3-small (docs/benchmarks/speed.md); on CPUs with AVX-512
-    the issue's probe saw up to x2.7 on the model step.
+    Measured on a 2-core AMD EPYC (AVX2 only), training MobileNetV3-small
+    in the auto recipe: x1.44 at 128 px, neutral at 32 px (x0.94 in the
+    benchmark, x1.1-1.2 on the bare model step), docs/benchmarks/speed.md;
+    on a Xeon with AVX-512 the issue's probe saw up to x2.7 on the step.
 
     Args:
         enabled (bool): False leaves the layout alone (a config can then

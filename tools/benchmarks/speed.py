@@ -395,6 +395,22 @@ def render(payload: Dict) -> str:
                 f'x{row["images_per_s"] / base:.2f} | '
                 f'{row["seconds_per_iter"]:.3f} | {phases} | '
                 f'{row["threads"]} / {row["workers"]} | {share:.1f} |')
+    on_top = []
+    for r in payload['results']:
+        rows = r['rows']
+        if 'cpu_settings' in rows and 'new_defaults' in rows and \
+                not r['folder']:
+            # bundled sets are in memory: new_defaults = CPU settings +
+            # channels_last, so their ratio is channels_last's own gain
+            # with the new threads (rows with torch's default threads on a
+            # loaded CPU are dominated by the contention).
+            on_top.append(
+                f'{r["config"]} {r["dataset"]} {r["image_size"]} px '
+                f'x{rows["new_defaults"]["images_per_s"] / rows["cpu_settings"]["images_per_s"]:.2f}')
+    if on_top:
+        lines += ['', 'channels_last on top of the CPU settings (same '
+                  'threads and workers; new_defaults / cpu_settings): ' +
+                  ', '.join(on_top) + '.']
     lines += ['', 'MACs a forward image: ' + ', '.join(
         f'{r["config"]} {r["image_size"]} px {r["macs"] / 1e6:.1f} M'
         for r in payload['results']), '']
