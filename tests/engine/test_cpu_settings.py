@@ -130,7 +130,8 @@ def test_uncached_folder_gets_workers():
 
 def test_bad_num_workers_string():
     with pytest.raises(ValueError, match="integer or 'auto'"):
-        apply_cpu_settings(config(num_workers='many'), environ={}, cpus=2, load=0.0)
+        apply_cpu_settings(config(num_workers='many'), environ={}, cpus=2,
+                           load=0.0)
 
 
 def test_auto_config_loads_with_auto_workers():

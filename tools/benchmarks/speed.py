@@ -343,7 +343,8 @@ def run_benchmark(out: str, work_dir: str, command: str, iters: int = 12,
                                 osp.join(work_dir, f'profile_{dataset}_'
                                          f'{int(new)}'), new, load)))
     payload = dict(command=command, machine=machine_description(),
-                   shared_cpu=True, load_at_start=load, peak=cpu_peak_gflops(), iters=iters,
+                   shared_cpu=True, load_at_start=load,
+                   peak=cpu_peak_gflops(), iters=iters,
                    warmup=warmup, repeats=repeats, results=results,
                    profiles=profiles)
     write_report(out, NAME, payload, render)
@@ -404,9 +405,10 @@ def render(payload: Dict) -> str:
             # channels_last, so their ratio is channels_last's own gain
             # with the new threads (rows with torch's default threads on a
             # loaded CPU are dominated by the contention).
-            on_top.append(
-                f'{r["config"]} {r["dataset"]} {r["image_size"]} px '
-                f'x{rows["new_defaults"]["images_per_s"] / rows["cpu_settings"]["images_per_s"]:.2f}')
+            gain = rows['new_defaults']['images_per_s'] / \
+                rows['cpu_settings']['images_per_s']
+            on_top.append(f'{r["config"]} {r["dataset"]} '
+                          f'{r["image_size"]} px x{gain:.2f}')
     if on_top:
         lines += ['', 'channels_last on top of the CPU settings (same '
                   'threads and workers; new_defaults / cpu_settings): ' +
@@ -417,8 +419,9 @@ def render(payload: Dict) -> str:
     folder_rows = [r for r in payload['results'] if r['folder']]
     for r in folder_rows:
         cached = r['rows'].get('cache') or r['rows'].get('new_defaults')
+        uncached = r['rows']['today']['setup_s']
         lines.append(f'Setting up the PNG folder\'s train loader at '
-                     f'{r["image_size"]} px: {r["rows"]["today"]["setup_s"]:.1f}'
+                     f'{r["image_size"]} px: {uncached:.1f}'
                      f' s uncached, {cached["setup_s"]:.1f} s with the cache '
                      '(decoding every image once).')
     if payload['profiles']:
