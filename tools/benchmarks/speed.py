@@ -309,9 +309,9 @@ def run_benchmark(out: str, work_dir: str, command: str, iters: int = 12,
         (repo_config('auto_mbv3.py'), 'elpv_poly', 128, rows4,
          max(4, iters // 2)),
         (repo_config('auto_effnet_lite0.py'), 'digits', 32,
-         ['today', 'channels_last'], max(4, iters // 2)),
+         ['today', 'cpu_settings', 'new_defaults'], max(4, iters // 2)),
         (repo_config('auto_effnet_lite0.py'), 'elpv_poly', 128,
-         ['today', 'channels_last'], max(3, iters // 4)),
+         ['today', 'cpu_settings', 'new_defaults'], max(3, iters // 4)),
     ]
     folder = export_folder('elpv_poly', osp.join(work_dir, 'elpv_folder'))
     cases.append((repo_config('auto_mbv3.py'), folder, 128,
