@@ -77,14 +77,14 @@ dataset = dict(
     image_size='image_size')
 train_dataloader = dict(
     batch_size=batch_size,
-    num_workers=2,
+    num_workers='auto',  # chosen for the machine: docs/speed.md
     persistent_workers=True,
     dataset=dict(dataset, split='train', pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
 val_dataloader = dict(
     batch_size=batch_size,
-    num_workers=2,
+    num_workers='auto',  # chosen for the machine: docs/speed.md
     persistent_workers=True,
     dataset=dict(dataset, split='val', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
@@ -93,7 +93,7 @@ val_dataloader = dict(
 # epochs and the shipped checkpoint): `mim test` reports held-out top-1.
 test_dataloader = dict(
     batch_size=batch_size,
-    num_workers=2,
+    num_workers='auto',  # chosen for the machine: docs/speed.md
     persistent_workers=True,
     dataset=dict(dataset, split='test', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
@@ -159,6 +159,9 @@ custom_hooks = [
     # Training split's class balance (one line), per-class metrics named by
     # class, confusion matrix PNGs (confusion_matrix_{val,test}.png).
     dict(type='PerClassReportHook'),
+    # NHWC layout while training (x1.44 at 128 px on an AVX2 CPU, neutral
+    # at 32 px); checkpoints stay NCHW. Off: enabled=False (docs/speed.md).
+    dict(type='ChannelsLastHook'),
 ]
 env_cfg = dict(dist_cfg=dict(backend=None))  # None: nccl with CUDA, else gloo
 randomness = dict(seed=0, deterministic=False)

@@ -184,12 +184,27 @@ def build_parser() -> argparse.ArgumentParser:
                    'run the others in a second process)')
     p.add_argument('--cap', type=int, default=60, help='epoch cap')
     p.set_defaults(main=input_size)
+
+    p = sub.add_parser(
+        'speed', parents=[_common('work_dirs/benchmark_speed')],
+        help='training images/s: the settings before the speed work vs '
+        'the new defaults, each change alone, a profile of one epoch')
+    p.add_argument('--iters', type=int, default=12,
+                   help='timed iterations of the 32 px rows (fewer at '
+                   '128 px and for EfficientNet-Lite0)')
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--repeats', type=int, default=2,
+                   help='interleaved repeats of every row (the fastest '
+                   'is kept)')
+    p.add_argument('--quick', action='store_true',
+                   help='digits at 32 px only, no ELPV, no EfficientNet')
+    p.set_defaults(main=speed)
     return parser
 
 
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
-         'deploy', 'pretrained', 'input-size')
+         'deploy', 'pretrained', 'input-size', 'speed')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -389,6 +404,16 @@ def input_size(args, command: str) -> None:
         print(f'chosen size vs best fixed: top-1 '
               f'{goals["chosen_top1_gap"]:+.2f} points, time '
               f'x{goals["chosen_time_ratio"]:.2f}')
+
+
+def speed(args, command: str) -> None:
+    from benchmarks.speed import NAME, run_benchmark
+    with _console(args, None) as console:
+        run_benchmark(args.out, args.work_dir, command, iters=args.iters,
+                      warmup=args.warmup, repeats=args.repeats,
+                      quick=args.quick, progress=console.progress)
+    with open(osp.join(args.out, f'{NAME}.md')) as f:
+        print(f.read())
 
 
 def main(argv=None) -> None:

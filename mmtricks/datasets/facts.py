@@ -88,7 +88,7 @@ def _built_facts(dataset_cfg: dict, sample: int) -> SplitFacts:
     cfg['pipeline'] = []
     if cfg.get('type') == 'FolderOrBundledDataset':
         # Scan only: the images are decode-checked when training builds it.
-        cfg.update(check_images=False, image_size=None)
+        cfg.update(check_images=False, image_size=None, cache_images=False)
     dataset = DATASETS.build(cfg)
     classes = tuple(dataset.metainfo.get('classes') or ())
     labels = np.asarray(dataset.get_gt_labels(), dtype=int)

@@ -1,5 +1,9 @@
 import os.path as osp
-from typing import List, Optional
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import List, Optional, Sequence
+
+import mmcv
 
 import numpy as np
 from mmpretrain.datasets import BaseDataset
@@ -12,6 +16,53 @@ from .bundled_dataset import (DEFAULT_SPLIT_RATIOS, bundled_data_list,
 from .folder import (DatasetFolderError, check_images_readable,
                      scan_class_folders)
 from .split import SPLIT_PARTS, TinyClassError
+
+#: Default largest in-memory cache of one split, in MB.
+DEFAULT_CACHE_LIMIT_MB = 2048
+
+
+def cache_steps(transforms: Sequence, image_size: int):
+    """``(load, resize)`` that the cache applies to each file: the
+    pipeline's leading ``LoadImageIfPath`` (None when it has none: a cached
+    image would be read again) and a function resizing to ``image_size``
+    as the pipeline's ``Resize`` to that size does (bilinear cv2, mmcv
+    ``Resize``'s default, when it has none)."""
+    from ..transforms.loading import LoadImageIfPath
+    if not transforms or not isinstance(transforms[0], LoadImageIfPath):
+        return None, None
+    load = transforms[0]
+    interpolation, backend = 'bilinear', 'cv2'
+    for step in transforms[1:]:
+        if type(step).__name__ == 'Resize' and \
+                tuple(getattr(step, 'scale', None) or ()) == (
+                    image_size, image_size) and not step.keep_ratio:
+            interpolation, backend = step.interpolation, step.backend
+            break
+
+    def resize(image):
+        return mmcv.imresize(image, (image_size, image_size),
+                             interpolation=interpolation, backend=backend)
+
+    return load, resize
+
+
+def decode_resized(paths: Sequence[str], load, resize,
+                   threads: Optional[int] = None) -> np.ndarray:
+    """Every image of ``paths`` loaded by ``load`` (a ``LoadImageIfPath``:
+    an undecodable file raises its error naming the file) and resized by
+    ``resize``, stacked into one read-only uint8 array. Decoded by a pool
+    of threads (OpenCV releases the GIL), one per usable CPU."""
+    from ..engine.cpu_settings import usable_cpus
+
+    def one(path):
+        image = load(dict(img_path=path))['img']
+        return resize(image)
+
+    with ThreadPoolExecutor(threads or usable_cpus()) as pool:
+        images = list(pool.map(one, paths))
+    cache = np.stack(images)
+    cache.setflags(write=False)
+    return cache
 
 
 def is_pre_split(data_root: str) -> bool:
@@ -66,8 +117,9 @@ class FolderOrBundledDataset(BaseDataset):
             to ``'digits'``.
         split (str): ``'train'``, ``'val'``, ``'test'`` or ``'all'``.
             Defaults to ``'train'``.
-        image_size (int, optional): Image side for the bundled set; None
-            serves it at its native size. Defaults to 32.
+        image_size (int, optional): Image side for the bundled set, and for
+            a folder's in-memory cache (``cache_images``); None serves the
+            images at their native size. Defaults to 32.
         val_ratio (float, optional): Share of each class for validation
             when the data is not pre-split. Defaults to None: 0.2 for a
             folder, the bundled set's default otherwise.
@@ -77,6 +129,19 @@ class FolderOrBundledDataset(BaseDataset):
             to 0.
         check_images (bool): Decode-check every image file at start-up.
             Defaults to True.
+        cache_images (bool): For a folder with an int ``image_size``:
+            decode and resize every image once, at start-up, into one
+            in-memory array that fork-started loader workers share, so that
+            an epoch costs what a bundled set costs. The resize is the
+            pipeline's ``Resize`` to ``image_size`` (its interpolation; else
+            bilinear, ``Resize``'s default), so that the pipeline's own
+            ``Resize`` then has nothing left to do and the images are the
+            same as uncached. Not for ``image_size=None`` (native sizes) nor
+            for a pipeline that does not load with ``LoadImageIfPath``.
+            Defaults to True.
+        cache_limit_mb (float): Largest cache, in MB (``image_size**2 * 3``
+            bytes an image). A split that needs more is not cached, with one
+            warning that says how to raise the limit. Defaults to 2048.
         **kwargs: Passed to :class:`mmpretrain.datasets.BaseDataset`.
     """
 
@@ -89,6 +154,8 @@ class FolderOrBundledDataset(BaseDataset):
                  test_ratio: Optional[float] = None,
                  seed: int = 0,
                  check_images: bool = True,
+                 cache_images: bool = True,
+                 cache_limit_mb: float = DEFAULT_CACHE_LIMIT_MB,
                  **kwargs):
         check_split(split)
         self.folder = osp.expanduser(data_root) if data_root else None
@@ -97,6 +164,13 @@ class FolderOrBundledDataset(BaseDataset):
         self.image_size = check_image_size(image_size)
         self.seed = seed
         self.check_images = check_images
+        self.cache_images = bool(cache_images)
+        if not cache_limit_mb > 0:
+            raise ValueError(f'cache_limit_mb must be positive, got '
+                             f'{cache_limit_mb!r}; set cache_images=False '
+                             'to switch the cache off.')
+        self.cache_limit_mb = cache_limit_mb
+        self.cache: Optional[np.ndarray] = None
         self.val_ratio, self.test_ratio = self._split_ratios(
             val_ratio, test_ratio)
         self._samples, classes = self._scan()
@@ -192,4 +266,46 @@ class FolderOrBundledDataset(BaseDataset):
                 'Give both the same class sub-folders.')
 
     def load_data_list(self) -> List[dict]:
+        if self.folder is not None and self.cache_images and \
+                self.image_size is not None and self.cache is None:
+            self._build_cache()
         return self._samples
+
+    def _build_cache(self) -> None:
+        """Decode and resize every image of the split into ``self.cache``
+        (one read-only array, shared copy-on-write with forked workers);
+        the data infos then carry ``cache_index`` (see get_data_info)."""
+        load, resize = cache_steps(self.pipeline.transforms, self.image_size)
+        if load is None:
+            warnings.warn(
+                f'Images of {self.folder!r} are not cached in memory: the '
+                'pipeline does not load them with LoadImageIfPath (which '
+                'takes a cached image). Start the pipeline with '
+                "dict(type='LoadImageIfPath') to have them decoded once, or "
+                'set cache_images=False to decode them every epoch quietly.')
+            return
+        size = self.image_size
+        needed_mb = len(self._samples) * size * size * 3 / 2**20
+        if needed_mb > self.cache_limit_mb:
+            warnings.warn(
+                f'The {self.split} split of {self.folder!r} '
+                f'({len(self._samples)} images at {size}x{size}) needs '
+                f'{needed_mb:.0f} MB in memory, above cache_limit_mb='
+                f'{self.cache_limit_mb:g}: its images are decoded from the '
+                'files every epoch (slower). Raise the limit with '
+                f'dataset.cache_limit_mb={int(needed_mb) + 1} if the memory '
+                'is there, or set cache_images=False to keep it uncached '
+                'without this warning.')
+            return
+        self.cache = decode_resized(
+            [info['img_path'] for info in self._samples], load, resize)
+        for index, info in enumerate(self._samples):
+            info['cache_index'] = index
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        index = info.pop('cache_index', None)
+        if index is not None and self.cache is not None:
+            # A copy: the pipeline may write into its image.
+            info['img'] = self.cache[index].copy()
+        return info

@@ -8,6 +8,8 @@ testing and every hook are MMEngine's; this class only:
 - fills the config's data placeholders before anything is built
   (:func:`~mmtricks.engine.recipe_config.apply_data_decisions`), so that the
   model's head, the pipelines and the epoch policy follow the user's folder;
+- chooses torch's threads and the loaders' ``num_workers='auto'`` for the
+  machine (:func:`~mmtricks.engine.cpu_settings.apply_cpu_settings`);
 - logs each decision once, with its reason;
 - stores the decisions in every checkpoint it saves
   (``meta['data_decisions']``), so that ``mim test``, ``--resume`` and
@@ -21,6 +23,7 @@ import copy
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .cpu_settings import apply_cpu_settings
 from .recipe_config import META_KEY, DataDecisions, apply_data_decisions
 
 RUNNER_TYPE = 'DataAwareRunner'
@@ -42,6 +45,9 @@ class DataAwareRunner(Runner):
     def from_cfg(cls, cfg) -> 'DataAwareRunner':
         cfg = copy.deepcopy(cfg)
         decisions = apply_data_decisions(cfg)
+        # After the data decisions: whether images sit in memory depends on
+        # the size they settled.
+        machine = apply_cpu_settings(cfg)
         # Kept in the config the work dir gets, so that the dumped config
         # builds this runner again (it has nothing left to decide).
         cfg['runner_type'] = RUNNER_TYPE
@@ -49,6 +55,8 @@ class DataAwareRunner(Runner):
         runner.data_decisions = decisions
         for reason in decisions.reasons:
             runner.logger.info(f'Data decision: {reason}')
+        for line in machine:
+            runner.logger.info(line)
         return runner
 
     def save_checkpoint(self, *args, meta=None, **kwargs):

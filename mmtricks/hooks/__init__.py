@@ -1,4 +1,5 @@
 from .auto_epochs_hook import AutoEpochsHook
+from .channels_last_hook import ChannelsLastHook
 from .bn_stats import recompute_bn_statistics
 from .health_check_hook import HealthCheckHook
 from .lr_finder_hook import LRFinderHook
@@ -13,7 +14,7 @@ from .progressive_resizing_hook import (ProgressiveResizingHook,
 from .soft_target_check_hook import SoftTargetCheckHook, soft_target_problem
 
 __all__ = [
-    'AutoEpochsHook', 'HealthCheckHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
+    'AutoEpochsHook', 'ChannelsLastHook', 'HealthCheckHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
     'PlateauPolicy', 'PolicyState', 'PreciseBNStatsHook',
     'ProgressiveResizingHook', 'SUGGESTION_RULES', 'SoftTargetCheckHook',
     'current_lr', 'decide', 'mix_off_due', 'num_classes_mismatch',

@@ -167,7 +167,12 @@ def test_pre_split_folder(pre_split):
 def test_pre_split_folder_serves_the_bundled_images(pre_split, split):
     """Exported then loaded, val and test equal the bundled ones."""
     root, _ = pre_split
-    folder = build(root, split=split, pipeline=LOAD)
+    # image_size applies to folders too (their in-memory cache): at the
+    # exported size the images are served unchanged, cached or not.
+    folder = build(root, split=split, pipeline=LOAD, image_size=25)
+    assert folder.cache is not None
+    native = build(root, split=split, pipeline=LOAD, image_size=None)
+    assert native.cache is None
     bundled = DATASETS.build(dict(type='FolderOrBundledDataset',
                                   bundled='lfw_faces', split=split,
                                   image_size=25, pipeline=LOAD))
@@ -177,7 +182,7 @@ def test_pre_split_folder_serves_the_bundled_images(pre_split, split):
                        for i in range(len(dataset)))
 
     assert folder[0]['img'].shape == (25, 25, 3)
-    assert content(folder) == content(bundled)
+    assert content(folder) == content(bundled) == content(native)
 
 
 def test_pre_split_all_serves_every_part(pre_split):
