@@ -21,6 +21,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from benchmarks import REPO  # noqa: E402
 from benchmarks.headline.render import markdown as headline_markdown  # noqa: E402
+from benchmarks.input_size import render as input_size_markdown  # noqa: E402
 from benchmarks.report import load_report  # noqa: E402
 
 RESULTS = osp.join(REPO, 'docs', 'benchmarks')
@@ -35,7 +36,8 @@ def _headline(payload: Dict) -> str:
                              payload['machine'])
 
 
-RENDERERS: Dict[str, Callable[[Dict], str]] = {'benchmark': _headline}
+RENDERERS: Dict[str, Callable[[Dict], str]] = {
+    'benchmark': _headline, 'input_size': input_size_markdown}
 
 
 def render(text: str, results_dir: str = RESULTS) -> str:
