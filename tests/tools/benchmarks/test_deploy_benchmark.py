@@ -157,3 +157,22 @@ def test_render_shows_the_recommended_row_and_each_goal():
         '**no** |' in text
     assert 'Not a candidate: bf16: this CPU has no BF16.' in text
     assert 'shared' in text
+
+
+def test_trained_stages_are_reused_not_trained_again(tmp_path):
+    import json
+    from benchmarks.deploy import trained_checkpoint
+    stage = tmp_path / 'stage_32px_2e.pth'
+    stage.write_bytes(b'weights')
+    summary = dict(image_size=32, epochs=2, lr=0.1, val_top1=90.0,
+                   test_top1=89.0, seconds=1.0)
+    stage.with_name(stage.name + '.json').write_text(json.dumps(summary))
+    said = []
+    path, training = trained_checkpoint('small', 32, 32, 2, 0,
+                                        str(tmp_path), said.append)
+    assert open(path, 'rb').read() == b'weights'
+    assert training['stages'] == [summary]
+    assert any('reusing' in s for s in said)
+    with pytest.raises(ValueError, match='both 0'):
+        trained_checkpoint('small', 32, 32, 0, 0, str(tmp_path / 'x'),
+                           said.append)
