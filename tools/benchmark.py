@@ -5,7 +5,7 @@
     python tools/benchmark.py epochs [--budgets 10 30 60] [--policies ...]
     python tools/benchmark.py tricks [--rows ...] [--epochs digits=15 ...]
     python tools/benchmark.py bag-of-tricks [--data digits] [--seeds 0 1]
-    python tools/benchmark.py deploy [--archs small large] [--seconds 5]
+    python tools/benchmark.py deploy [--archs small large] [--checkpoint CONFIG CKPT]
     python tools/benchmark.py pretrained [--cap 60]
     python tools/benchmark.py input-size [--data elpv_poly] [--sizes 32 64 ...]
 
@@ -146,13 +146,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         'deploy', parents=[_common('work_dirs/benchmark_deploy')],
         help='the IR tools/deploy.py writes vs every other CPU path')
-    p.add_argument('--archs', nargs='+', default=['small', 'large'],
-                   choices=['small', 'large'])
+    p.add_argument('--archs', nargs='*', default=['small', 'large'],
+                   choices=['small', 'large'],
+                   help='MobileNetV3 sizes trained on digits (none: only '
+                   '--checkpoint rows)')
     p.add_argument('--image-size', type=int, default=224)
-    p.add_argument('--seconds', type=float, default=5.0,
-                   help='time per model and mode')
+    p.add_argument('--seconds', type=float, default=2.0,
+                   help='time per model, mode and round')
+    p.add_argument('--rounds', type=int, default=3,
+                   help='interleaved rounds; the median counts')
     p.add_argument('--throughput-batch', type=int, default=8,
-                   help='batch for ONNX Runtime and PyTorch throughput')
+                   help='the larger batch tried for throughput')
+    p.add_argument('--train-size', type=int, default=32,
+                   help='px of the first training stage (cheap)')
+    p.add_argument('--train-epochs', type=int, default=6,
+                   help='epochs at --train-size')
+    p.add_argument('--finetune-epochs', type=int, default=1,
+                   help='epochs at --image-size after that')
+    p.add_argument('--parity-images', type=int, default=2000,
+                   help='val and test images checked per split')
+    p.add_argument('--checkpoint', nargs=2, action='append',
+                   metavar=('CONFIG', 'CKPT'), default=None,
+                   help='also deploy and time this config + checkpoint '
+                   '(e.g. what mim train wrote); repeatable')
+    p.add_argument('--no-accuracy-control', action='store_false',
+                   dest='accuracy_control',
+                   help='as tools/deploy.py\'s: keep plain INT8 even when it '
+                   'loses more than the tolerance (NNCF\'s accuracy control '
+                   'takes minutes per model on a small CPU)')
+    p.add_argument('--note', default='',
+                   help='a line about the machine for the report (e.g. '
+                   '"CPU shared with other jobs")')
     p.set_defaults(main=deploy)
 
     p = sub.add_parser(
@@ -356,20 +380,23 @@ def bag_of_tricks(args, command: str) -> None:
 
 
 def deploy(args, command: str) -> None:
-    from benchmarks.deploy import run_benchmark
+    from benchmarks.deploy import parse_checkpoints, run_benchmark
+    checkpoints = parse_checkpoints(args.checkpoint)
     with _console(args, None) as console:
         import mmtricks.deploy  # noqa: F401
-        results = run_benchmark(args.archs, args.image_size, args.seconds,
-                                args.throughput_batch, args.out,
-                                args.work_dir, command,
-                                progress=console.progress)
+        results = run_benchmark(
+            args.archs, args.image_size, args.seconds, args.throughput_batch,
+            args.out, args.work_dir, command, progress=console.progress,
+            rounds=args.rounds, train_size=args.train_size,
+            train_epochs=args.train_epochs,
+            finetune_epochs=args.finetune_epochs, checkpoints=checkpoints,
+            parity_images=args.parity_images, note=args.note,
+            accuracy_control=args.accuracy_control)
     for r in results:
-        g = r['goals']
-        print(f'mobilenet_v3_{r["arch"]}: vs best other OpenVINO '
-              f'x{g["vs_best_other_openvino_latency"]:.2f} latency, '
-              f'vs ONNX Runtime x{g["vs_onnxruntime_latency"]:.2f}, '
-              f'vs PyTorch x{g["vs_pytorch_latency"]:.2f}; INT8 vs FP32 '
-              f'x{g["int8_vs_fp32_latency"]:.2f}')
+        missed = [g['goal'] for g in r['goals'] if not g['met']]
+        print(f'{r["label"]}: recommended {r["recommended"]}; goals met '
+              f'{len(r["goals"]) - len(missed)}/{len(r["goals"])}'
+              + (f' (missed: {"; ".join(missed)})' if missed else ''))
 
 
 def pretrained(args, command: str) -> None:

@@ -201,6 +201,79 @@ def profile(arch: str, size: int, seconds: float, rounds: int,
                 ).get_runtime_model().get_ops()))
 
 
+def sweep(arch: str, size: int, seconds: float, rounds: int,
+          batch: int) -> dict:
+    """``benchmark_app``-style settings of the FP32 IR against ONNX Runtime's
+    thread settings, interleaved: threads per inference, streams, requests,
+    batch. On a CPU shared with other jobs, an inference that needs all
+    cores waits for the slowest of them."""
+    import onnxruntime as ort
+    import openvino as ov
+    core = ov.Core()
+    module = build_module(arch)
+    folder = tempfile.mkdtemp(prefix=f'sweep_{arch}_')
+    onnx_path = export_onnx(module, size, osp.join(folder, 'model.onnx'))
+    fp32 = ov.convert_model(onnx_path)
+    rng = np.random.default_rng(0)
+    x1 = rng.standard_normal((1, 3, size, size)).astype(np.float32)
+    xb = rng.standard_normal((batch, 3, size, size)).astype(np.float32)
+    calls = {}
+    for threads in (None, 1):
+        props = {'PERFORMANCE_HINT': 'LATENCY',
+                 'INFERENCE_PRECISION_HINT': 'f32'}
+        if threads:
+            props['INFERENCE_NUM_THREADS'] = threads
+        request = core.compile_model(static(fp32, x1.shape), 'CPU',
+                                     props).create_infer_request()
+        calls[f'OpenVINO latency b1, LATENCY hint, '
+              f'{threads or "default"} threads'] = (
+            'ms', lambda r=request: r.infer([x1]))
+    for hint, streams, shape in (('THROUGHPUT', None, x1),
+                                 ('THROUGHPUT', None, xb),
+                                 ('THROUGHPUT', 1, x1),
+                                 ('LATENCY', None, xb)):
+        props = {'PERFORMANCE_HINT': hint, 'INFERENCE_PRECISION_HINT': 'f32'}
+        if streams:
+            props['NUM_STREAMS'] = streams
+        compiled = core.compile_model(static(fp32, shape.shape), 'CPU', props)
+        optimal = compiled.get_property('OPTIMAL_NUMBER_OF_INFER_REQUESTS')
+        got = compiled.get_property('NUM_STREAMS')
+        for requests in sorted({optimal, 2 * optimal}):
+            calls[f'OpenVINO throughput b{shape.shape[0]}, {hint} hint, '
+                  f'{got} streams, {requests} requests'] = (
+                'fps', lambda c=compiled, s=shape, n=requests:
+                ov_throughput(c, s, n, seconds))
+    for threads in (0, 1):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(onnx_path, options,
+                                       providers=['CPUExecutionProvider'])
+        tag = threads or 'default'
+        calls[f'ONNX Runtime latency b1, {tag} threads'] = (
+            'ms', lambda s=session: s.run(None, {'input': x1}))
+        calls[f'ONNX Runtime throughput b{batch}, {tag} threads'] = (
+            'batch', lambda s=session: s.run(None, {'input': xb}))
+    samples = collections.defaultdict(list)
+    for _ in range(rounds):
+        for name, (kind, call) in calls.items():
+            if kind == 'fps':
+                samples[name].append(call())
+            elif kind == 'ms':
+                samples[name].append(timed_ms(call, seconds))
+            else:
+                samples[name].append(1e3 * batch / timed_ms(call, seconds))
+    results = {name: dict(unit='ms' if calls[name][0] == 'ms' else 'img/s',
+                          median=statistics.median(v), runs=v)
+               for name, v in samples.items()}
+    counters = perf_counters(core.compile_model(
+        static(fp32, x1.shape), 'CPU', {
+            'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32',
+            'PERF_COUNT': True}), x1)
+    return dict(arch=arch, size=size, results=results,
+                fp32_layer_types=counters, runtime_ops=len(
+                    fp32.get_ops()))
+
+
 def markdown(result: dict) -> str:
     lines = [f'#### MobileNetV3-{result["arch"]}, {result["size"]} px', '',
              '| what | median | runs |', '| --- | --- | --- |']
@@ -230,6 +303,10 @@ def main(argv=None) -> int:
                         help='per variant and round')
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--sweep', action='store_true',
+                        help='instead: benchmark_app-style settings of the '
+                        'FP32 IR (threads, streams, requests, batch) and '
+                        'ONNX Runtime\'s threads')
     parser.add_argument('--out', help='also write the results as JSON')
     args = parser.parse_args(argv)
     import openvino as ov
@@ -240,8 +317,8 @@ def main(argv=None) -> int:
           f'command: {" ".join(sys.argv)}\n')
     results = []
     for arch in args.arch:
-        results.append(profile(arch, args.size, args.seconds, args.rounds,
-                               args.batch))
+        results.append((sweep if args.sweep else profile)(
+            arch, args.size, args.seconds, args.rounds, args.batch))
         print(markdown(results[-1]), flush=True)
     if args.out:
         with open(args.out, 'w') as f:
