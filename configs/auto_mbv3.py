@@ -32,6 +32,9 @@ num_classes = None
 # 'auto': top-1, or macro-F1 when the smallest class has under half the
 # images of the largest (top-1 rewards giving up a minority class).
 monitor = 'auto'
+# 'auto': mixed precision on a GPU (bf16 where it computes it, else fp16),
+# fp32 on a CPU; False for fp32 everywhere (docs/speed.md).
+amp = 'auto'
 batch_size = 64
 pretrained = ('https://download.openmmlab.com/mmclassification/v0/'
               'mobilenet_v3/mobilenet-v3-small_8xb128_in1k_20221114-bd1bfcde.pth')
@@ -163,5 +166,8 @@ custom_hooks = [
     # at 32 px); checkpoints stay NCHW. Off: enabled=False (docs/speed.md).
     dict(type='ChannelsLastHook'),
 ]
-env_cfg = dict(dist_cfg=dict(backend=None))  # None: nccl with CUDA, else gloo
+env_cfg = dict(
+    cudnn_benchmark='auto',  # on with CUDA (the recipe fixes the input size)
+    dist_cfg=dict(backend=None),  # None: nccl with CUDA, else gloo
+)
 randomness = dict(seed=0, deterministic=False)

@@ -9,7 +9,9 @@ testing and every hook are MMEngine's; this class only:
   (:func:`~mmtricks.engine.recipe_config.apply_data_decisions`), so that the
   model's head, the pipelines and the epoch policy follow the user's folder;
 - chooses torch's threads and the loaders' ``num_workers='auto'`` for the
-  machine (:func:`~mmtricks.engine.cpu_settings.apply_cpu_settings`);
+  machine (:func:`~mmtricks.engine.cpu_settings.apply_cpu_settings`) and,
+  with CUDA, mixed precision, pinned memory and cuDNN autotuning
+  (:func:`~mmtricks.engine.gpu_settings.apply_gpu_settings`);
 - logs each decision once, with its reason;
 - stores the decisions in every checkpoint it saves
   (``meta['data_decisions']``), so that ``mim test``, ``--resume`` and
@@ -24,6 +26,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from .cpu_settings import apply_cpu_settings
+from .gpu_settings import apply_gpu_settings
 from .recipe_config import META_KEY, DataDecisions, apply_data_decisions
 
 RUNNER_TYPE = 'DataAwareRunner'
@@ -47,7 +50,7 @@ class DataAwareRunner(Runner):
         decisions = apply_data_decisions(cfg)
         # After the data decisions: whether images sit in memory depends on
         # the size they settled.
-        machine = apply_cpu_settings(cfg)
+        machine = apply_cpu_settings(cfg) + apply_gpu_settings(cfg)
         # Kept in the config the work dir gets, so that the dumped config
         # builds this runner again (it has nothing left to decide).
         cfg['runner_type'] = RUNNER_TYPE
