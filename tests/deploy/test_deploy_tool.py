@@ -107,8 +107,10 @@ def test_classifier_entry_matches_the_training_pipeline(deployed, trained,
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
     from mmpretrain.registry import DATASETS
+    from mmtricks.engine import apply_data_decisions
     config, _ = trained
     cfg = Config.fromfile(config)
+    apply_data_decisions(cfg)
     dataset = DATASETS.build(dict(cfg.val_dataloader.dataset,
                                   pipeline=[dict(type='LoadImageIfPath')]))
     folder = tmp_path / 'images'
