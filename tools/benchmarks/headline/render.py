@@ -12,7 +12,7 @@ NAME = 'benchmark'
 
 
 def markdown(summaries: List[Dict], overhead: Optional[Dict],
-             command: str, machine: str) -> str:
+             command: str, machine: str, grid: bool = True) -> str:
     """The results table, the goals per dataset, the oracle's grid and the
     overhead table. Summaries stored before the test split (scored on val)
     render as they did, labelled so.
@@ -22,9 +22,10 @@ def markdown(summaries: List[Dict], overhead: Optional[Dict],
         overhead: The per-iteration cost, or None.
         command: The command line, quoted.
         machine: The machine, quoted.
+        grid: Include the oracle's grid (docs/benchmarks: yes; README: no).
     """
     if all(scored_on_test(s) for s in summaries):
-        text = _markdown_test_rule(summaries, command, machine)
+        text = _markdown_test_rule(summaries, command, machine, grid)
     elif not any(scored_on_test(s) for s in summaries):
         text = _markdown_val_rule(summaries, command, machine)
     else:
@@ -49,7 +50,7 @@ def _pct(row: Dict, key: str) -> str:
 
 
 def _markdown_test_rule(summaries: List[Dict], command: str,
-                        machine: str) -> str:
+                        machine: str, grid: bool = True) -> str:
     lines = [
         f'Command: `{command}`. Machine: {machine}. Every recipe is scored '
         'the same way: it may use val however it likes to decide (auto its '
@@ -94,8 +95,9 @@ def _markdown_test_rule(summaries: List[Dict], command: str,
     for s in summaries:
         lines.append(f'| {s["dataset"]} | ' + ' | '.join(
             _mark(v) for v in goals(s).values()) + ' |')
-    for s in summaries:
-        lines += _grid_lines(s)
+    if grid:
+        for s in summaries:
+            lines += _grid_lines(s)
     return '\n'.join(lines) + '\n'
 
 
