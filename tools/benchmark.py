@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='skip the chosen size\'s seeds below this one (to '
                    'run the others in a second process)')
     p.add_argument('--cap', type=int, default=60, help='epoch cap')
+    p.add_argument('--cached-only', action='store_true',
+                   help='train nothing: the table from the runs the cache '
+                   'holds (the others listed as not run)')
     p.set_defaults(main=input_size)
 
     p = sub.add_parser(
@@ -425,7 +428,8 @@ def input_size(args, command: str) -> None:
             args.data, args.sizes, args.seeds, args.effnet_seeds, args.cap,
             args.out, args.work_dir, command, machine_description(),
             progress=console.progress, cache=_cache_of(args),
-            balanced_seeds=args.balanced_seeds, first_seed=args.first_seed)
+            balanced_seeds=args.balanced_seeds, first_seed=args.first_seed,
+            cached_only=args.cached_only)
     goals = payload['summary']['goals']
     if goals:
         print(f'chosen size vs best fixed: top-1 '

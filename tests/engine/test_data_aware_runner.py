@@ -1,47 +1,78 @@
 """DataAwareRunner: decisions made before the Runner is built, logged, stored
-in every checkpoint, and reused by a run that loads one."""
+in every checkpoint, and reused by a run that loads one.
+
+The training runs in a fresh Python process: in the full suite, a Runner
+trained in-process after the compat, dataset and in-process OpenVINO/NNCF
+deployment tests crashed the interpreter (SIGSEGV, not reproduced by any
+two of those groups alone), which would hide every later result.
+"""
+import json
 import os.path as osp
+import subprocess
+import sys
+import textwrap
 
 import torch
 from mmengine.config import Config
 
-from conftest import AUTO_MBV3, fast_config, train
-from mmtricks.engine import DataAwareRunner, apply_data_decisions
+from conftest import AUTO_MBV3, REPO
+from mmtricks.engine import apply_data_decisions
 from mmtricks.engine.recipe_config import META_KEY
 
 from test_recipe_config import write_folder
 
+TRAIN = textwrap.dedent('''
+    import json, sys
+    sys.path.insert(0, {tests!r})
+    from conftest import fast_config, train
+    from mmtricks.engine import DataAwareRunner
+    cfg = fast_config(work_dir={work!r})
+    cfg.data_root = {root!r}  # the only data setting
+    runner = train(cfg)
+    print(json.dumps(dict(
+        runner_type=type(runner).__name__,
+        num_classes=runner.model.head.num_classes,
+        side=int(runner.train_dataloader.dataset[0]['inputs'].shape[-1]),
+        reasons=runner.data_decisions.reasons,
+        config=runner.cfg.filename, log_dir=runner.log_dir)))
+''')
+
+
+def train_in_subprocess(root, work):
+    code = TRAIN.format(tests=osp.join(REPO, 'tests'), work=str(work),
+                        root=root)
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
 
 def test_trains_on_a_folder_from_one_setting_and_stores_decisions(tmp_path):
     root = write_folder(tmp_path / 'data', [45, 15], side=70)
-    cfg = fast_config(work_dir=tmp_path / 'work')
-    cfg.data_root = root  # the only data setting
-    runner = train(cfg)
-    assert isinstance(runner, DataAwareRunner)
-    assert runner.model.head.num_classes == 2
-    assert runner.train_dataloader.dataset[0]['inputs'].shape[-1] == 64
-    saved = torch.load(osp.join(cfg.work_dir, 'epoch_1.pth'),
-                       weights_only=True)
+    work = tmp_path / 'work'
+    run = train_in_subprocess(root, work)
+    assert run['runner_type'] == 'DataAwareRunner'
+    assert run['num_classes'] == 2
+    assert run['side'] == 64
+    saved = torch.load(osp.join(work, 'epoch_1.pth'), weights_only=True)
     stored = saved['meta'][META_KEY]
     assert stored['image_size'] == 64
     assert stored['classes'] == ['class_0', 'class_1']
-    assert stored['reasons'] == runner.data_decisions.reasons
+    assert stored['reasons'] == run['reasons']
     # the work dir's config builds the same run again, nothing left to decide
-    dumped = Config.fromfile(osp.join(cfg.work_dir, osp.basename(
-        runner.cfg.filename)))
+    dumped = Config.fromfile(osp.join(work, osp.basename(run['config'])))
     assert dumped.runner_type == 'DataAwareRunner'
     assert dumped.image_size == 64 and dumped.num_classes == 2
-    log = open(osp.join(runner.log_dir, osp.basename(runner.log_dir) +
+    log = open(osp.join(run['log_dir'], osp.basename(run['log_dir']) +
                         '.log')).read()
     assert 'Data decision: image_size 64: the training images' in log
 
 
 def test_a_run_loading_a_checkpoint_uses_its_size(tmp_path):
     root = write_folder(tmp_path / 'data', [45, 15], side=70)
-    cfg = fast_config(work_dir=tmp_path / 'work')
-    cfg.data_root = root
-    train(cfg)
-    checkpoint = osp.join(cfg.work_dir, 'epoch_1.pth')
+    work = tmp_path / 'work'
+    train_in_subprocess(root, work)
+    checkpoint = osp.join(work, 'epoch_1.pth')
     # as `mim test CONFIG --checkpoint ...` builds it, with a budget that
     # would now choose 32 px: the checkpoint's 64 px wins, said so
     test_cfg = Config.fromfile(AUTO_MBV3)

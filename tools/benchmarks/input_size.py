@@ -167,6 +167,10 @@ def render(payload: Dict) -> str:
             f'{_cell(t["macro_f1"])} | {recalls} | '
             f'{_cell(t["epochs"], 0)} | {t["seconds"]["mean"]:.0f} s | '
             f'{latency} |')
+    if payload.get('not_run'):
+        lines += ['', 'Planned but not run (not in the run cache): ' +
+                  ', '.join(f'{LABELS[r]} at {s} px, seed {seed}'
+                            for r, s, seed in payload['not_run']) + '.']
     goals = summary['goals']
     if goals:
         lines += ['', 'Goals (chosen size vs the best fixed size, '
@@ -222,12 +226,13 @@ def run_benchmark(dataset: str, sizes: Sequence[int], seeds: int,
                   effnet_seeds: int, cap: int, out_dir: str, work_root: str,
                   command: str, machine: str, progress=print, cache=None,
                   latency_seconds: float = 3.0,
-                  balanced_seeds: int = 0, first_seed: int = 0) -> Dict:
+                  balanced_seeds: int = 0, first_seed: int = 0,
+                  cached_only: bool = False) -> Dict:
     rows = []
     latencies: Dict[tuple, float] = {}
     label = dataset_label(dataset)
     payload = dict(dataset=label, cap=cap, command=command, machine=machine,
-                   scored_on=SCORED_ON, rows=rows)
+                   scored_on=SCORED_ON, rows=rows, not_run=[])
     auto_first = None
     for recipe, size, seed in plan(sizes, seeds, effnet_seeds,
                                    balanced_seeds, first_seed):
@@ -237,8 +242,13 @@ def run_benchmark(dataset: str, sizes: Sequence[int], seeds: int,
                 size == chosen_size(auto_first):
             result = auto_first  # the same training, only spelled 'auto'
         else:
-            result = cached_train(cache, cfg, dataset=label, recipe=recipe,
-                                  image_size=size, cap=cap, seed=seed)
+            result = cached_train(cache, cfg, cached_only, dataset=label,
+                                  recipe=recipe, image_size=size, cap=cap,
+                                  seed=seed)
+        if result is None:  # --cached-only, and not in the cache
+            payload['not_run'].append([recipe, size, seed])
+            progress(f'{label} {recipe} {size} px seed {seed}: not run')
+            continue
         if (recipe, size, seed) == ('mbv3', AUTO, 0):
             auto_first = result
         chosen = chosen_size(result) or size
