@@ -36,8 +36,12 @@ def _headline(payload: Dict) -> str:
                              payload['machine'], grid=False)
 
 
+def _input_size(payload: Dict) -> str:
+    return input_size_markdown(payload, compact=True)
+
+
 RENDERERS: Dict[str, Callable[[Dict], str]] = {
-    'benchmark': _headline, 'input_size': input_size_markdown}
+    'benchmark': _headline, 'input_size': _input_size}
 
 
 def render(text: str, results_dir: str = RESULTS) -> str:

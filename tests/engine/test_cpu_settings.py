@@ -9,10 +9,14 @@ from mmtricks.engine.cpu_settings import (apply_cpu_settings, busy_cpus,
 
 
 @pytest.fixture(autouse=True)
-def keep_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+def fake_threads(monkeypatch):
+    """torch's thread count, faked: changing the real one in the middle of
+    the suite, after OpenVINO and NNCF had run in the same process, was
+    followed by a crash (SIGSEGV) of the next test."""
+    threads = {'n': 1}
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: threads['n'])
+    monkeypatch.setattr(torch, 'set_num_threads',
+                        lambda n: threads.__setitem__('n', int(n)))
 
 
 def test_one_process_uses_every_core_and_no_workers_for_memory():

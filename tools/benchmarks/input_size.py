@@ -137,10 +137,11 @@ def _cell(stat: Optional[Dict], digits: int = 2) -> str:
     return text + (f' ± {stat["sd"]:.{digits}f}' if stat['n'] > 1 else '')
 
 
-def render(payload: Dict) -> str:
-    """The markdown of an ``input_size.json`` payload."""
+def render(payload: Dict, compact: bool = False) -> str:
+    """The markdown of an ``input_size.json`` payload (``compact``: the
+    README's, without the method paragraph)."""
     summary = payload['summary']
-    lines = [
+    lines = [] if compact else [
         f'Input size chosen from the data vs fixed sizes on '
         f'`{payload["dataset"]}` (test split; every run is the recipe '
         'unchanged but for `image_size`: LR finder, automatic epochs '
@@ -148,7 +149,8 @@ def render(payload: Dict) -> str:
         'picks, best validated weights shipped). Test top-1 and macro-F1 of '
         'the shipped weights, val top-1 in brackets; recall per class; '
         'latency: OpenVINO FP32 IR at batch 1. Mean ± sd where several '
-        'seeds ran.', '',
+        'seeds ran.', '']
+    lines += [
         f'Command: `{payload["command"]}`. Machine: {payload["machine"]}.',
         '',
         '| model | image_size | seeds | test top-1 (val) | macro-F1 | '
