@@ -77,6 +77,26 @@ def timed_ms(call, seconds: float):
     return statistics.median(times)
 
 
+def interleaved_medians(calls, rounds: int, seconds: float, batch: int):
+    """``{name: {unit, median, runs}}`` of ``calls`` (``name -> (kind,
+    call)``; kind ``'ms'`` timed per call, ``'fps'`` returning its own
+    images/s, ``'batch'`` timed and turned into images/s of ``batch``),
+    interleaved: every call once per round, so a shared CPU's drift hits
+    them alike."""
+    samples = collections.defaultdict(list)
+    for _ in range(rounds):
+        for name, (kind, call) in calls.items():
+            if kind == 'fps':
+                samples[name].append(call())
+            elif kind == 'ms':
+                samples[name].append(timed_ms(call, seconds))
+            else:
+                samples[name].append(1e3 * batch / timed_ms(call, seconds))
+    return {name: dict(unit='ms' if calls[name][0] == 'ms' else 'img/s',
+                       median=statistics.median(v), runs=v)
+            for name, v in samples.items()}
+
+
 def ov_throughput(compiled, batch_input, requests: int, seconds: float):
     import openvino as ov
     queue = ov.AsyncInferQueue(compiled, requests)
@@ -177,18 +197,7 @@ def profile(arch: str, size: int, seconds: float, rounds: int,
     calls['PyTorch latency b1'] = ('ms', lambda: torch_call(t1))
     calls[f'PyTorch throughput b{batch}'] = ('batch', lambda: torch_call(tb))
 
-    samples = collections.defaultdict(list)
-    for _ in range(rounds):  # interleaved: every variant once per round
-        for name, (kind, call) in calls.items():
-            if kind == 'fps':
-                samples[name].append(call())
-            elif kind == 'ms':
-                samples[name].append(timed_ms(call, seconds))
-            else:
-                samples[name].append(1e3 * batch / timed_ms(call, seconds))
-    results = {name: dict(unit='ms' if calls[name][0] == 'ms' else 'img/s',
-                          median=statistics.median(v), runs=v)
-               for name, v in samples.items()}
+    results = interleaved_medians(calls, rounds, seconds, batch)
     counters = perf_counters(core.compile_model(
         static(fp32, x1.shape), 'CPU', {
             'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32',
@@ -253,18 +262,7 @@ def sweep(arch: str, size: int, seconds: float, rounds: int,
             'ms', lambda s=session: s.run(None, {'input': x1}))
         calls[f'ONNX Runtime throughput b{batch}, {tag} threads'] = (
             'batch', lambda s=session: s.run(None, {'input': xb}))
-    samples = collections.defaultdict(list)
-    for _ in range(rounds):
-        for name, (kind, call) in calls.items():
-            if kind == 'fps':
-                samples[name].append(call())
-            elif kind == 'ms':
-                samples[name].append(timed_ms(call, seconds))
-            else:
-                samples[name].append(1e3 * batch / timed_ms(call, seconds))
-    results = {name: dict(unit='ms' if calls[name][0] == 'ms' else 'img/s',
-                          median=statistics.median(v), runs=v)
-               for name, v in samples.items()}
+    results = interleaved_medians(calls, rounds, seconds, batch)
     counters = perf_counters(core.compile_model(
         static(fp32, x1.shape), 'CPU', {
             'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32',
