@@ -38,7 +38,9 @@ def test_config_is_the_automatic_recipe_on_lite0_with_package_scaling():
                                                      'AutoEpochsLR']
     assert cfg.train_dataloader.dataset.type == 'FolderOrBundledDataset'
     assert cfg.train_dataloader.dataset.bundled == 'digits'
-    assert cfg.train_dataloader.dataset.image_size == cfg.image_size
+    # the size is the recipe's one setting, filled from the data
+    assert cfg.image_size == 'auto'
+    assert cfg.train_dataloader.dataset.image_size == 'image_size'
 
 
 def test_runner_loads_the_packaged_weights_and_trains(tmp_path):
