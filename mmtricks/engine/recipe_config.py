@@ -239,7 +239,8 @@ def _decide_image_size(cfg, facts: Callable[[], SplitFacts],
     return choose_image_size(facts_now.short_sides, max_size)
 
 
-def _decide_monitor(cfg, facts: Callable[[], SplitFacts]
+def _decide_monitor(cfg, facts: Callable[[], SplitFacts],
+                    stored: Optional[Dict] = None
                     ) -> Tuple[Optional[str], List[str]]:
     targets = _monitor_placeholders(cfg)
     requested = cfg.get('monitor', AUTO)
@@ -247,6 +248,9 @@ def _decide_monitor(cfg, facts: Callable[[], SplitFacts]
         return None, []
     if requested not in (AUTO, None):
         monitor, reason = requested, f'monitor {requested}: set in the config.'
+    elif stored and stored.get('monitor'):
+        monitor = stored['monitor']
+        reason = f'monitor {monitor}: the one the checkpoint was trained on.'
     else:
         found = facts()
         imbalanced, ratio, _ = class_balance(found.counts, found.classes)
@@ -350,8 +354,6 @@ def apply_data_decisions(cfg, checkpoint: Optional[str] = None,
             classes=tuple(stored['classes']),
             counts=(1, ) * len(stored['classes']), short_sides=(),
             source=f'{checkpoint} (the classes it was trained on)')
-        if cfg.get('monitor', AUTO) in (AUTO, None) and stored.get('monitor'):
-            cfg['monitor'] = stored['monitor']
 
     def facts() -> SplitFacts:
         if 'train' not in cache:
@@ -379,7 +381,8 @@ def apply_data_decisions(cfg, checkpoint: Optional[str] = None,
         fill_image_size(cfg, size)
         cfg['image_size'] = size
     lines.append(reason)
-    monitor, reasons = _decide_monitor(cfg, facts)
+    monitor, reasons = _decide_monitor(
+        cfg, facts, stored if from_checkpoint else None)
     lines += reasons
     balanced, line = _apply_class_balanced_sampling(cfg, facts)
     if line:
