@@ -128,4 +128,4 @@ def test_tricks_pretrained_and_bag_of_tricks_report_test_with_val():
     text = bag_of_tricks.render(dict(
         scored_on='test', dataset='digits', epochs=10, seeds=[0],
         command='cmd', results=dict(recipe=[_scored(97.0, 98.0)])))
-    assert '| recipe | 97.00 | 97.00 | 98.00 | 10 |' in text
+    assert '| recipe (all three parts) | 97.00 | 97.00 | 98.00 | 10 |' in text
