@@ -21,8 +21,8 @@ class HealthCheckHook(Hook):
       (every iteration in iteration-based runs): MMEngine otherwise trains
       and validates a diverged model to the last epoch.
     * Validation predictions that collapse to one class while the labels do
-      not (eval-mode BN statistics gone wrong) are reported with a warning
-      and published in the message hub under
+      not (eval-mode BN statistics gone wrong) are reported with a warning,
+      once per stretch of collapsed validations in a row, and published in the message hub under
       ``'health_check/predictions_collapsed'``
       so that :class:`AutoEpochsHook` does not take them for a plateau.
 
@@ -36,6 +36,10 @@ class HealthCheckHook(Hook):
         self._nonfinite_loss = False
         self._pred_counts: Optional[torch.Tensor] = None
         self._gt_counts: Optional[torch.Tensor] = None
+        # Collapsed validations in a row: only the first is warned about
+        # (early epochs on imbalanced data answer the majority class for a
+        # while, and one warning per epoch buried the log).
+        self._collapsed_in_a_row = 0
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
@@ -103,13 +107,22 @@ class HealthCheckHook(Hook):
         """
         collapsed = self._collapsed()
         runner.message_hub.update_info(COLLAPSED_KEY, collapsed)
-        if collapsed:
+        self._collapsed_in_a_row = self._collapsed_in_a_row + 1 \
+            if collapsed else 0
+        if self._collapsed_in_a_row == 1:
             runner.logger.warning(
                 f'Validation after epoch {runner.epoch} (iter {runner.iter}) '
                 'predicts one class for nearly every image while the labels '
                 'are not one class: eval-mode BN statistics may not fit the '
                 'weights (PreciseBNStatsHook recomputes them) or the LR may '
-                'be too high.')
+                'be too high. In the first epochs on imbalanced data it is '
+                'often the model still answering the majority class, which '
+                'matters only if it lasts. Further collapsed validations in '
+                'a row are not repeated here; the message hub flags each.')
+        elif self._collapsed_in_a_row > 1:
+            runner.logger.debug(
+                f'Validation after epoch {runner.epoch} still collapsed '
+                f'({self._collapsed_in_a_row} in a row).')
 
     # helpers ---------------------------------------------------------------
 

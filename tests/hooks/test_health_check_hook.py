@@ -44,6 +44,18 @@ def test_collapse_to_one_class_is_published_and_warned(caplog):
     assert validate(hook, runner, gts, gts) is False
 
 
+def test_a_collapse_lasting_several_validations_is_warned_once(caplog):
+    hook, runner = HealthCheckHook(), fake_runner('health_collapse_row')
+    gts = [0, 1, 2, 0, 1, 2, 0, 1]
+    with caplog.at_level(logging.WARNING, logger='health_collapse_row'):
+        for _ in range(4):  # every one still flagged for AutoEpochsHook
+            assert validate(hook, runner, [2] * 8, gts) is True
+        assert caplog.text.count('predicts one class') == 1
+        assert validate(hook, runner, gts, gts) is False
+        assert validate(hook, runner, [2] * 8, gts) is True  # a new stretch
+        assert caplog.text.count('predicts one class') == 2
+
+
 def test_nan_loss_stops_training_at_the_end_of_the_epoch():
     hook, runner = HealthCheckHook(), fake_runner('health_nan')
     hook.after_train_iter(runner, 0, outputs=dict(loss=torch.tensor(0.5)))
