@@ -33,7 +33,7 @@ def _headline(payload: Dict) -> str:
     # The README shows results and goals; the oracle's grid and the
     # per-iteration cost stay in docs/benchmarks/benchmark.md.
     return headline_markdown(payload['summaries'], None, payload['command'],
-                             payload['machine'], grid=False)
+                             payload['machine'], grid=False, compact=True)
 
 
 def _input_size(payload: Dict) -> str:

@@ -15,7 +15,7 @@ import statistics
 from typing import Dict, List, Optional, Sequence
 
 from . import AUTO_EFFNET_LITE0, AUTO_MBV3
-from .report import SCORED_ON, write_report
+from .report import SCORED_ON, short_command, write_report
 from .runs import bundled_config, cached_train, dataset_label
 
 NAME = 'input_size'
@@ -141,6 +141,8 @@ def render(payload: Dict, compact: bool = False) -> str:
     """The markdown of an ``input_size.json`` payload (``compact``: the
     README's, without the method paragraph)."""
     summary = payload['summary']
+    command = short_command(payload['command']) if compact \
+        else payload['command']
     lines = [] if compact else [
         f'Input size chosen from the data vs fixed sizes on '
         f'`{payload["dataset"]}` (test split; every run is the recipe '
@@ -151,7 +153,7 @@ def render(payload: Dict, compact: bool = False) -> str:
         'latency: OpenVINO FP32 IR at batch 1. Mean ± sd where several '
         'seeds ran.', '']
     lines += [
-        f'Command: `{payload["command"]}`. Machine: {payload["machine"]}.',
+        f'Command: `{command}`. Machine: {payload["machine"]}.',
         '',
         '| model | image_size | seeds | test top-1 (val) | macro-F1 | '
         'recall per class | epochs | train time | latency |',

@@ -40,6 +40,29 @@ def command_line(argv: Optional[Sequence[str]] = None) -> str:
     return 'python ' + ' '.join(shlex.quote(a) for a in (argv or sys.argv))
 
 
+# Flags that only say where things go; the README's short form of a command
+# leaves them out (the full command is in docs/benchmarks/NAME.md).
+LOCATION_FLAGS = ('--cache', '--out', '--work-dir')
+
+
+def short_command(command: str) -> str:
+    """``command`` without :data:`LOCATION_FLAGS` and their values.
+
+    Args:
+        command: A command as :func:`command_line` quotes it.
+    """
+    words, kept = shlex.split(command), []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in LOCATION_FLAGS:
+            skip = True
+        elif not word.startswith(tuple(f + '=' for f in LOCATION_FLAGS)):
+            kept.append(word)
+    return ' '.join(shlex.quote(w) for w in kept)
+
+
 def load_report(out_dir: str, name: str) -> Dict:
     """The payload a :func:`write_report` stored as ``NAME.json``.
 

@@ -129,3 +129,12 @@ def test_tricks_pretrained_and_bag_of_tricks_report_test_with_val():
         scored_on='test', dataset='digits', epochs=10, seeds=[0],
         command='cmd', results=dict(recipe=[_scored(97.0, 98.0)])))
     assert '| recipe (all three parts) | 97.00 | 97.00 | 98.00 | 10 |' in text
+
+
+def test_short_command_leaves_out_only_where_things_go():
+    from benchmarks.report import short_command
+    assert short_command(
+        'python tools/benchmark.py headline --data lfw_faces digits '
+        '--cache /w/c.jsonl --out=/w/o --work-dir /w/d --no-overhead') == \
+        'python tools/benchmark.py headline --data lfw_faces digits ' \
+        '--no-overhead'

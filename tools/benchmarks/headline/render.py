@@ -4,7 +4,7 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 from ..lr_finder import GRID
-from ..report import VAL_RULE_LABEL, write_report
+from ..report import VAL_RULE_LABEL, short_command, write_report
 from .plan import BATCH, RECIPES
 from .summary import GOALS, TIE, goals, is_complete, scored_on_test
 
@@ -12,7 +12,8 @@ NAME = 'benchmark'
 
 
 def markdown(summaries: List[Dict], overhead: Optional[Dict],
-             command: str, machine: str, grid: bool = True) -> str:
+             command: str, machine: str, grid: bool = True,
+             compact: bool = False) -> str:
     """The results table, the goals per dataset, the oracle's grid and the
     overhead table. Summaries stored before the test split (scored on val)
     render as they did, labelled so.
@@ -23,9 +24,13 @@ def markdown(summaries: List[Dict], overhead: Optional[Dict],
         command: The command line, quoted.
         machine: The machine, quoted.
         grid: Include the oracle's grid (docs/benchmarks: yes; README: no).
+        compact: The README's form: the command without its location flags
+            and the method in one sentence (docs/benchmarks/benchmark.md
+            has it in full).
     """
     if all(scored_on_test(s) for s in summaries):
-        text = _markdown_test_rule(summaries, command, machine, grid)
+        text = _markdown_test_rule(summaries, command, machine, grid,
+                                   compact)
     elif not any(scored_on_test(s) for s in summaries):
         text = _markdown_val_rule(summaries, command, machine)
     else:
@@ -50,8 +55,13 @@ def _pct(row: Dict, key: str) -> str:
 
 
 def _markdown_test_rule(summaries: List[Dict], command: str,
-                        machine: str, grid: bool = True) -> str:
-    lines = [
+                        machine: str, grid: bool = True,
+                        compact: bool = False) -> str:
+    preface = (
+        f'Command: `{short_command(command)}`. Machine: {machine}. Test '
+        'top-1 of the weights each recipe ships (mean ± sd over seeds), val '
+        'alongside; compute against the oracle\'s whole search on seed 0: '
+        'time (epochs).') if compact else (
         f'Command: `{command}`. Machine: {machine}. Every recipe is scored '
         'the same way: it may use val however it likes to decide (auto its '
         'epochs and weights, the oracle its cell, stock nothing: its final '
@@ -61,7 +71,9 @@ def _markdown_test_rule(summaries: List[Dict], command: str,
         'test; compute is relative to the oracle\'s whole search on seed 0 '
         '(time, and epochs in brackets), with its diverged cells and '
         'without them; the chosen cell\'s runs on the other seeds measure '
-        'it and are not part of its cost.', '',
+        'it and are not part of its cost.')
+    lines = [
+        preface, '',
         '| dataset | recipe | test top-1 | val top-1 | seeds | epochs '
         '| time | compute vs oracle search | without its diverged cells |',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
