@@ -22,9 +22,10 @@ class HealthCheckHook(Hook):
       and validates a diverged model to the last epoch.
     * Validation predictions that collapse to one class while the labels do
       not (eval-mode BN statistics gone wrong) are reported with a warning,
-      once per stretch of collapsed validations in a row, and published in the message hub under
-      ``'health_check/predictions_collapsed'``
-      so that :class:`AutoEpochsHook` does not take them for a plateau.
+      once per stretch of collapsed validations in a row, and each is
+      published in the message hub under
+      ``'health_check/predictions_collapsed'`` so that
+      :class:`AutoEpochsHook` does not take it for a plateau.
 
     Both are reduced over ranks: every rank stops at the same step.
     """

@@ -161,6 +161,7 @@ def run_benchmark(dataset: str, epochs: int, seeds: Sequence[int],
                      f'{result["test_top1"]:.2f} '
                      f'{result["seconds"]:.0f} s')
             write_report(out_dir, NAME, dict(
-                scored_on=SCORED_ON, dataset=dataset, epochs=epochs, seeds=list(seeds),
+                scored_on=SCORED_ON, dataset=dataset, epochs=epochs,
+                seeds=list(seeds),
                 command=command, results=results), render)
     return results
