@@ -16,7 +16,7 @@ import statistics
 from typing import Callable, Dict, List, Sequence
 
 from .report import SCORED_ON, VAL_RULE_LABEL, scored_on_test, write_report
-from .runs import bundled_config
+from .runs import bundled_config, initialisers, without_initialiser
 from .train import train_and_score, train_once
 
 NAME = 'bag_of_tricks'
@@ -48,12 +48,11 @@ def strip_part(cfg, part: str) -> None:
                              'is not in it any more.')
         cfg.optim_wrapper.pop('paramwise_cfg')
     elif part == 'zero_gamma':
-        init = cfg.model.backbone.get('init_cfg') or []
-        init = init if isinstance(init, list) else [init]
-        kept = [c for c in init if c['type'] != 'ZeroInitLastBN']
-        if len(kept) == len(init):
+        init = cfg.model.backbone.get('init_cfg')
+        if not any(c['type'] == 'ZeroInitLastBN' for c in initialisers(init)):
             raise ValueError('The recipe has no ZeroInitLastBN initialiser.')
-        cfg.model.backbone.init_cfg = kept or None
+        cfg.model.backbone.init_cfg = without_initialiser(init,
+                                                          'ZeroInitLastBN')
     elif part == 'label_smoothing':
         if cfg.model.head.loss['type'] != 'LabelSmoothLoss':
             raise ValueError('The recipe\'s loss is not LabelSmoothLoss.')

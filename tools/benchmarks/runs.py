@@ -40,13 +40,23 @@ def cosine_schedule(epochs: int):
     ]
 
 
+def initialisers(init_cfg) -> list:
+    """A model part's ``init_cfg`` (None, one dict or a list) as a list."""
+    if init_cfg is None:
+        return []
+    return list(init_cfg) if isinstance(init_cfg, list) else [init_cfg]
+
+
+def without_initialiser(init_cfg, type_name: str):
+    """``init_cfg`` without its initialisers of ``type_name`` (None when
+    none is left)."""
+    kept = [c for c in initialisers(init_cfg) if c['type'] != type_name]
+    return kept or None
+
+
 def offline_init_cfg(init_cfg):
     """The config's initialisers without the ImageNet download (offline)."""
-    if init_cfg is None:
-        return None
-    kept = [c for c in (init_cfg if isinstance(init_cfg, list) else
-                        [init_cfg]) if c['type'] != 'PretrainedIfAvailable']
-    return kept or None
+    return without_initialiser(init_cfg, 'PretrainedIfAvailable')
 
 
 def dataset_fields(dataset: str):

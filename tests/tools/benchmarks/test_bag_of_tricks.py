@@ -2,12 +2,12 @@ import pytest
 
 from benchmarks.bag_of_tricks import PARTS, VARIANTS, strip_part, \
     variant_config
+from benchmarks.runs import initialisers
 
 
 def _parts_on(cfg):
     """Which of the recipe's Bag of Tricks parts ``cfg`` has on."""
-    init = cfg.model.backbone.get('init_cfg') or []
-    init = init if isinstance(init, list) else [init]
+    init = initialisers(cfg.model.backbone.get('init_cfg'))
     return {
         'no_bias_decay': 'paramwise_cfg' in cfg.optim_wrapper,
         'zero_gamma': any(c['type'] == 'ZeroInitLastBN' for c in init),
