@@ -53,3 +53,29 @@ def test_a_second_process_takes_the_other_seeds():
     second = plan([], seeds=3, effnet_seeds=0, first_seed=1)
     assert second == [('mbv3', AUTO, 1), ('mbv3', AUTO, 2)]
     assert set(first) | set(second) == set(plan([32], 3, 0))
+
+
+def test_class_balanced_sampling_is_judged_against_the_plain_recipe():
+    plain = [row('mbv3', AUTO, s, result(80.0 + s, 70.0 + s, 100, 128,
+                                         recall=40.0)) for s in range(3)]
+    balanced = [row('mbv3_balanced', AUTO, s,
+                    result(80.0 + s, 75.0 + s, 100, 128, recall=55.0))
+                for s in range(3)]
+    effect = summarise(plain + balanced)['balanced']
+    assert effect['macro_f1']['gap'] == pytest.approx(5.0)
+    assert effect['macro_f1']['se'] == pytest.approx((2 / 3) ** 0.5)
+    assert effect['recalls']['defective']['gap'] == pytest.approx(15.0)
+    assert effect['helps']
+    text = render(dict(dataset='elpv_poly', cap=60, command='cmd',
+                       machine='m', summary=summarise(plain + balanced)))
+    assert 'macro-F1 +5.00 (SE 0.82)' in text and '**helps**' in text
+    # within noise: a gain under twice its standard error does not count
+    for r in balanced:
+        r['result']['test_metrics']['macro/f1-score'] -= 4.0
+    assert not summarise(plain + balanced)['balanced']['helps']
+    # nor does a macro-F1 gain bought with more than a point of top-1
+    for r in balanced:
+        r['result']['test_metrics']['macro/f1-score'] += 4.0
+        r['result']['test_top1'] -= 1.5
+    assert not summarise(plain + balanced)['balanced']['helps']
+    assert summarise(plain)['balanced'] is None
