@@ -81,7 +81,8 @@ def markdown_test_rule(summaries: List[Dict], budgets: Sequence[int],
         '| dataset | ' + ' | '.join(
             f'{e} ep: test (val; best val) / time' for e in budgets)
         + ' | policy | auto: epochs / test (val; best val) / time '
-        '| test gap to best fixed | epochs vs best fixed |',
+        '| best fixed minus auto, test (negative: auto ahead) '
+        '| epochs vs best fixed |',
         '| --- ' * (len(budgets) + 5) + '|',
     ]
 

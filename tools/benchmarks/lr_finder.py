@@ -152,8 +152,8 @@ def markdown_test_rule(summaries: List[Dict], epochs: int,
         'brackets); the best grid LR is chosen by val, the gap is on test.',
         '',
         '| dataset | finder LR (per seed) | LR spread | finder test (val) '
-        '| best grid LR (by val) | its test (val) | gap | finder time / '
-        'training |',
+        '| best grid LR (by val) | its test (val) | best grid minus finder, '
+        'test (negative: finder ahead) | finder time / training |',
         '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ]
     for s in summaries:
