@@ -230,14 +230,15 @@ def render(payload: Dict, compact: bool = False) -> str:
             return f'{d["gap"]:+.2f} (SE {d["se"]:.2f})'
         recalls = ', '.join(f'{name} {gap(d)}'
                             for name, d in effect['recalls'].items())
+        rule = '' if compact else (
+            'Rule (fixed before the runs): it helps when macro-F1 rises by '
+            'more than twice its standard error and top-1 falls by no more '
+            f'than {WITHIN_POINTS:g} point: ')
         lines += ['', f'Class-balanced sampling vs the plain recipe at the '
                   f'chosen size ({effect["seeds"][1]} vs '
                   f'{effect["seeds"][0]} seeds): test top-1 '
                   f'{gap(effect["test_top1"])}, macro-F1 '
-                  f'{gap(effect["macro_f1"])}; recall {recalls}. Rule '
-                  '(fixed before the runs): it helps when macro-F1 rises by '
-                  'more than twice its standard error and top-1 falls by no '
-                  f'more than {WITHIN_POINTS:g} point: '
+                  f'{gap(effect["macro_f1"])}; recall {recalls}. {rule}'
                   f'**{"helps" if effect["helps"] else "does not help"}**.']
     return '\n'.join(lines) + '\n'
 
