@@ -132,7 +132,7 @@ def summarise(rows: List[Dict]) -> Dict:
 
 def difference(a: Dict, b: Dict) -> Dict[str, float]:
     """``b`` minus ``a`` (two :func:`mean_sd` results) and the standard
-    error of that difference (Welch's: sd_a^2/n_a + sd_b^2/n_b)."""
+    error of that difference (Welch's: sqrt(sd_a^2/n_a + sd_b^2/n_b))."""
     se = (a['sd'] ** 2 / a['n'] + b['sd'] ** 2 / b['n']) ** 0.5
     return dict(gap=b['mean'] - a['mean'], se=se)
 
