@@ -80,6 +80,12 @@ def mean_sd(values: List[float]) -> Dict[str, float]:
                 else 0.0, n=len(values))
 
 
+def chosen_size_row(table: List[Dict], recipe: str) -> Optional[Dict]:
+    """The summary row of ``recipe`` at the size the recipe chose."""
+    return next((t for t in table if t['recipe'] == recipe and
+                 t['requested'] == AUTO), None)
+
+
 def summarise(rows: List[Dict]) -> Dict:
     """Per (recipe, size) means; the goals: chosen vs best fixed size."""
     groups: Dict[tuple, List[Dict]] = {}
@@ -103,8 +109,7 @@ def summarise(rows: List[Dict]) -> Dict:
             latency_ms=runs[0].get('latency_ms')))
     fixed = [t for t in table if t['recipe'] == 'mbv3' and
              t['requested'] != AUTO]
-    auto = next((t for t in table if t['recipe'] == 'mbv3' and
-                 t['requested'] == AUTO), None)
+    auto = chosen_size_row(table, 'mbv3')
     goals = {}
     if fixed and auto is not None:
         best_top1 = max(fixed, key=lambda t: t['test_top1']['mean'])
@@ -144,10 +149,8 @@ def sampling_effect(table: List[Dict]) -> Optional[Dict]:
     when macro-F1 rises by more than twice the standard error of the gap
     and top-1 falls by no more than ``WITHIN_POINTS``; None until both
     arms ran."""
-    def auto_row(recipe):
-        return next((t for t in table if t['recipe'] == recipe and
-                     t['requested'] == AUTO), None)
-    plain, balanced = auto_row('mbv3'), auto_row('mbv3_balanced')
+    plain = chosen_size_row(table, 'mbv3')
+    balanced = chosen_size_row(table, 'mbv3_balanced')
     if plain is None or balanced is None or not plain['macro_f1'] or \
             not balanced['macro_f1']:
         return None
