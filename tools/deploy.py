@@ -57,6 +57,10 @@ def parse_args(argv=None):
                         action='store_false',
                         help='do not retry INT8 with NNCF accuracy control '
                         'when plain quantization breaks the tolerance')
+    parser.add_argument('--accuracy-control-iterations', type=int, default=10,
+                        help='most groups of layers accuracy control may put '
+                        'back to floating point; each round re-validates, '
+                        'so this bounds its time (default 10)')
     parser.add_argument('--report-split', default='auto',
                         choices=('auto', 'val', 'test'),
                         help='split whose accuracy is reported (the choice '
@@ -97,6 +101,7 @@ def main(argv=None) -> int:
     options = DeployOptions(
         precision=args.precision, int8=args.int8,
         accuracy_control=args.accuracy_control,
+        accuracy_control_iterations=args.accuracy_control_iterations,
         accuracy_tolerance=args.accuracy_tolerance,
         min_speedup=args.min_speedup, report_split=args.report_split,
         device=args.device,

@@ -225,7 +225,8 @@ def quantize_int8_with_accuracy_control(ov_model,
                                         validation: List[Tuple[np.ndarray,
                                                                int]],
                                         max_drop_points: float,
-                                        advanced_parameters=None):
+                                        advanced_parameters=None,
+                                        max_iterations: Optional[int] = None):
     """NNCF INT8 that keeps top-1 on ``validation`` within
     ``max_drop_points`` of ``ov_model``'s: NNCF ranks the quantized layers by
     their effect on the metric and puts the worst back to floating point
@@ -238,14 +239,28 @@ def quantize_int8_with_accuracy_control(ov_model,
         max_drop_points (float): Points of top-1 the INT8 model may lose.
         advanced_parameters: NNCF ``AdvancedQuantizationParameters``
             (e.g. bias correction disabled where it crashes).
+        max_iterations (int, optional): Most groups of layers NNCF may put
+            back to floating point. Each costs a pass over ``validation``
+            and, when it does not help, a re-ranking of every group left, so
+            this bounds the time; None: no bound (NNCF's default).
     """
     import nncf
+    from nncf.quantization.advanced_parameters import \
+        AdvancedAccuracyRestorerParameters
+    restorer = None
+    if max_iterations is not None:
+        if max_iterations < 1:
+            raise ValueError('max_iterations must be at least 1, got '
+                             f'{max_iterations}.')
+        restorer = AdvancedAccuracyRestorerParameters(
+            max_num_iterations=int(max_iterations))
     return nncf.quantize_with_accuracy_control(
         ov_model, nncf.Dataset(calibration, lambda x: x.numpy()),
         nncf.Dataset(validation), top1_validation_fn,
         max_drop=max(0.0, max_drop_points) / 100.0,
         drop_type=nncf.DropType.ABSOLUTE, subset_size=len(calibration),
-        advanced_quantization_parameters=advanced_parameters)
+        advanced_quantization_parameters=advanced_parameters,
+        advanced_accuracy_restorer_parameters=restorer)
 
 
 def count_fake_quantize(ov_model) -> int:
@@ -399,6 +414,10 @@ class DeployOptions:
         int8 (bool): Make the INT8 candidate (NNCF). Defaults to True.
         accuracy_control (bool): When plain INT8 loses more than the
             tolerance, retry with NNCF's accuracy control. Defaults to True.
+        accuracy_control_iterations (int): Most groups of layers accuracy
+            control may put back to floating point; each round re-validates
+            (and may re-rank every group left), so this bounds its time.
+            Defaults to 10.
         device (str): Device for the PyTorch side. Defaults to ``'cpu'``.
         parity_images (int): Validation (and test) images checked.
         calibration_images (int): Training images for INT8 calibration.
@@ -419,6 +438,7 @@ class DeployOptions:
     precision: str = 'auto'
     int8: bool = True
     accuracy_control: bool = True
+    accuracy_control_iterations: int = 10
     device: str = 'cpu'
     parity_images: int = 2000
     calibration_images: int = 300
@@ -447,6 +467,11 @@ def available_candidates(options: DeployOptions, core) -> Tuple[List[str],
             f'{options.precision!r}.')
     if options.accuracy_tolerance < 0:
         raise DeployInputError('--accuracy-tolerance must be >= 0 points.')
+    if options.accuracy_control and options.accuracy_control_iterations < 1:
+        raise DeployInputError(
+            '--accuracy-control-iterations must be at least 1 (groups of '
+            'layers NNCF may revert); pass --no-accuracy-control to skip '
+            'accuracy control.')
     if options.min_speedup <= 0:
         raise DeployInputError(
             '--min-speedup must be > 0 (1.05: a candidate must be 5% faster '
@@ -732,7 +757,8 @@ class ExportJob:
             with quiet_nncf():
                 controlled = quantize_int8_with_accuracy_control(
                     fp32_model, singles, validation, tolerance - fp32_drop,
-                    params)
+                    params,
+                    max_iterations=self.options.accuracy_control_iterations)
         except Exception as error:  # noqa: BLE001 - NNCF raises many kinds
             result['summary'] += (
                 f' NNCF accuracy control failed ({type(error).__name__}: '
@@ -767,7 +793,10 @@ class ExportJob:
             result['summary'] += (
                 ' Both lose more than the tolerance: INT8 is not a '
                 'candidate that keeps the accuracy; the best of the others '
-                'is recommended.')
+                'is recommended. Accuracy control may revert at most '
+                f'{self.options.accuracy_control_iterations} groups of '
+                'layers (--accuracy-control-iterations raises the bound, '
+                'at the cost of time).')
         self.log(result['summary'])
         return xml, dict(result, parity=parity)
 

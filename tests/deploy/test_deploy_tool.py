@@ -251,3 +251,24 @@ def test_int8_that_loses_accuracy_is_retried_with_accuracy_control(
         'nncf accuracy control'
     assert quantization['fake_quantize']['accuracy_control'] > 0
     assert not osp.exists(osp.join(work_dir, 'end2end_int8_controlled.xml'))
+
+
+def test_accuracy_control_bound_reaches_the_options(tmp_path, monkeypatch,
+                                                     capsys):
+    """``--accuracy-control-iterations`` is passed on, not dropped."""
+    import mmtricks.deploy
+
+    import deploy  # tools/deploy.py
+    seen = []
+
+    def spy(config, checkpoint, work_dir, deploy_cfg, options, **kwargs):
+        seen.append(options)
+        raise mmtricks.deploy.DeployInputError('stop here')
+
+    monkeypatch.setattr(mmtricks.deploy, 'deploy_checkpoint', spy)
+    config = osp.join(REPO, 'configs', 'auto_mbv3.py')
+    argv = [config, 'unused.pth', '--work-dir', str(tmp_path)]
+    assert deploy.main(argv + ['--accuracy-control-iterations', '3']) == 2
+    assert deploy.main(argv) == 2
+    assert [o.accuracy_control_iterations for o in seen] == [3, 10]
+    assert 'stop here' in capsys.readouterr().err

@@ -53,3 +53,28 @@ def test_accuracy_control_recovers_what_plain_quantization_loses():
     assert top1(controlled) >= 99.5
     # It kept some layers INT8 (not simply the FP32 model back).
     assert 0 < count_fake_quantize(controlled) < count_fake_quantize(plain)
+
+
+def test_accuracy_control_rounds_are_bounded(monkeypatch):
+    """Each round re-validates and may re-rank every group left, so an
+    unbounded search can run for hours: the bound reaches NNCF's restorer,
+    and no bound leaves NNCF's own default."""
+    import nncf
+    seen = []
+
+    def spy(model, calibration, validation, fn, **kwargs):
+        seen.append(kwargs['advanced_accuracy_restorer_parameters'])
+        return model
+
+    monkeypatch.setattr(nncf, 'quantize_with_accuracy_control', spy)
+    calibration = [torch.zeros(1, 3, 4, 4)]
+    validation = [(np.zeros((1, 3, 4, 4), np.float32), 0)]
+    quantize_int8_with_accuracy_control('model', calibration, validation,
+                                        1.0, max_iterations=3)
+    quantize_int8_with_accuracy_control('model', calibration, validation,
+                                        1.0)
+    assert seen[0].max_num_iterations == 3
+    assert seen[1] is None
+    with pytest.raises(ValueError, match='at least 1'):
+        quantize_int8_with_accuracy_control('model', calibration,
+                                            validation, 1.0, max_iterations=0)

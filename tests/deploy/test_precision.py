@@ -108,6 +108,8 @@ def test_bf16_is_a_candidate_only_where_the_cpu_has_it():
     (DeployOptions(precision='fp16'), 'must be one of'),
     (DeployOptions(accuracy_tolerance=-1), 'accuracy-tolerance'),
     (DeployOptions(min_speedup=0), 'min-speedup'),
+    (DeployOptions(accuracy_control_iterations=0),
+     'accuracy-control-iterations'),
 ])
 def test_impossible_requests_are_refused_up_front(options, match):
     with pytest.raises(DeployInputError, match=match):
