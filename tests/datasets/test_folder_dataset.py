@@ -374,3 +374,111 @@ def test_empty_class_folder_in_pre_split_val(tmp_path):
     with pytest.raises(DatasetFolderError,
                        match=re.escape(str(tmp_path / 'val' / 'dog'))):
         build(tmp_path, split='val')
+
+
+# --- hidden files and symbolic links ------------------------------------------
+
+def labelled(dataset, root):
+    """``{relative path: class name}`` of every sample."""
+    classes = dataset.metainfo['classes']
+    return {osp.relpath(info['img_path'], root): classes[info['gt_label']]
+            for info in (dataset.get_data_info(i)
+                         for i in range(len(dataset)))}
+
+
+def plain_labels(counts):
+    return {f'{cls}/{i}.png': cls
+            for cls, count in counts.items() for i in range(count)}
+
+
+def test_hidden_files_are_skipped(tmp_path):
+    make_classes(tmp_path, {'cat': 2, 'dog': 2})
+    # macOS AppleDouble metadata: not an image, despite its extension
+    (tmp_path / 'cat' / '._0.png').write_bytes(b'\x00\x05\x16\x07' * 8)
+    write_png(tmp_path / 'dog' / '.thumbnail.png')
+    write_png(tmp_path / '__MACOSX' / 'cat' / 'x.png')  # macOS zip metadata
+    dataset = build(tmp_path, split='all')  # the decode check passes
+    assert labelled(dataset, tmp_path) == plain_labels({'cat': 2, 'dog': 2})
+
+
+def test_class_folder_with_only_hidden_files(tmp_path):
+    make_classes(tmp_path, {'cat': 2, 'dog': 0})
+    (tmp_path / 'dog' / '._0.png').write_bytes(b'\x00\x05\x16\x07')
+    with pytest.raises(DatasetFolderError,
+                       match='holds no image files.*hidden files'):
+        build(tmp_path, split='all')
+
+
+@pytest.mark.parametrize('target', ['..', '.', '../..'])
+def test_symlink_loop_is_skipped_with_a_warning(tmp_path, target):
+    root = tmp_path / 'data'
+    make_classes(root, {'green': 2, 'red': 2})
+    loop = root / 'red' / 'sub' / 'loop'
+    write_png(root / 'red' / 'sub' / 'deep.png')
+    os.symlink(target, loop)  # the class folder, its sub-folder, the root
+    with pytest.warns(UserWarning, match=re.escape(str(loop)) + '.*loop'):
+        dataset = build(root, split='all')
+    assert labelled(dataset, root) == dict(
+        plain_labels({'green': 2, 'red': 2}), **{'red/sub/deep.png': 'red'})
+
+
+def test_symlink_into_another_class_folder_is_refused(tmp_path):
+    make_classes(tmp_path, {'green': 2, 'red': 2})
+    link = tmp_path / 'red' / 'greens'
+    os.symlink(tmp_path / 'green', link)
+    with pytest.raises(DatasetFolderError,
+                       match=re.escape(str(link)) + ".*class folder 'green'"):
+        build(tmp_path, split='all')
+
+
+def test_symlinked_file_from_another_class_is_refused(tmp_path):
+    make_classes(tmp_path, {'green': 2, 'red': 2})
+    os.symlink(tmp_path / 'green' / '0.png', tmp_path / 'red' / 'g.png')
+    with pytest.raises(DatasetFolderError, match="one class only"):
+        build(tmp_path, split='all')
+
+
+def test_folder_linked_from_outside_is_followed_once(tmp_path):
+    root, extra = tmp_path / 'data', tmp_path / 'extra'
+    make_classes(root, {'green': 2, 'red': 2})
+    write_png(extra / 'e.png')
+    os.symlink(extra, root / 'red' / 'a_link')
+    os.symlink(extra, root / 'red' / 'b_link')  # the same folder again
+    with pytest.warns(UserWarning, match=re.escape(str(root / 'red' /
+                                                       'b_link'))):
+        dataset = build(root, split='all')
+    assert labelled(dataset, root) == dict(
+        plain_labels({'green': 2, 'red': 2}), **{'red/a_link/e.png': 'red'})
+
+
+def test_folder_linked_from_outside_into_two_classes_is_refused(tmp_path):
+    root, extra = tmp_path / 'data', tmp_path / 'extra'
+    make_classes(root, {'green': 2, 'red': 2})
+    write_png(extra / 'e.png')
+    os.symlink(extra, root / 'green' / 'more')
+    os.symlink(extra, root / 'red' / 'more')
+    with pytest.raises(DatasetFolderError,
+                       match=re.escape(str(root / 'red' / 'more')) +
+                       r".*class 'green'.*one class only"):
+        build(root, split='all')
+
+
+def test_symlinked_class_folders_work(tmp_path):
+    root, elsewhere = tmp_path / 'data', tmp_path / 'elsewhere'
+    make_classes(elsewhere, {'green': 2, 'red': 2})
+    root.mkdir()
+    for cls in ('green', 'red'):
+        os.symlink(elsewhere / cls, root / cls)
+    dataset = build(root, split='all')
+    assert labelled(dataset, root) == plain_labels({'green': 2, 'red': 2})
+
+
+def test_one_corrupt_image_is_a_one_line_error(tmp_path):
+    make_classes(tmp_path, {'cat': 3, 'dog': 3})
+    bad = tmp_path / 'dog' / 'x.png'
+    bad.write_bytes(b'this is not a png at all')
+    with pytest.raises(DatasetFolderError) as error:
+        build(tmp_path, split='all')
+    message = str(error.value)
+    assert '\n' not in message
+    assert str(bad) in message and 'Replace or delete' in message
