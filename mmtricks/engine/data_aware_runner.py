@@ -15,19 +15,27 @@ testing and every hook are MMEngine's; this class only:
 - logs each decision once, with its reason;
 - stores the decisions in every checkpoint it saves
   (``meta['data_decisions']``), so that ``mim test``, ``--resume`` and
-  ``tools/deploy.py`` use the size the model was trained at.
+  ``tools/deploy.py`` use the size the model was trained at;
+- refuses a checkpoint trained on other classes than the data's
+  (:mod:`~mmtricks.engine.checkpoint_match`) when it resumes, tests or
+  validates one; ``load_from`` before training is fine-tuning, and only
+  says that the head does not fit.
 
 The decisions are pure functions of the files, so every rank of a
 distributed run makes the same ones without communicating.
 """
 import copy
+import os.path as osp
 
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .checkpoint_match import (check_checkpoint_classes, class_difference,
+                               config_data, read_checkpoint_facts)
 from .cpu_settings import apply_cpu_settings
 from .gpu_settings import apply_gpu_settings
-from .recipe_config import META_KEY, DataDecisions, apply_data_decisions
+from .recipe_config import (META_KEY, DataDecisions, apply_data_decisions,
+                            checkpoint_to_load)
 
 RUNNER_TYPE = 'DataAwareRunner'
 
@@ -43,11 +51,19 @@ class DataAwareRunner(Runner):
     """
 
     data_decisions: DataDecisions = DataDecisions()
+    #: Whether train() ran: its head then replaced the loaded one.
+    trained_here: bool = False
 
     @classmethod
     def from_cfg(cls, cfg) -> 'DataAwareRunner':
         cfg = copy.deepcopy(cfg)
         decisions = apply_data_decisions(cfg)
+        if cfg.get('resume') and checkpoint_to_load(cfg):
+            # Before anything is built: resuming on other classes would
+            # train a random head on under the old one's history.
+            check_checkpoint_classes(
+                read_checkpoint_facts(checkpoint_to_load(cfg)),
+                decisions.classes, config_data(cfg))
         # After the data decisions: whether images sit in memory depends on
         # the size they settled.
         machine = apply_cpu_settings(cfg) + apply_gpu_settings(cfg)
@@ -61,6 +77,39 @@ class DataAwareRunner(Runner):
         for line in machine:
             runner.logger.info(line)
         return runner
+
+    def train(self):
+        checkpoint = self.cfg.get('load_from')
+        if checkpoint and not self.cfg.get('resume') and \
+                osp.isfile(osp.expanduser(str(checkpoint))):
+            # load_from before training is fine-tuning, to any classes.
+            difference = class_difference(read_checkpoint_facts(checkpoint),
+                                          self.data_decisions.classes,
+                                          config_data(self.cfg))
+            if difference:
+                self.logger.info(
+                    f'load_from: {checkpoint} {difference}; fine-tuning: '
+                    'its head is retrained for these classes (MMEngine does '
+                    'not load a head of another shape).')
+        self.trained_here = True
+        return super().train()
+
+    def val(self):
+        self._check_loaded_classes()
+        return super().val()
+
+    def test(self):
+        self._check_loaded_classes()
+        return super().test()
+
+    def _check_loaded_classes(self) -> None:
+        """Testing a checkpoint (``mim test`` sets ``load_from``) on data
+        of other classes reports a random or misnamed head: refused."""
+        checkpoint = checkpoint_to_load(self.cfg)
+        if checkpoint and not self.trained_here:
+            check_checkpoint_classes(read_checkpoint_facts(checkpoint),
+                                     self.data_decisions.classes,
+                                     config_data(self.cfg))
 
     def save_checkpoint(self, *args, meta=None, **kwargs):
         meta = dict(meta or {})
