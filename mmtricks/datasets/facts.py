@@ -11,6 +11,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from .folder import DatasetFolderError
+
 #: Images whose headers are read to learn the native size.
 SIZE_SAMPLE = 200
 
@@ -78,8 +80,15 @@ def _image_short_side(info: dict) -> int:
     if 'img' in info and info['img'] is not None:
         return int(min(np.asarray(info['img']).shape[:2]))
     from PIL import Image
-    with Image.open(info['img_path']) as image:  # reads the header only
-        return int(min(image.size))
+    path = info['img_path']
+    try:
+        with Image.open(path) as image:  # reads the header only
+            return int(min(image.size))
+    except Exception as error:  # PIL raises many types for bad files
+        raise DatasetFolderError(
+            f'Cannot read the image size of {path!r} ({type(error).__name__}'
+            f': {error}): the file is damaged or not an image. Replace or '
+            'delete it.') from error
 
 
 def _built_facts(dataset_cfg: dict, sample: int) -> SplitFacts:
