@@ -7,6 +7,9 @@ the model file is all a consumer needs::
     clf = OpenVINOClassifier('work_dirs/deploy/end2end.xml')
     clf.classify('photo.jpg')       # [Prediction(path, label, score, index)]
     clf.classify('folder/')         # every image under the folder
+
+A damaged image (e.g. a JPEG cut short) is an error naming the file, as in
+training; hidden files and folders are skipped, as in training.
 """
 import os
 import os.path as osp
@@ -15,12 +18,11 @@ from typing import List, NamedTuple, Sequence, Union
 import cv2
 import numpy as np
 
+from ..datasets.folder import (IMAGE_EXTENSIONS, is_hidden,
+                               is_visible_image_file)
+from ..transforms.loading import read_image
 from .latency import static_input_model
 from .model_info import compile_recorded, read_model_info
-
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
-                  '.tiff', '.webp')
-
 
 class Prediction(NamedTuple):
     path: str
@@ -30,12 +32,9 @@ class Prediction(NamedTuple):
 
 
 def read_bgr(path: str) -> np.ndarray:
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(
-            f'Cannot read image {path!r}: the file is missing, not an image, '
-            'or corrupt. Remove it or pass a readable image.')
-    return image
+    """A BGR uint8 image decoded as training decodes it: a damaged file
+    (e.g. a JPEG cut short) is an error naming it, never a guess."""
+    return read_image(path, 'color')
 
 
 def resize_for_network(image: np.ndarray, size: Sequence[int],
@@ -69,17 +68,22 @@ def to_network_input(images: Sequence[np.ndarray], info: dict) -> np.ndarray:
 
 
 def list_images(path: str) -> List[str]:
+    """``[path]`` for a file; for a folder, its image files and those of
+    its sub-folders, sorted, hidden ones skipped as the training data scan
+    skips them (:func:`mmtricks.datasets.folder.is_hidden`). Links to
+    folders are not followed."""
     if osp.isfile(path):
         return [path]
     if not osp.isdir(path):
         raise FileNotFoundError(f'No image file or folder at {path!r}.')
     found = []
-    for root, _, files in os.walk(path):
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if not is_hidden(d)]
         found.extend(osp.join(root, f) for f in files
-                     if f.lower().endswith(IMAGE_SUFFIXES))
+                     if is_visible_image_file(f))
     if not found:
-        raise ValueError(f'No images ({", ".join(IMAGE_SUFFIXES)}) found '
-                         f'under {path!r}.')
+        raise ValueError(f'No images ({", ".join(IMAGE_EXTENSIONS)}; hidden '
+                         f'files skipped) found under {path!r}.')
     return sorted(found)
 
 

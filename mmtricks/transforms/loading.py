@@ -5,8 +5,37 @@ from mmengine.fileio import get
 from mmpretrain.registry import TRANSFORMS
 
 
-class UnreadableImageError(RuntimeError):
-    """An image file that exists but cannot be decoded."""
+class UnreadableImageError(ValueError):
+    """An image file that is missing or cannot be decoded."""
+
+
+def read_image(path: str, color_type: str = 'color',
+               backend: str = 'cv2') -> np.ndarray:
+    """Decode the image file ``path`` as training does (mmcv, BGR).
+
+    Strict: a damaged file is an :class:`UnreadableImageError` that names
+    it. With OpenCV 5 (this stack) ``cv2.imdecode`` also refuses a JPEG cut
+    short (mid-scan, or only its end marker missing), which ``cv2.imread``
+    and PIL with ``ImageFile.LOAD_TRUNCATED_IMAGES`` return grey-filled.
+
+    Args:
+        path (str): The image file.
+        color_type (str): Flag of :func:`mmcv.imfrombytes`. Defaults to
+            ``'color'`` (3 channels).
+        backend (str): Decoder of :func:`mmcv.imfrombytes`. Defaults to
+            ``'cv2'``.
+    """
+    try:
+        image = mmcv.imfrombytes(get(path), flag=color_type, backend=backend)
+    except Exception as error:
+        raise UnreadableImageError(
+            f'Cannot decode image {path!r} ({error}); replace or delete '
+            'the file.') from error
+    if image is None:
+        raise UnreadableImageError(
+            f'Cannot decode image {path!r}: it is damaged (e.g. cut short) '
+            'or not an image; replace or delete the file.')
+    return image
 
 
 @TRANSFORMS.register_module()
@@ -49,17 +78,7 @@ class LoadImageIfPath(BaseTransform):
         return results
 
     def _read(self, path: str) -> np.ndarray:
-        try:
-            image = mmcv.imfrombytes(
-                get(path), flag=self.color_type, backend=self.imdecode_backend)
-        except Exception as error:
-            raise UnreadableImageError(
-                f'Cannot decode image {path!r} ({error}); replace or delete '
-                'the file.') from error
-        if image is None:
-            raise UnreadableImageError(
-                f'Cannot decode image {path!r}; replace or delete the file.')
-        return image
+        return read_image(path, self.color_type, self.imdecode_backend)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(to_float32={self.to_float32}, '

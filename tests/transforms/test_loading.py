@@ -83,3 +83,32 @@ def test_registered_and_repr():
                                       to_float32=True))
     assert isinstance(transform, LoadImageIfPath)
     assert 'to_float32=True' in repr(transform)
+
+
+@pytest.mark.parametrize('keep', [0.6, 0.95, 'all but the end marker'])
+def test_jpeg_cut_short_names_the_file(tmp_path, keep):
+    """Training refuses a truncated JPEG (OpenVINOClassifier reads images
+    the same way); PIL would load it grey-filled with LOAD_TRUNCATED_IMAGES
+    and cv2.imread does."""
+    import io
+    buffer = io.BytesIO()
+    Image.fromarray(rgb_image(32, 32)).save(buffer, 'JPEG')
+    data = buffer.getvalue()
+    path = tmp_path / 'cut.jpg'
+    path.write_bytes(data[:-2] if isinstance(keep, str)
+                     else data[:int(len(data) * keep)])
+    with pytest.raises(UnreadableImageError,
+                       match=re.escape(repr(str(path))) +
+                       '.*replace or delete'):
+        LoadImageIfPath()(dict(img_path=str(path)))
+
+
+def test_read_image_is_what_the_transform_loads(tmp_path):
+    from mmtricks.transforms.loading import read_image
+    path = tmp_path / 'a.png'
+    Image.fromarray(rgb_image()).save(path)
+    np.testing.assert_array_equal(
+        read_image(str(path)), LoadImageIfPath()(dict(img_path=str(path)))[
+            'img'])
+    with pytest.raises(ValueError, match='gone.png'):  # a ValueError too
+        read_image(str(tmp_path / 'gone.png'))
