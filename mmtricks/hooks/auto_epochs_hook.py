@@ -39,7 +39,12 @@ class AutoEpochsHook(Hook):
     reduced over ranks, so every rank decides the same.
     """
 
-    priority = 'NORMAL'
+    # After every other hook, explicitly: the re-validation of a resumed
+    # epoch (before_train) saves a new best through CheckpointHook, which
+    # sets itself up in its own before_train (VERY_LOW); the collapse flag
+    # comes from HealthCheckHook's after_val_epoch; and the best weights are
+    # loaded (after_train) once CheckpointHook has finished with the last.
+    priority = 'LOWEST'
 
     def __init__(self):
         self._training = False

@@ -108,6 +108,52 @@ def test_resumed_run_decides_like_an_uninterrupted_one(make_fast_config,
 
 
 @pytest.mark.slow
+def test_resume_whose_revalidation_is_a_new_best_saves_it(make_fast_config,
+                                                          tmp_path):
+    # Killed right after epoch_1.pth was written, before epoch 1's
+    # validation: the resumed run validates epoch 1 first, which is a new
+    # best, so CheckpointHook saves it. That save needs everything
+    # CheckpointHook sets up in its own before_train.
+    killed = tmp_path / 'killed'
+    killed.mkdir()
+
+    class KeepFirstEpochCheckpoint(Hook):
+        """The file as it is before validation (CheckpointHook rewrites it
+        after a new best)."""
+        priority = 'LOWEST'
+
+        def after_train_epoch(self, runner):
+            if runner.epoch == 0:
+                shutil.copy(tmp_path / 'whole' / 'epoch_1.pth',
+                            killed / 'epoch_1.pth')
+
+    train_recorded(auto_config(make_fast_config, tmp_path / 'whole', 2),
+                   KeepFirstEpochCheckpoint())
+    (killed / 'last_checkpoint').write_text(str(killed / 'epoch_1.pth'))
+
+    cfg = auto_config(make_fast_config, killed, 2)
+    cfg.resume = True
+    resumed = train(cfg)
+    assert resumed.epoch == 2
+    assert (killed / 'best_accuracy_top1_epoch_1.pth').exists() or \
+        (killed / 'best_accuracy_top1_epoch_2.pth').exists()
+    assert (killed / 'best_auto_epochs.pth').exists()
+
+
+def test_policy_hook_runs_after_the_hooks_it_depends_on(make_fast_config,
+                                                       tmp_path):
+    # Explicit order: the re-validation of a resumed epoch (before_train)
+    # saves through CheckpointHook, set up in its own before_train; the
+    # collapse flag comes from HealthCheckHook's after_val_epoch.
+    from mmengine.hooks import CheckpointHook
+    runner = build_runner(auto_config(make_fast_config, tmp_path, 1))
+    order = [type(h) for h in runner.hooks]
+    position = order.index(AutoEpochsHook)
+    assert position > order.index(CheckpointHook)
+    assert position > order.index(HealthCheckHook)
+
+
+@pytest.mark.slow
 def test_resume_mid_anneal_continues_the_same_lr_curve_bitwise(
         make_fast_config, tmp_path):
     policy = dict(mode='anneal', patience=1, min_anneal=4, anneal_ratio=1.0)
@@ -178,10 +224,13 @@ def test_diverged_run_stops_instead_of_training_on(make_fast_config,
     assert 'NaN' in hook_of(runner, HealthCheckHook).diverged_reason
 
 
-def test_missing_metric_names_the_available_ones(make_fast_config, tmp_path):
+def test_missing_metric_stops_the_run_naming_it(make_fast_config, tmp_path):
+    # CheckpointHook (before AutoEpochsHook, which runs last like MMEngine's
+    # EarlyStoppingHook) meets the missing metric first; the scheduler's own
+    # message naming the available ones is tested in tests/optim.
     cfg = auto_config(make_fast_config, tmp_path, 2, monitor='accuracy/top5')
     cfg.default_hooks.checkpoint.save_best = 'accuracy/top5'
-    with pytest.raises(KeyError, match='accuracy/top1'):
+    with pytest.raises(KeyError, match='accuracy/top5'):
         train(cfg)
 
 
