@@ -28,8 +28,9 @@ def read_image(path: str, color_type: str = 'color',
     try:
         image = mmcv.imfrombytes(get(path), flag=color_type, backend=backend)
     except Exception as error:
+        reason = ' '.join(str(error).split())  # OpenCV's span lines
         raise UnreadableImageError(
-            f'Cannot decode image {path!r} ({error}); replace or delete '
+            f'Cannot decode image {path!r} ({reason}); replace or delete '
             'the file.') from error
     if image is None:
         raise UnreadableImageError(
