@@ -269,3 +269,58 @@ def test_an_oracle_shorter_than_the_cap_of_auto_says_so():
         in text
     summary['auto_cap'] = 20
     assert 'shorter than' not in headline.markdown([summary], None, 'c', 'm')
+
+
+def _image_folder(root, classes=('red', 'green'), per_class=40):
+    """A folder of one sub-folder per class of small coloured PNGs."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 60, (16, 16, 3), dtype=np.uint8)
+            pixels[..., c] += 150
+            Image.fromarray(pixels).save(root / name / f'{i}.png')
+    return root
+
+
+@pytest.mark.slow  # a few timed iterations of three tiny runs: 5-10 s
+def test_the_readme_command_on_a_folder_times_the_overhead_and_exits_0(
+        tmp_path, monkeypatch, capsys):
+    """``python tools/benchmark.py --data DIR``: training faked, the
+    overhead timing real (auto with and without hooks, and stock, whose
+    MMPretrain config has no custom_hooks) on the user's folder."""
+    import functools
+    import json
+
+    import benchmark
+    import mmtricks  # noqa: F401
+    from benchmarks.headline import plan, timing
+    trained = []
+
+    def fake_train(cache, cfg, cached_only=False, **labels):
+        trained.append(labels.get('recipe', 'oracle'))
+        top1 = 96.0 if labels.get('recipe') == 'auto' else 90.0
+        return scored(top1, top1 + 1, 10.0, 5, 0.1, finder_seconds=1.0)
+
+    monkeypatch.setattr(plan, 'cached_train', fake_train)
+    monkeypatch.setattr(headline, 'measure_overhead', functools.partial(
+        timing.measure_overhead, iters=7))  # a few iterations, not 60
+    data = _image_folder(tmp_path / 'my_images')
+    out = tmp_path / 'out'
+    benchmark.main(['--data', str(data), '--quick', '--recipes', 'auto',
+                    'stock', '--out', str(out),
+                    '--work-dir', str(tmp_path / 'work'), '--cache', ''])
+    assert trained == ['auto', 'stock']
+    table = (out / 'benchmark.md').read_text()
+    assert '| my_images | auto | 96.00 |' in table
+    overhead = json.loads((out / f'{headline.NAME}.json').read_text())[
+        'overhead']
+    assert overhead['dataset'] == 'my_images'
+    assert set(overhead['seconds_per_iter']) == {'plain', 'auto', 'stock'}
+    # 16 px images: milliseconds, not the 2 s MMEngine's iteration loop
+    # sleeps where a finite sampler restarts (here every iteration: the
+    # training split is under one batch)
+    assert all(0 < s < 1.0 for s in overhead['seconds_per_iter'].values())
+    assert 'summary over 1 dataset(s)' in capsys.readouterr().out

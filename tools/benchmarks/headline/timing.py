@@ -66,10 +66,18 @@ def _iteration_seconds(cfg, warmup: int = 5):
 def _iteration_based(cfg, iters: int):
     cfg.train_cfg = dict(by_epoch=False, max_iters=iters, val_interval=10**6)
     cfg.param_scheduler = []
+    sampler = cfg.train_dataloader.get('sampler') or {}
+    if sampler.get('type') == 'DefaultSampler':
+        # MMEngine's iteration loop sleeps 2 s each time a finite sampler
+        # runs out, inside the iteration it times: on a folder of a few
+        # hundred images every other iteration would include it.
+        cfg.train_dataloader.sampler = dict(
+            type='InfiniteSampler', shuffle=sampler.get('shuffle', True))
     # AutoEpochsHook only acts on validations (none here) and needs its
     # AutoEpochsLR scheduler, which an iteration-based timing run cannot
     # keep; its per-iteration work, the anneal, is the scheduler's.
-    cfg.custom_hooks = [h for h in cfg.custom_hooks
+    # MMPretrain's stock config has no custom_hooks at all.
+    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
                         if h.get('type') != 'AutoEpochsHook']
     return cfg
 
