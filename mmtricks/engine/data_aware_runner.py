@@ -25,8 +25,11 @@ The decisions are pure functions of the files, so every rank of a
 distributed run makes the same ones without communicating.
 """
 import copy
+import os
 import os.path as osp
+from contextlib import nullcontext
 
+from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -36,6 +39,7 @@ from .cpu_settings import apply_cpu_settings
 from .gpu_settings import apply_gpu_settings
 from .recipe_config import (META_KEY, DataDecisions, apply_data_decisions,
                             checkpoint_to_load)
+from .work_dir_lock import busy_with, work_dir_lock
 
 RUNNER_TYPE = 'DataAwareRunner'
 
@@ -92,7 +96,22 @@ class DataAwareRunner(Runner):
                     'its head is retrained for these classes (MMEngine does '
                     'not load a head of another shape).')
         self.trained_here = True
-        return super().train()
+        # One training run per work dir (rank 0 holds the lock; a refused
+        # rank 0 ends the whole distributed launch).
+        with work_dir_lock(self.work_dir) if is_main_process() \
+                else nullcontext():
+            return super().train()
+
+    def dump_config(self) -> None:
+        """MMEngine's, except into a work dir another run trains in: its
+        dumped config is that run's, and this run is refused by train()."""
+        holder = busy_with(self.work_dir) if is_main_process() else None
+        if holder is None:
+            super().dump_config()
+        else:
+            self.logger.warning(
+                f'Config not written to {self.work_dir}: {holder} trains '
+                'there (its config is kept).')
 
     def val(self):
         self._check_loaded_classes()
@@ -111,10 +130,27 @@ class DataAwareRunner(Runner):
                                      self.data_decisions.classes,
                                      config_data(self.cfg))
 
-    def save_checkpoint(self, *args, meta=None, **kwargs):
+    def save_checkpoint(self, out_dir, filename, *args, meta=None, **kwargs):
+        """MMEngine's, with the decisions in ``meta``, written whole or not
+        at all: a run killed mid-write (CheckpointHook rewrites the latest
+        epoch's file after each new best) leaves the previous file intact,
+        so ``--resume`` always finds a complete checkpoint."""
         meta = dict(meta or {})
         meta[META_KEY] = self.data_decisions.to_meta()
-        return super().save_checkpoint(*args, meta=meta, **kwargs)
+        if '://' in str(out_dir):  # a remote backend: MMEngine's own write
+            return super().save_checkpoint(out_dir, filename, *args,
+                                           meta=meta, **kwargs)
+        partial = partial_name(filename)
+        super().save_checkpoint(out_dir, partial, *args, meta=meta, **kwargs)
+        if is_main_process():
+            os.replace(osp.join(out_dir, partial), osp.join(out_dir, filename))
+
+
+def partial_name(filename: str) -> str:
+    """Where a checkpoint is written before it is complete (hidden, and
+    not ``*.pth``, so nothing takes it for a checkpoint)."""
+    folder, name = osp.split(filename)
+    return osp.join(folder, f'.{name}.partial')
 
 
 def build_runner(cfg) -> Runner:

@@ -16,6 +16,7 @@ import torch
 from mmengine.config import Config
 
 from conftest import AUTO_MBV3, REPO
+from mmtricks.compat.checkpoint_loading import load_checkpoint_file
 from mmtricks.engine import apply_data_decisions
 from mmtricks.engine.recipe_config import META_KEY
 
@@ -93,3 +94,63 @@ def test_a_run_loading_a_checkpoint_uses_its_size(tmp_path):
                                      from_checkpoint=True)
     assert moved.model.head.num_classes == 2
     assert decisions.image_size == 64
+
+
+BUSY = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {tests!r})
+    from conftest import fast_config, train
+    from mmtricks.engine.work_dir_lock import WorkDirBusyError, work_dir_lock
+    cfg = fast_config(work_dir={work!r}, bundled='lfw_faces')
+    with open({work!r} + '/auto_mbv3.py', 'w') as f:
+        f.write('# the first run\\'s config')
+    with work_dir_lock({work!r}):  # as if another run trained there
+        try:
+            train(cfg)
+        except WorkDirBusyError as error:
+            print('refused:', error)
+''')
+
+
+def test_a_second_training_in_a_busy_work_dir_is_refused(tmp_path):
+    # The lock is held by another open file description, which conflicts
+    # with the runner's own as a second process's would.
+    code = BUSY.format(tests=osp.join(REPO, 'tests'), work=str(tmp_path))
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert 'refused: Work dir' in result.stdout, result.stdout[-2000:]
+    assert not list(tmp_path.glob('*.pth'))
+    # The first run's dumped config is not overwritten by the refused one.
+    assert (tmp_path / 'auto_mbv3.py').read_text() == \
+        "# the first run's config"
+
+
+ATOMIC = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {tests!r})
+    import mmengine.runner.runner as upstream
+    from conftest import fast_config, train
+    runner = train(fast_config(work_dir={work!r}, bundled='lfw_faces'))
+
+    def killed_mid_write(checkpoint, filename, **kwargs):
+        with open(filename, 'wb') as f:
+            f.write(b'half a checkpoint')
+        raise KeyboardInterrupt('killed')
+
+    upstream.save_checkpoint = killed_mid_write
+    try:
+        runner.save_checkpoint({work!r}, 'epoch_1.pth')
+    except KeyboardInterrupt:
+        print('interrupted')
+''')
+
+
+def test_a_checkpoint_write_cut_short_leaves_the_last_one_whole(tmp_path):
+    code = ATOMIC.format(tests=osp.join(REPO, 'tests'), work=str(tmp_path))
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert 'interrupted' in result.stdout
+    saved = load_checkpoint_file(str(tmp_path / 'epoch_1.pth'))
+    assert 'state_dict' in saved
