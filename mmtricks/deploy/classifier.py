@@ -24,6 +24,7 @@ from ..transforms.loading import read_image
 from .latency import static_input_model
 from .model_info import compile_recorded, read_model_info
 
+
 class Prediction(NamedTuple):
     path: str
     label: str
