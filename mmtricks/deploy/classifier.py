@@ -22,7 +22,7 @@ from ..datasets.folder import (IMAGE_EXTENSIONS, is_hidden,
                                is_visible_image_file)
 from ..transforms.loading import read_image
 from .latency import static_input_model
-from .model_info import compile_recorded, read_model_info
+from .model_info import compile_recorded, read_model_info, warn_if_stale
 
 
 class Prediction(NamedTuple):
@@ -107,6 +107,8 @@ class OpenVINOClassifier:
         self.core = ov.Core()
         self.model = self.core.read_model(model_path)
         self.info = read_model_info(self.model)
+        # An IR left beside another checkpoint's deploy report: said so.
+        warn_if_stale(model_path, self.model)
         self.class_names = self.info['class_names']
         self.device = device
         self.batch_size = batch_size

@@ -11,10 +11,15 @@ the fastest one within the accuracy tolerance (:mod:`.precision`).
 
 Everything is written to a staging folder first and moved into ``work_dir``
 only when the whole run succeeded, so a failed run leaves an existing model
-where it was (the failed run's files go to ``work_dir/failed_deploy``).
+where it was (the failed run's files go to ``work_dir/failed_deploy``). A
+successful run then removes the candidates an earlier deploy left that it
+did not make again (``end2end_int8.xml`` after ``--no-int8``), so that
+every IR in ``work_dir`` comes from the checkpoint the report names (its
+path and sha256, also recorded in each IR).
 """
 import contextlib
 import copy
+import hashlib
 import json
 import logging
 import os
@@ -30,9 +35,10 @@ import torch
 from .inputs import (DeployInputError, check_checkpoint_fits,
                      check_work_dir, checkpoint_state_dict,
                      inference_pipeline, load_state_dict)
-from .model_info import (build_model_info, preprocessor_settings,
-                         resize_type_of, set_inference_precision,
-                         write_model_info)
+from .model_info import (DEPLOY_REPORT, SHORT_SHA256, build_model_info,
+                         preprocessor_settings, resize_type_of,
+                         set_inference_precision, write_model_info,
+                         written_by_deploy)
 from .parity import parity_failures, parity_report
 from .precision import (PRECISIONS, RUNTIME_PRECISION, Candidate,
                         bf16_supported, choose_precision)
@@ -41,7 +47,7 @@ FP32_FILE = 'end2end.xml'
 BF16_FILE = 'end2end_bf16.xml'
 INT8_FILE = 'end2end_int8.xml'
 FILES = dict(fp32=FP32_FILE, bf16=BF16_FILE, int8=INT8_FILE)
-REPORT_FILE = 'deploy_report'
+REPORT_FILE = DEPLOY_REPORT
 # The split the candidates are chosen on; the reported accuracy comes from
 # the test split when the config has one distinct from it.
 CHOICE_SPLIT = 'val'
@@ -52,20 +58,88 @@ class ParityError(RuntimeError):
     """The FP32 IR does not predict what the PyTorch model predicts."""
 
 
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stale_candidates(work_dir: str, kept: List[str]) -> List[str]:
+    """IR candidates an earlier deploy left in ``work_dir`` that this run
+    did not write again (names in ``kept``): deploy's own file names, and
+    only IRs holding the runtime info deploy writes, never anyone else's
+    files."""
+    stale = []
+    for xml in FILES.values():
+        path = osp.join(work_dir, xml)
+        if xml not in kept and osp.isfile(path) and written_by_deploy(path):
+            stale.append(path)
+    return stale
+
+
+def remove_ir(xml: str) -> None:
+    for ext in ('.xml', '.bin'):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(osp.splitext(xml)[0] + ext)
+
+
 def _default_log(message: str) -> None:
     print(message, flush=True)
+
+
+def read_trained_facts(checkpoint: str):
+    """What ``checkpoint`` says about its classes and training data
+    (:class:`~mmtricks.engine.checkpoint_match.CheckpointFacts`)."""
+    from ..engine.checkpoint_match import read_checkpoint_facts
+    if not osp.isfile(osp.expanduser(str(checkpoint))):
+        raise DeployInputError(
+            f'Checkpoint {checkpoint!r} does not exist. Pass the .pth that '
+            'training wrote (e.g. work_dirs/auto_mbv3/best_auto_epochs.pth).')
+    try:
+        return read_checkpoint_facts(checkpoint)
+    except Exception as error:  # refused pickle, damaged file: it says why
+        raise DeployInputError(str(error)) from error
+
+
+def names_data(model_cfg, cfg_options: Optional[dict]) -> bool:
+    """Whether the user chose the data: a ``data_root`` anywhere in the
+    config, or a dataset's folder or bundled set in ``--cfg-options``."""
+    from ..engine.checkpoint_match import names_data as config_names_data
+    chosen = ('data_root', 'bundled', 'name')
+    return config_names_data(model_cfg) or any(
+        str(key).rsplit('.', 1)[-1] in chosen and 'dataset' in str(key)
+        for key in (cfg_options or {}))
+
+
+def data_classes(model_cfg) -> Tuple[str, ...]:
+    """The classes of the data the deployment is checked on."""
+    from ..datasets.facts import training_split_facts
+    for split in ('train', CHOICE_SPLIT):
+        loader = model_cfg.get(f'{split}_dataloader')
+        if loader and isinstance(loader.get('dataset'), dict):
+            return training_split_facts(loader['dataset']).classes
+    return ()
 
 
 def prepare_configs(model_config: str, deploy_config: str,
                     cfg_options: Optional[dict] = None,
                     checkpoint: Optional[str] = None,
                     log: Callable[[str], None] = _default_log):
-    """The model config made concrete (its data decisions taken as
-    ``checkpoint`` stored them: the size it was trained at) and the deploy
-    config."""
+    """The model config made concrete and the deploy config.
+
+    Without a folder or bundled set chosen by the user, the data is the one
+    ``checkpoint`` was trained on (refused, naming the setting, when that
+    folder is not here); the data decisions are those ``checkpoint``
+    stored (the size it was trained at); and the checkpoint's classes must
+    be the data's (count, names and order).
+    """
     from mmengine.config import Config
     from mmengine.utils import import_modules_from_strings
 
+    from ..engine.checkpoint_match import (check_checkpoint_classes,
+                                           config_data, use_checkpoint_data)
     from ..engine.recipe_config import (RecipeConfigError,
                                         apply_data_decisions)
     for path, what in ((model_config, 'model config'),
@@ -77,9 +151,15 @@ def prepare_configs(model_config: str, deploy_config: str,
         model_cfg.merge_from_dict(cfg_options)
     if model_cfg.get('custom_imports'):
         import_modules_from_strings(**model_cfg.custom_imports)
+    trained = read_trained_facts(checkpoint) if checkpoint else None
     try:
+        if trained is not None and not names_data(model_cfg, cfg_options):
+            log(use_checkpoint_data(model_cfg, trained))
         decisions = apply_data_decisions(model_cfg, checkpoint=checkpoint,
                                          from_checkpoint=True)
+        if trained is not None:
+            check_checkpoint_classes(trained, data_classes(model_cfg),
+                                     config_data(model_cfg))
     except RecipeConfigError as error:
         raise DeployInputError(str(error)) from error
     for reason in decisions.reasons:
@@ -360,7 +440,14 @@ def _parity_cells(r: Optional[Dict]) -> str:
 
 def report_markdown(report: Dict) -> str:
     choice, shown = report['choice_split'], report['report_split']
-    lines = [f'# Deployment of `{report["checkpoint"]}`', '',
+    sha = report.get('checkpoint_sha256') or ''
+    lines = [f'# Deployment of `{report["checkpoint"]}`'
+             + (f' (sha256 {sha[:SHORT_SHA256]})' if sha else ''), '',
+             'Every IR listed here was made from this checkpoint (each '
+             'records its path and sha256 under `mmtricks/checkpoint`).'
+             + (f' Removed, left by an earlier deploy: '
+                f'{", ".join(report["removed_stale"])}.'
+                if report.get('removed_stale') else ''), '',
              f'Input {report["input_shape"]}. Candidates checked on '
              f'{report["images"]} {choice} images'
              + (f', accuracy also reported on {report["report_images"]} '
@@ -526,7 +613,7 @@ def deploy_checkpoint(model_config: str,
     torch_model, saved = build_checked_model(task_processor, checkpoint)
     export = ExportJob(model_cfg, deploy_cfg, task_processor, torch_model,
                        saved, checkpoint, options, log, candidates, skipped,
-                       report_split)
+                       report_split, file_sha256(checkpoint))
 
     staging = tempfile.mkdtemp(prefix='.staging-', dir=work_dir)
     try:
@@ -538,7 +625,14 @@ def deploy_checkpoint(model_config: str,
         log(f'Deployment failed; its files are in {failed}. Nothing in '
             f'{work_dir} was replaced.')
         raise
-    for name in sorted(os.listdir(staging)):
+    written = sorted(os.listdir(staging))
+    report['removed_stale'] = []
+    for stale in stale_candidates(work_dir, written):
+        remove_ir(stale)
+        report['removed_stale'].append(osp.basename(stale))
+        log(f'Removed {osp.basename(stale)} (and its .bin): left by an '
+            'earlier deploy, not made from this checkpoint.')
+    for name in written:
         os.replace(osp.join(staging, name), osp.join(work_dir, name))
     os.rmdir(staging)
     report['files'] = {k: osp.join(work_dir, v)
@@ -566,6 +660,8 @@ class ExportJob:
     candidates: List[str]
     skipped: Dict[str, str]
     report_split: str = CHOICE_SPLIT
+    #: sha256 of the checkpoint file: the report and every IR name it.
+    checkpoint_sha256: str = ''
 
     def scores_of(self, xml: str, batches) -> np.ndarray:
         """Scores of the IR through MMDeploy's own backend model (on the
@@ -600,6 +696,7 @@ class ExportJob:
                       for split, b in shown.items()}
         reference, labels = references[CHOICE_SPLIT]
         report = dict(checkpoint=self.checkpoint,
+                      checkpoint_sha256=self.checkpoint_sha256,
                       model_config=osp.basename(self.model_cfg.filename
                                                 or ''),
                       input_shape=[1, *shape], images=int(len(labels)),
@@ -691,7 +788,8 @@ class ExportJob:
                                   settings['std'], settings['to_rgb'],
                                   resize_type_of(self.model_cfg.test_pipeline)),
             class_names=class_names,
-            extra=dict(checkpoint=osp.basename(self.checkpoint),
+            extra=dict(checkpoint=osp.abspath(self.checkpoint),
+                       checkpoint_sha256=self.checkpoint_sha256,
                        input_shape=' '.join(map(str, shape))))
 
     def convert(self, core, onnx_path: str, folder: str, info: Dict) -> str:

@@ -6,10 +6,17 @@ The keys under ``model_info`` are the ones OpenVINO's Model API reads
 ``model_api.models.Model.create_model('model.xml')`` classifies with the
 right preprocessing. Model API splits ``labels`` on spaces, so the exact
 class names are also kept as JSON under ``mmtricks/class_names``.
+
+Each IR also names the checkpoint it was made from (``mmtricks/checkpoint``,
+its absolute path, and ``mmtricks/checkpoint_sha256``), as does the deploy
+report beside it; a loader warns when the two disagree
+(:func:`warn_if_stale`).
 """
 import json
+import os.path as osp
 import warnings
-from typing import Dict, List, Optional, Sequence
+import xml.etree.ElementTree as ElementTree
+from typing import Dict, List, Optional, Sequence, Tuple
 
 MODEL_INFO = 'model_info'
 MMTRICKS = 'mmtricks'
@@ -18,6 +25,12 @@ MMTRICKS = 'mmtricks'
 # it was verified at (``inference_precision``), and mmtricks compiles it so.
 VERIFIED_PRECISION = 'f32'
 PRECISION_KEY = (MMTRICKS, 'inference_precision')
+CHECKPOINT_KEY = (MMTRICKS, 'checkpoint')
+CHECKPOINT_SHA256_KEY = (MMTRICKS, 'checkpoint_sha256')
+#: ``tools/deploy.py``'s report (``.json`` and ``.md``) in its work dir.
+DEPLOY_REPORT = 'deploy_report'
+#: Digits of a sha256 shown to people (the report and IRs keep all 64).
+SHORT_SHA256 = 12
 
 # mmpretrain transforms that decide the network input size, and how.
 _RESIZE_TYPES = ('Resize', 'RandomResize', 'ResizeEdge')
@@ -133,6 +146,66 @@ def read_model_info(ov_model) -> Dict:
         or 'standard',
         input_size=(height, width),
     )
+
+
+def checkpoint_of(ov_model) -> Tuple[Optional[str], Optional[str]]:
+    """``(path, sha256)`` of the checkpoint the IR was made from, as
+    recorded (None for IRs written before it was recorded)."""
+    return _rt_value(ov_model, *CHECKPOINT_KEY), \
+        _rt_value(ov_model, *CHECKPOINT_SHA256_KEY)
+
+
+def written_by_deploy(xml_path: str) -> bool:
+    """Whether an IR file holds the runtime info ``tools/deploy.py`` writes
+    (read from the XML alone: its weights may be gone)."""
+    try:
+        root = ElementTree.parse(xml_path).getroot()
+    except (OSError, ElementTree.ParseError):
+        return False
+    return root.find(f'rt_info/{MMTRICKS}') is not None
+
+
+def stale_ir_problem(model_path: str, ov_model) -> Optional[str]:
+    """Why the IR at ``model_path`` is not one the deploy report beside it
+    describes (left by an earlier deploy, or made from another
+    checkpoint), or None (no report beside it, or it matches)."""
+    report_path = osp.join(osp.dirname(osp.abspath(model_path)),
+                           DEPLOY_REPORT + '.json')
+    try:
+        with open(report_path) as f:
+            report = json.load(f)
+        listed = {osp.basename(str(p))
+                  for p in (report.get('files') or {}).values()}
+    except (OSError, ValueError, AttributeError):
+        return None
+    name = osp.basename(model_path)
+    path, sha = checkpoint_of(ov_model)
+    theirs = report.get('checkpoint_sha256')
+    made_from = (f'{path} (sha256 {sha[:SHORT_SHA256]})' if sha
+                 else 'an unrecorded checkpoint')
+    described = (f'{report.get("checkpoint")}'
+                 + (f' (sha256 {theirs[:SHORT_SHA256]})' if theirs else ''))
+    if sha and theirs:  # both recorded: the hashes decide
+        if sha == theirs:
+            return None
+        why = 'was made from another checkpoint'
+    elif name not in listed:
+        why = 'is not among the files it lists'
+    else:
+        return None
+    return (f'{name} was made from {made_from}, but the deploy report '
+            f'beside it ({report_path}) is for {described}: the IR {why}, '
+            'so it is left from an earlier deploy and the report\'s checks '
+            'do not apply to it. Load a file the report lists, or deploy '
+            'again.')
+
+
+def warn_if_stale(model_path: str, ov_model) -> Optional[str]:
+    """Warn with :func:`stale_ir_problem`'s line; return it, or None."""
+    problem = stale_ir_problem(model_path, ov_model)
+    if problem:
+        warnings.warn(problem, stacklevel=2)
+    return problem
 
 
 def compile_properties(ov_model, performance_hint: str = 'LATENCY') -> Dict:

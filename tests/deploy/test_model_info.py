@@ -52,3 +52,67 @@ def test_crop_resize_keeps_aspect_and_centres():
     out = resize_for_network(image, (20, 20), 'crop')
     assert out.shape == (20, 20, 3)
     assert out[:, 5:15].min() == 255 and out[:, :3].max() == 0
+
+
+def save_ir(folder, name, sha=None, info=True):
+    """A tiny IR as tools/deploy.py writes it (from checkpoint ``sha``)."""
+    model = tiny_ov_model()
+    if info:
+        extra = dict(checkpoint=f'/ckpt/{sha}.pth', checkpoint_sha256=sha) \
+            if sha else {}
+        write_model_info(model, build_model_info(['a', 'b', 'c'], [0] * 3,
+                                                 [1] * 3, False, 'standard'),
+                         ['a', 'b', 'c'], extra)
+    path = str(folder / name)
+    ov.save_model(model, path)
+    return path
+
+
+def write_report(folder, sha, files):
+    import json
+    (folder / 'deploy_report.json').write_text(json.dumps(dict(
+        checkpoint=f'/ckpt/{sha}.pth', checkpoint_sha256=sha,
+        files={k: str(folder / v) for k, v in files.items()})))
+
+
+def test_an_ir_from_another_checkpoint_than_the_report_is_named(tmp_path):
+    from mmtricks.deploy.model_info import stale_ir_problem, warn_if_stale
+    fp32 = save_ir(tmp_path, 'end2end.xml', 'b' * 64)
+    int8 = save_ir(tmp_path, 'end2end_int8.xml', 'a' * 64)
+    core = ov.Core()
+    # no report beside them: nothing to compare with
+    assert stale_ir_problem(int8, core.read_model(int8)) is None
+    write_report(tmp_path, 'b' * 64, dict(fp32='end2end.xml'))
+    assert stale_ir_problem(fp32, core.read_model(fp32)) is None
+    problem = stale_ir_problem(int8, core.read_model(int8))
+    assert problem.startswith(f'end2end_int8.xml was made from /ckpt/'
+                              f'{"a" * 64}.pth (sha256 {"a" * 12}), but the '
+                              'deploy report beside it')
+    assert f'is for /ckpt/{"b" * 64}.pth (sha256 {"b" * 12})' in problem
+    assert 'another checkpoint' in problem
+    with pytest.warns(UserWarning, match='left from an earlier deploy'):
+        warn_if_stale(int8, core.read_model(int8))
+
+
+def test_an_ir_without_a_recorded_checkpoint_must_be_listed(tmp_path):
+    """IRs written before the checkpoint was recorded: the report's list."""
+    from mmtricks.deploy.model_info import stale_ir_problem
+    old = save_ir(tmp_path, 'end2end_int8.xml')
+    write_report(tmp_path, 'b' * 64, dict(fp32='end2end.xml'))
+    problem = stale_ir_problem(old, ov.Core().read_model(old))
+    assert 'an unrecorded checkpoint' in problem
+    assert 'not among the files it lists' in problem
+    write_report(tmp_path, 'b' * 64, dict(int8='end2end_int8.xml'))
+    assert stale_ir_problem(old, ov.Core().read_model(old)) is None
+
+
+def test_written_by_deploy_reads_the_xml_alone(tmp_path):
+    from mmtricks.deploy.model_info import written_by_deploy
+    ours = save_ir(tmp_path, 'ours.xml', 'a' * 64)
+    theirs = save_ir(tmp_path, 'theirs.xml', info=False)
+    (tmp_path / 'ours.bin').unlink()  # the weights are not needed
+    (tmp_path / 'text.xml').write_text('not xml <')
+    assert written_by_deploy(ours)
+    assert not written_by_deploy(theirs)
+    assert not written_by_deploy(str(tmp_path / 'text.xml'))
+    assert not written_by_deploy(str(tmp_path / 'missing.xml'))
