@@ -20,6 +20,7 @@ What a checkpoint knows about its data:
 """
 import ast
 import os.path as osp
+import shlex
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -225,11 +226,18 @@ def class_mismatch(checkpoint: CheckpointFacts, data_classes: Sequence[str],
     what = class_difference(checkpoint, data_classes, data)
     if what is None:
         return None
-    trained_on = checkpoint.data()
-    where = f' ({trained_on})' if trained_on else ''
+    if checkpoint.data_root:
+        fix = ('Point data_root at the data it was trained on: '
+               f'--cfg-options data_root={shlex.quote(checkpoint.data_root)}')
+    elif checkpoint.bundled:
+        fix = (f'Use the data it was trained on (the bundled '
+               f'{checkpoint.bundled} set), or for a folder '
+               '--cfg-options data_root=DIR')
+    else:
+        fix = ('Point data_root at the data it was trained on '
+               '(--cfg-options data_root=DIR)')
     return (f'Checkpoint {checkpoint.path!r} {what}: its results would mean '
-            f'nothing. Point data_root at the data it was trained on{where} '
-            '(--cfg-options data_root=DIR), or train a model on this data.')
+            f'nothing. {fix}, or train a model on this data.')
 
 
 def check_checkpoint_classes(checkpoint: CheckpointFacts,

@@ -2,16 +2,22 @@
 ``tools/deploy.py`` when it was trained on other classes than the data's
 (count, names or order): MMEngine would leave a random head, or a head for
 other names, and report numbers that mean nothing."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
 import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import AUTO_MBV3, fast_config
+from conftest import AUTO_MBV3, REPO, fast_config
 from mmtricks.engine.checkpoint_match import (CheckpointFacts, abbreviate,
                                               check_checkpoint_classes,
                                               checkpoint_facts,
                                               class_mismatch, config_data,
                                               head_outputs, names_data,
+                                              read_checkpoint_facts,
                                               stored_classes, training_data,
                                               use_checkpoint_data)
 from mmtricks.engine.recipe_config import META_KEY, RecipeConfigError
@@ -40,10 +46,14 @@ def test_another_number_of_classes_names_checkpoint_lists_and_fix():
                               '10')
     assert 'checkpoint: blue, green, red' in problem
     assert 'data: 0, 1, 2, 3, 4, ... (10 in all)' in problem
-    assert "data it was trained on (data_root='/data/rgb')" in problem
-    assert '--cfg-options data_root=DIR' in problem
-    assert 'or train a model on this data' in problem
+    assert problem.endswith('Point data_root at the data it was trained '
+                            'on: --cfg-options data_root=/data/rgb, or '
+                            'train a model on this data.')
     assert '\n' not in problem
+    assert '(the bundled mnist set)' in class_mismatch(
+        facts(RGB, bundled='mnist'), DIGITS, 'd')
+    assert '(--cfg-options data_root=DIR), or train' in class_mismatch(
+        facts(RGB), DIGITS, 'd')
 
 
 def test_the_same_count_with_other_names_is_a_mismatch():
@@ -221,3 +231,75 @@ def test_resuming_a_checkpoint_of_other_classes_is_refused(tmp_path):
 def test_config_data_names_the_bundled_default():
     assert config_data(Config.fromfile(AUTO_MBV3)) == \
         'the bundled digits set'
+
+
+# ------------------------------------- a checkpoint DataAwareRunner trained
+TRAIN = '''
+import sys
+sys.path.insert(0, {tests!r})
+from conftest import fast_config, train
+cfg = fast_config(work_dir={work!r})
+cfg.data_root = {root!r}
+train(cfg)
+'''
+
+
+def run(command, **kwargs):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                          timeout=600, env=env, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """One epoch on a 3-class folder, in a fresh process (as
+    tests/engine/test_data_aware_runner.py): (folder, work dir, checkpoint)."""
+    from test_recipe_config import write_folder
+    folder = tmp_path_factory.mktemp('trained')
+    root = write_folder(folder / 'data', [12, 12, 12], side=32)
+    work = str(folder / 'work')
+    result = run([sys.executable, '-c', TRAIN.format(
+        tests=osp.join(REPO, 'tests'), work=work, root=root)])
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return root, work, osp.join(work, 'epoch_1.pth')
+
+
+@pytest.mark.slow
+def test_a_trained_checkpoint_says_its_classes_and_data(trained):
+    root, _, checkpoint = trained
+    assert read_checkpoint_facts(checkpoint) == CheckpointFacts(
+        checkpoint, ('class_0', 'class_1', 'class_2'), 3, root, None)
+
+
+@pytest.mark.slow
+def test_mim_test_on_data_of_other_classes_fails_naming_both(trained,
+                                                             tmp_path):
+    root, _, checkpoint = trained
+    mim = [osp.join(osp.dirname(sys.executable), 'mim'), 'test',
+           'mmpretrain', AUTO_MBV3, '--checkpoint', checkpoint,
+           '--work-dir', str(tmp_path / 'test')]
+    refused = run(mim)  # the config's own data: the bundled digits set
+    assert refused.returncode != 0
+    assert (f"RecipeConfigError: Checkpoint '{checkpoint}' was trained on 3 "
+            'classes but the bundled digits set has 10') in refused.stderr
+    assert f'--cfg-options data_root={root}, or train' in refused.stderr
+    tested = run(mim + ['--cfg-options', f'data_root={root}'])
+    assert tested.returncode == 0, tested.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_resume_on_data_of_other_classes_is_refused(trained, tmp_path):
+    from test_recipe_config import write_folder
+
+    from mmtricks.engine import build_runner
+    root, work, _ = trained
+    cfg = fast_config(work_dir=work)
+    cfg.resume = True  # the work dir's latest: epoch_1.pth
+    cfg.data_root = write_folder(tmp_path / 'other', [12, 12, 12, 12],
+                                 side=32)
+    with pytest.raises(RecipeConfigError, match=r"epoch_1.pth' was trained "
+                                                r'on 3 classes but '):
+        build_runner(cfg)
+    cfg.data_root = root
+    assert build_runner(cfg).data_decisions.classes == \
+        ('class_0', 'class_1', 'class_2')
