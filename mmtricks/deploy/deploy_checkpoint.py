@@ -630,8 +630,9 @@ def deploy_checkpoint(model_config: str,
     for stale in stale_candidates(work_dir, written):
         remove_ir(stale)
         report['removed_stale'].append(osp.basename(stale))
-        log(f'Removed {osp.basename(stale)} (and its .bin): left by an '
-            'earlier deploy, not made from this checkpoint.')
+        log(f'Removed {osp.basename(stale)} (and its .bin): an earlier '
+            'deploy\'s candidate this one did not make again, which its '
+            'report would not cover.')
     for name in written:
         os.replace(osp.join(staging, name), osp.join(work_dir, name))
     os.rmdir(staging)
