@@ -8,6 +8,7 @@
     python tools/benchmark.py deploy [--archs small large] [--checkpoint CONFIG CKPT]
     python tools/benchmark.py pretrained [--cap 60]
     python tools/benchmark.py input-size [--data elpv_poly] [--sizes 32 64 ...]
+    python tools/benchmark.py small-data [--data digits] [--sizes 10 20 ...]
 
 ``headline`` is the default: ``python tools/benchmark.py --quick`` runs it.
 Every benchmark writes NAME.json and NAME.md (rendered from that JSON) into
@@ -213,6 +214,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(main=input_size)
 
     p = sub.add_parser(
+        'small-data', parents=[_cache(),
+                               _common('work_dirs/benchmark_small_data')],
+        help='auto, auto at batch 64, stock and the oracle on 10-100 '
+        'training images per class')
+    p.add_argument('--data', default='digits',
+                   help='the bundled set the folders are written from '
+                   '(digits or mnist; default %(default)s)')
+    p.add_argument('--sizes', nargs='+', type=int, default=[10, 20, 50, 100],
+                   help='training images per class, one folder each')
+    p.add_argument('--recipes', nargs='+',
+                   default=['auto', 'auto_batch64', 'stock', 'oracle'],
+                   choices=['auto', 'auto_batch64', 'stock', 'oracle'])
+    p.add_argument('--seeds', type=int, default=3)
+    p.add_argument('--oracle-sizes', nargs='*', type=int, default=None,
+                   help='the sizes the oracle runs at (default: every size)')
+    p.add_argument('--oracle-budgets', nargs='+', type=int, default=None,
+                   help='epoch budgets of the oracle grid (default: the '
+                   'headline\'s quick budgets, 5 10 20)')
+    p.add_argument('--test-per-class', type=int, default=40)
+    p.add_argument('--selection-seed', type=int, default=0)
+    p.add_argument('--note', default='',
+                   help='a line about the machine for the report')
+    p.set_defaults(main=small_data)
+
+    p = sub.add_parser(
         'speed', parents=[_common('work_dirs/benchmark_speed')],
         help='training images/s: the settings before the speed work vs '
         'the new defaults, each change alone, a profile of one epoch')
@@ -231,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
-         'deploy', 'pretrained', 'input-size', 'speed')
+         'deploy', 'pretrained', 'input-size', 'speed', 'small-data')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -435,6 +461,33 @@ def input_size(args, command: str) -> None:
         print(f'chosen size vs best fixed: top-1 '
               f'{goals["chosen_top1_gap"]:+.2f} points, time '
               f'x{goals["chosen_time_ratio"]:.2f}')
+
+
+def small_data(args, command: str) -> None:
+    from benchmarks import small_data as bench
+    from benchmarks.runs import machine_description
+    if args.seeds < 1:
+        raise SystemExit(f'--seeds must be at least 1, not {args.seeds}.')
+    budgets = tuple(args.oracle_budgets or bench.ORACLE_BUDGETS)
+    oracle_sizes = args.sizes if args.oracle_sizes is None \
+        else args.oracle_sizes
+    total = sum(r['epochs'] for r in bench.plan(
+        args.sizes, args.recipes, args.seeds, budgets, oracle_sizes))
+    with _console(args, total, unit='epoch') as console:
+        import mmtricks  # noqa: F401
+        payload = bench.run_benchmark(
+            args.data, args.sizes, args.recipes, args.seeds, budgets,
+            oracle_sizes, args.out, args.work_dir, command,
+            machine_description(), _cache_of(args),
+            test_per_class=args.test_per_class,
+            selection_seed=args.selection_seed, note=args.note,
+            progress=lambda epochs, message: console.progress(message,
+                                                              epochs))
+    with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
+        print(f.read())
+    met = payload['summary']['goal']['met']
+    verdict = 'not measured' if met is None else 'met' if met else 'missed'
+    print(f'small data goal ({bench.GOAL}): {verdict}')
 
 
 def speed(args, command: str) -> None:
