@@ -14,7 +14,7 @@ import numpy as np
 
 from .bundled_dataset import (bundled_split_ratios, load_rgb_images,
                               select_split)
-from .folder import is_image_file
+from .folder import is_hidden, is_visible_image_file
 from .sources import load_bundled
 
 EXPORT_SPLITS = (None, 'train', 'val', 'test', 'all')
@@ -157,10 +157,13 @@ def _warn_other_images(out_dir: str, written: set) -> None:
     another seed puts images into both train/ and val/.
     """
     others = []
-    for parent, _, files in os.walk(out_dir):
+    for parent, folders, files in os.walk(out_dir):
+        # What the dataset scan reads: visible images in visible folders.
+        folders[:] = [d for d in folders if not is_hidden(d)]
         others.extend(
             osp.join(parent, f) for f in files
-            if is_image_file(f) and osp.join(parent, f) not in written)
+            if is_visible_image_file(f) and
+            osp.join(parent, f) not in written)
     if others:
         shown = ', '.join(sorted(others)[:5])
         warnings.warn(
