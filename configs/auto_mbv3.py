@@ -35,7 +35,10 @@ monitor = 'auto'
 # 'auto': mixed precision on a GPU (bf16 where it computes it, else fp16),
 # fp32 on a CPU; False for fp32 everywhere (docs/speed.md).
 amp = 'auto'
-batch_size = 64
+# 'auto': 64, halved on a small training split until an epoch has 8
+# steps (at least 8 images a batch); or N. Every loader's
+# batch_size='batch_size' takes it (docs/data.md).
+batch_size = 'auto'
 pretrained = ('https://download.openmmlab.com/mmclassification/v0/'
               'mobilenet_v3/mobilenet-v3-small_8xb128_in1k_20221114-bd1bfcde.pth')
 
@@ -79,14 +82,17 @@ dataset = dict(
     type='FolderOrBundledDataset', data_root=None, bundled='digits',
     image_size='image_size')
 train_dataloader = dict(
-    batch_size=batch_size,
+    batch_size='batch_size',
     num_workers='auto',  # chosen for the machine: docs/speed.md
     persistent_workers=True,
+    # No epoch ends on a batch of one or two images for BatchNorm to train
+    # on (130 images at batch 64 would end on 2).
+    drop_last=True,
     dataset=dict(dataset, split='train', pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
 val_dataloader = dict(
-    batch_size=batch_size,
+    batch_size='batch_size',
     num_workers='auto',  # chosen for the machine: docs/speed.md
     persistent_workers=True,
     dataset=dict(dataset, split='val', pipeline=test_pipeline),
@@ -95,7 +101,7 @@ val_dataloader = dict(
 # Images used neither to train nor to choose the weights (val picks the
 # epochs and the shipped checkpoint): `mim test` reports held-out top-1.
 test_dataloader = dict(
-    batch_size=batch_size,
+    batch_size='batch_size',
     num_workers='auto',  # chosen for the machine: docs/speed.md
     persistent_workers=True,
     dataset=dict(dataset, split='test', pipeline=test_pipeline),

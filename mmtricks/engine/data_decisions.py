@@ -32,6 +32,17 @@ IMBALANCE_RATIO = 0.5
 # the smallest and the largest (the line stays one line).
 MAX_CLASSES_LISTED = 10
 
+#: The automatic batch on a split large enough for it (the recipe's
+#: measured default on the bundled sets).
+DEFAULT_MAX_BATCH_SIZE = 64
+#: The fewest optimizer steps an epoch should have: 130 images at batch 64
+#: are 2 steps an epoch, and the epoch-based policies (warmup, plateau,
+#: anneal) then act on a handful of updates.
+MIN_STEPS_PER_EPOCH = 8
+#: The smallest automatic batch: BatchNorm trains on the batch's own
+#: statistics, which grow noisy below it.
+MIN_BATCH_SIZE = 8
+
 TOP1 = 'accuracy/top1'
 #: MMPretrain's SingleLabelMetric(average='macro', prefix='macro').
 MACRO_F1 = 'macro/f1-score'
@@ -77,6 +88,60 @@ def choose_image_size(short_sides: Sequence[int],
     return size, (
         f'image_size {size}: {seen}; the largest multiple of {SIZE_STEP} '
         'not above it (enlarging adds no detail, only cost).')
+
+
+def choose_batch_size(train_images: int,
+                      max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+                      ) -> Tuple[int, str]:
+    """The training batch from the training split's size.
+
+    ``max_batch_size``, halved while an epoch would have fewer than
+    :data:`MIN_STEPS_PER_EPOCH` full batches, down to
+    :data:`MIN_BATCH_SIZE` (never above the split itself). The training
+    loader drops each epoch's last partial batch, so BatchNorm never trains
+    on a remainder of one or two images.
+
+    Args:
+        train_images: Images in the training split.
+        max_batch_size: The batch on a split large enough for it.
+
+    Returns:
+        ``(batch size, reason)``.
+    """
+    if train_images < 2:
+        raise ValueError(f'A training split of {train_images} image(s) '
+                         'cannot train a classifier.')
+    batch = max_batch_size
+    while batch > MIN_BATCH_SIZE and \
+            train_images // batch < MIN_STEPS_PER_EPOCH:
+        batch //= 2
+    batch = min(max(batch, MIN_BATCH_SIZE), train_images)
+    steps, dropped = divmod(train_images, batch)
+    seen = (f'{train_images} training images give {steps} full batches an '
+            f'epoch')
+    dropped = (f'; each epoch skips {dropped} image(s), a different few '
+               'after each shuffle (drop_last)') if dropped else ''
+    if batch == max_batch_size:
+        return batch, f'batch_size {batch}: {seen}{dropped}.'
+    return batch, (
+        f'batch_size {batch}: {seen} (at {max_batch_size}: '
+        f'{train_images // max_batch_size}; an epoch gets at least '
+        f'{MIN_STEPS_PER_EPOCH} steps where batches of {MIN_BATCH_SIZE}+ '
+        f'allow){dropped}. Set batch_size=N to choose.')
+
+
+def check_batch_size(batch_size: int, train_images: int) -> None:
+    """A batch the training loader (which drops the last partial batch)
+    can fill at least once."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or \
+            batch_size < 1:
+        raise ValueError(f"batch_size must be 'auto' or a positive integer, "
+                         f'got {batch_size!r}.')
+    if batch_size > train_images:
+        raise ValueError(
+            f'batch_size={batch_size} but the training split has '
+            f'{train_images} images, so no full batch: set batch_size to at '
+            f"most {train_images}, or batch_size='auto'.")
 
 
 def class_balance(counts: Sequence[int], classes: Sequence[str],

@@ -12,7 +12,9 @@ depend on them as placeholders:
 - ``None`` in ``model.head.num_classes`` and
   ``data_preprocessor.num_classes``;
 - ``'auto'`` in ``AutoEpochsLR``'s ``monitor`` and ``CheckpointHook``'s
-  ``save_best``.
+  ``save_best``;
+- ``'batch_size'`` in a dataloader's ``batch_size`` (the top-level
+  ``batch_size``: ``'auto'`` chooses it from the training split's size).
 
 :func:`apply_data_decisions` fills them in place. ``DataAwareRunner`` calls
 it before it builds anything, ``tools/deploy.py`` before it exports, so
@@ -30,12 +32,14 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ..datasets.facts import SplitFacts, training_split_facts, \
     unwrap_dataset_cfg
-from .data_decisions import (DEFAULT_MAX_IMAGE_SIZE, MACRO_F1, TOP1,
-                             check_num_classes, choose_image_size,
-                             choose_monitor, class_balance)
+from .data_decisions import (DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_IMAGE_SIZE,
+                             MACRO_F1, TOP1, check_batch_size,
+                             check_num_classes, choose_batch_size,
+                             choose_image_size, choose_monitor, class_balance)
 
 AUTO = 'auto'
 SIZE_TOKEN = 'image_size'
+BATCH_TOKEN = 'batch_size'
 SPLIT_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 PIPELINE_VARIABLES = ('train_pipeline', 'test_pipeline')
 SIZE_KEYS = ('scale', 'crop_size', 'padding')
@@ -53,6 +57,7 @@ class DataDecisions:
     """What the recipe decided from the data, and why (one line each)."""
     classes: Tuple[str, ...] = ()
     image_size: Optional[int] = None
+    batch_size: Optional[int] = None
     monitor: Optional[str] = None
     class_balanced_sampling: bool = False
     reasons: List[str] = field(default_factory=list)
@@ -176,6 +181,51 @@ def apply_data_root(cfg) -> Optional[str]:
                 f'{own!r}: two folders for one split. Set only data_root.')
         dataset['data_root'] = root
     return f'data: {root} (data_root; train, val and test read from it).'
+
+
+# ----------------------------------------------------------------- batch size
+def _decide_batch_size(cfg, facts: Callable[[], SplitFacts],
+                       from_checkpoint: bool) -> Tuple[Optional[int], str]:
+    """Fill the loaders' ``batch_size='batch_size'`` placeholders from the
+    top-level ``batch_size`` (``'auto'``: from the training split's size)."""
+    loaders = {name: cfg[name] for name in SPLIT_LOADERS
+               if isinstance(cfg.get(name), dict)}
+    placeholders = [loader for loader in loaders.values()
+                    if loader.get('batch_size') == BATCH_TOKEN]
+    if not placeholders:
+        return None, ''
+    requested = cfg.get('batch_size', AUTO)
+    fixed = {name: loader['batch_size'] for name, loader in loaders.items()
+             if loader.get('batch_size') != BATCH_TOKEN}
+    train_images = None if from_checkpoint else sum(facts().counts)
+    if requested in (AUTO, None):
+        if from_checkpoint:  # deploying: no training, any batch validates
+            size, reason = DEFAULT_MAX_BATCH_SIZE, ''
+        else:
+            size, reason = choose_batch_size(train_images)
+    else:
+        clash = {name: value for name, value in fixed.items()
+                 if value != requested}
+        if clash:
+            name, value = next(iter(clash.items()))
+            raise RecipeConfigError(
+                f'batch_size={requested} but {name}.batch_size is fixed at '
+                f"{value}, so batch_size would not apply there. Write it as "
+                f"'{BATCH_TOKEN}' (the top-level batch_size) or set only "
+                'one of the two.')
+        size, reason = requested, f'batch_size {requested}: set in the config.'
+    train = loaders.get('train_dataloader')
+    if train is not None and not from_checkpoint:
+        try:
+            check_batch_size(
+                size if train.get('batch_size') == BATCH_TOKEN
+                else train['batch_size'], train_images)
+        except ValueError as error:
+            raise RecipeConfigError(str(error)) from None
+    for loader in placeholders:
+        loader['batch_size'] = size
+    cfg['batch_size'] = size
+    return size, reason
 
 
 # ---------------------------------------------------------------- the decider
@@ -381,6 +431,9 @@ def apply_data_decisions(cfg, checkpoint: Optional[str] = None,
         fill_image_size(cfg, size)
         cfg['image_size'] = size
     lines.append(reason)
+    batch_size, line = _decide_batch_size(cfg, facts, from_checkpoint)
+    if line:
+        lines.append(line)
     monitor, reasons = _decide_monitor(
         cfg, facts, stored if from_checkpoint else None)
     lines += reasons
@@ -388,7 +441,7 @@ def apply_data_decisions(cfg, checkpoint: Optional[str] = None,
     if line:
         lines.append(line)
     return DataDecisions(classes=tuple(classes), image_size=size,
-                         monitor=monitor, class_balanced_sampling=balanced,
+                         batch_size=batch_size, monitor=monitor, class_balanced_sampling=balanced,
                          reasons=lines)
 
 

@@ -1,7 +1,9 @@
 """The recipe's rules from the data, called as plain functions."""
 import pytest
 
-from mmtricks.engine.data_decisions import (MACRO_F1, TOP1, check_num_classes,
+from mmtricks.engine.data_decisions import (MACRO_F1, TOP1, check_batch_size,
+                                            check_num_classes,
+                                            choose_batch_size,
                                             choose_image_size, choose_monitor,
                                             class_balance)
 
@@ -52,3 +54,33 @@ def test_num_classes_from_data_or_checked():
     assert check_num_classes(3, ['a', 'b', 'c'], 'DIR') == 3
     with pytest.raises(ValueError, match=r'num_classes=5 but DIR has 3'):
         check_num_classes(5, ['a', 'b', 'c'], 'DIR')
+
+
+@pytest.mark.parametrize('images, expected', [
+    (130, 16),    # the issue's 10 digits x 13: 8 steps of 16, not 2 of 64
+    (80, 8),      # lfw_faces' training split
+    (40, 8),      # below 8 steps even at the smallest batch
+    (5, 5),       # never above the split
+    (512, 64),    # exactly 8 steps at the full batch
+    (511, 32),
+    (1078, 64),   # digits, mnist, ELPV: the measured default unchanged
+])
+def test_batch_size_gives_an_epoch_enough_steps(images, expected):
+    batch, reason = choose_batch_size(images)
+    assert batch == expected
+    assert f'batch_size {expected}' in reason and str(images) in reason
+
+
+def test_batch_size_reason_names_the_dropped_remainder():
+    _, reason = choose_batch_size(130)
+    assert 'skips 2 image(s)' in reason and 'batch_size=N' in reason
+    _, reason = choose_batch_size(512)
+    assert 'skips' not in reason
+
+
+def test_a_batch_larger_than_the_split_is_refused():
+    check_batch_size(16, 16)
+    with pytest.raises(ValueError, match='at most 15'):
+        check_batch_size(16, 15)
+    with pytest.raises(ValueError, match='positive integer'):
+        check_batch_size('64', 100)

@@ -79,6 +79,50 @@ def test_a_size_fixed_elsewhere_is_refused_not_ignored():
     assert fixed_sizes(cfg) == {'test_pipeline Resize.scale': 32}
 
 
+def test_one_batch_size_setting_reaches_every_loader():
+    cfg = Config.fromfile(AUTO_MBV3)
+    cfg.merge_from_dict(dict(batch_size=16))  # as --cfg-options does
+    decisions = apply_data_decisions(cfg)
+    assert [cfg[name].batch_size for name in LOADERS] == [16] * 3
+    assert decisions.batch_size == cfg.batch_size == 16
+    assert 'batch_size 16: set in the config.' in decisions.reasons
+    assert cfg.train_dataloader.drop_last
+
+
+def test_batch_size_is_chosen_from_a_small_split(tmp_path):
+    # 10 classes of 13 training images: the 130-image set.
+    root = write_folder(tmp_path / 'data', [13] * 10, side=32)
+    os.rename(root, str(tmp_path / 'train'))
+    os.makedirs(tmp_path / 'split')
+    for split in ('train', 'val', 'test'):
+        if split == 'train':
+            os.rename(tmp_path / 'train', tmp_path / 'split' / 'train')
+        else:
+            write_folder(tmp_path / 'split' / split, [3] * 10, side=32)
+    cfg = Config.fromfile(AUTO_MBV3)
+    cfg.data_root = str(tmp_path / 'split')
+    decisions = apply_data_decisions(cfg)
+    assert decisions.batch_size == 16
+    assert [cfg[name].batch_size for name in LOADERS] == [16] * 3
+    assert any(r.startswith('batch_size 16: 130 training images')
+               for r in decisions.reasons)
+
+
+def test_a_batch_size_fixed_elsewhere_or_too_large_is_refused(tmp_path):
+    cfg = Config.fromfile(AUTO_MBV3)
+    cfg.merge_from_dict(dict(batch_size=32,
+                             val_dataloader=dict(batch_size=8)))
+    with pytest.raises(RecipeConfigError,
+                       match=r"batch_size=32 but val_dataloader.batch_size "
+                             r"is fixed at 8.*'batch_size'"):
+        apply_data_decisions(cfg)
+    cfg = Config.fromfile(AUTO_MBV3)
+    cfg.merge_from_dict(dict(data_root=write_folder(
+        tmp_path / 'data', [10, 10], side=32), batch_size=64))
+    with pytest.raises(RecipeConfigError, match='no full batch'):
+        apply_data_decisions(cfg)
+
+
 def test_fill_counts_every_placeholder():
     cfg = Config.fromfile(AUTO_MBV3)
     # Resize + RandomCrop (2 fields + padding) + Resize per pipeline: the
