@@ -1,6 +1,7 @@
-"""Stop a diverged run; report validation that collapsed to one class."""
+"""Stop a diverged run; report validation that collapsed to one class,
+and a run whose best validation is no better than guessing."""
 import math
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.dist import all_reduce
@@ -10,6 +11,13 @@ from mmpretrain.registry import HOOKS
 
 from .auto_epochs_hook import COLLAPSED_KEY
 from .plateau_policy import is_collapsed
+
+TOP1 = 'accuracy/top1'
+#: MMPretrain's SingleLabelMetric(average='macro', prefix='macro') recall:
+#: balanced accuracy, which always answering one class cannot raise.
+BALANCED = 'macro/recall'
+#: Standard errors a best validation must clear above guessing.
+GUESS_MARGIN = 2.0
 
 
 @HOOKS.register_module()
@@ -26,8 +34,14 @@ class HealthCheckHook(Hook):
       published in the message hub under
       ``'health_check/predictions_collapsed'`` so that
       :class:`AutoEpochsHook` does not take it for a plateau.
+    * At the end of training, a best validation that does not beat guessing
+      by more than chance explains (:func:`guessing_level`) gets one
+      WARNING: the run exits 0, but its numbers mean nothing, and the user
+      is told why and what to try. Balanced accuracy (``macro/recall``)
+      is compared with 1/K when validation reports it (imbalanced data),
+      else top-1 with always answering the largest class.
 
-    Both are reduced over ranks: every rank stops at the same step.
+    All are reduced over ranks: every rank decides the same.
     """
 
     priority = 'ABOVE_NORMAL'  # publishes before AutoEpochsHook reads
@@ -41,6 +55,9 @@ class HealthCheckHook(Hook):
         # (early epochs on imbalanced data answer the majority class for a
         # while, and one warning per epoch buried the log).
         self._collapsed_in_a_row = 0
+        # The best validation against guessing: (metric, score, guessing
+        # level, its standard error), for the end-of-training check.
+        self.best: Optional[Tuple[str, float, float, float]] = None
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
@@ -106,7 +123,15 @@ class HealthCheckHook(Hook):
             runner (Runner): The runner.
             metrics (dict, optional): The validation metrics.
         """
-        collapsed = self._collapsed()
+        pred_counts, gt_counts = self._reduced_counts()
+        collapsed = pred_counts is not None and \
+            is_collapsed(pred_counts, gt_counts)
+        metric = BALANCED if BALANCED in (metrics or {}) else TOP1
+        score = (metrics or {}).get(metric)
+        if score is not None and gt_counts is not None and \
+                (self.best is None or score > self.best[1]):
+            self.best = (metric, float(score)) + guessing_level(
+                gt_counts, balanced=metric == BALANCED)
         runner.message_hub.update_info(COLLAPSED_KEY, collapsed)
         self._collapsed_in_a_row = self._collapsed_in_a_row + 1 \
             if collapsed else 0
@@ -125,6 +150,27 @@ class HealthCheckHook(Hook):
                 f'Validation after epoch {runner.epoch} still collapsed '
                 f'({self._collapsed_in_a_row} in a row).')
 
+    def after_train(self, runner) -> None:
+        """Warn when the best validation is no better than guessing.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        if self.best is None:
+            return
+        metric, score, level, error = self.best
+        if score / 100 > level + GUESS_MARGIN * error:
+            return
+        guess = ('answering at random (1/K)' if metric == BALANCED else
+                 'always answering the largest class')
+        runner.logger.warning(
+            f'HealthCheck: the model did not learn: its best validation '
+            f'{metric} ({score:.1f}%) is within chance of {guess} '
+            f'({100 * level:.1f}%, standard error {100 * error:.1f}). Its '
+            'test numbers mean nothing. Check the labels (one folder per '
+            'class), add images (tens per class at least), or start from '
+            'ImageNet weights (configs/auto_effnet_lite0.py).')
+
     # helpers ---------------------------------------------------------------
 
     def _stop_if_diverged(self, runner, unit: str, step: int) -> None:
@@ -139,19 +185,44 @@ class HealthCheckHook(Hook):
             f'HealthCheck: stopping, {self.diverged_reason}. Lower the LR '
             '(or check the data); the best checkpoint so far is kept.')
 
-    def _collapsed(self) -> bool:
+    def _reduced_counts(self):
+        """Predicted and true class counts of this validation over all
+        ranks, or ``(None, None)`` when nothing was counted."""
         counts = self._pred_counts
         size = torch.tensor(float(0 if counts is None else len(counts)))
         all_reduce(size, op='max')
         if int(size) == 0:
-            return False
+            return None, None
         empty = torch.zeros(0, dtype=torch.long)
         both = torch.stack([
             _grow(empty if counts is None else counts, int(size)),
             _grow(empty if counts is None else self._gt_counts, int(size))
         ]).double()
         all_reduce(both)
-        return is_collapsed(both[0].tolist(), both[1].tolist())
+        return both[0].tolist(), both[1].tolist()
+
+
+def guessing_level(gt_counts, balanced: bool) -> Tuple[float, float]:
+    """What guessing scores on a validation split with these true class
+    counts, and the standard error of that score (as fractions).
+
+    Top-1: always answering the largest class scores its share ``p``;
+    SE ``sqrt(p (1 - p) / n)``. Balanced accuracy (mean per-class recall):
+    answering at random scores ``1/K`` whatever the imbalance; SE from the
+    per-class binomials, ``sqrt(sum_k c (1 - c) / n_k) / K`` with ``c =
+    1/K``.
+    """
+    counts = [c for c in gt_counts if c > 0]
+    if not counts:
+        return 0.0, 0.0
+    if balanced:
+        k = len(counts)
+        level = 1 / k
+        error = math.sqrt(sum(level * (1 - level) / n for n in counts)) / k
+        return level, error
+    total = sum(counts)
+    share = max(counts) / total
+    return share, math.sqrt(share * (1 - share) / total)
 
 
 def _grow(counts: torch.Tensor, size: int) -> torch.Tensor:

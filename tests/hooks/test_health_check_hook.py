@@ -68,3 +68,50 @@ def test_nan_loss_stops_training_at_the_end_of_the_epoch():
     assert runner.train_loop.stop_training
     assert 'NaN' in hook.diverged_reason and 'epoch 4' in \
         hook.diverged_reason
+
+
+def test_guessing_level_of_top1_and_of_balanced_accuracy():
+    from mmtricks.hooks.health_check_hook import guessing_level
+    level, error = guessing_level([70, 30], balanced=False)
+    assert level == 0.7 and abs(error - (0.7 * 0.3 / 100) ** 0.5) < 1e-12
+    level, error = guessing_level([70, 30, 0], balanced=True)
+    assert level == 0.5
+    assert abs(error - (0.25 / 70 + 0.25 / 30) ** 0.5 / 2) < 1e-12
+
+
+def train_and_finish(name, top1_per_validation, gts, caplog):
+    hook, runner = HealthCheckHook(), fake_runner(name)
+    with caplog.at_level(logging.WARNING, logger=name):
+        for top1 in top1_per_validation:
+            hook.before_val_epoch(runner)
+            hook.after_val_iter(runner, 0, outputs=samples(gts, gts))
+            hook.after_val_epoch(runner, {'accuracy/top1': top1})
+        hook.after_train(runner)
+    return caplog.text
+
+
+def test_a_run_no_better_than_guessing_is_told_so(caplog):
+    # 40 validation images of 10 classes: guessing scores 10% (SE 4.7).
+    gts = [i % 10 for i in range(40)]
+    text = train_and_finish('health_noise', [10.0, 17.5, 12.5], gts, caplog)
+    assert 'did not learn' in text and '17.5%' in text
+    assert 'auto_effnet_lite0' in text
+
+
+def test_a_run_that_learned_is_not_warned(caplog):
+    gts = [i % 10 for i in range(40)]
+    text = train_and_finish('health_learned', [10.0, 30.0], gts, caplog)
+    assert 'did not learn' not in text
+
+
+def test_imbalanced_data_is_judged_on_balanced_accuracy(caplog):
+    # 90% majority: top-1 90 is guessing; balanced accuracy 75 is not.
+    hook, runner = HealthCheckHook(), fake_runner('health_balanced')
+    gts = [0] * 9 + [1]
+    with caplog.at_level(logging.WARNING, logger='health_balanced'):
+        hook.before_val_epoch(runner)
+        hook.after_val_iter(runner, 0, outputs=samples(gts * 10, gts * 10))
+        hook.after_val_epoch(runner, {'accuracy/top1': 90.0,
+                                      'macro/recall': 75.0})
+        hook.after_train(runner)
+    assert 'did not learn' not in caplog.text
