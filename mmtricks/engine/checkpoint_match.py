@@ -313,7 +313,7 @@ def use_checkpoint_data(cfg, checkpoint: CheckpointFacts) -> str:
 
 __all__ = [
     'CheckpointFacts', 'abbreviate', 'check_checkpoint_classes',
-    'checkpoint_facts', 'class_difference', 'class_mismatch', 'config_data', 'head_outputs',
-    'names_data', 'read_checkpoint_facts', 'stored_classes',
+    'checkpoint_facts', 'class_difference', 'class_mismatch', 'config_data',
+    'head_outputs', 'names_data', 'read_checkpoint_facts', 'stored_classes',
     'training_data', 'use_checkpoint_data'
 ]

@@ -143,7 +143,8 @@ def test_training_data_is_read_from_the_dumped_config():
 def test_the_dumped_config_is_never_executed(tmp_path):
     marker = tmp_path / 'ran'
     text = (f"data_root = open({str(marker)!r}, 'w').name\n"
-            "train_dataloader = dict(dataset=dict(type='FolderOrBundledDataset',"
+            'train_dataloader = dict(dataset=dict('
+            "type='FolderOrBundledDataset',"
             f" data_root=__import__('os').system('touch {marker}')))\n")
     assert training_data(text) == (None, 'digits')
     assert not marker.exists()
@@ -158,7 +159,7 @@ def test_checkpoint_facts_of_a_saved_checkpoint():
     assert found.data() == "data_root='/data/rgb'"
 
 
-# ------------------------------------------------ deploy: the checkpoint's data
+# --------------------------------------------- deploy: the checkpoint's data
 def test_use_checkpoint_data_points_at_its_folder(tmp_path):
     cfg = Config.fromfile(AUTO_MBV3)
     assert not names_data(cfg)
@@ -201,8 +202,9 @@ def save_checkpoint(path, classes, head):
                                            (tuple('abcdefghij'), 10)])
 def test_testing_a_checkpoint_of_other_classes_is_refused(tmp_path, classes,
                                                           head):
-    """``mim test CONFIG --checkpoint C`` on data of other classes: MMPretrain's
-    tools/test.py sets ``load_from`` and calls ``runner.test()``."""
+    """``mim test CONFIG --checkpoint C`` on data of other classes:
+    MMPretrain's tools/test.py sets ``load_from`` and calls
+    ``runner.test()``."""
     from mmtricks.engine import build_runner
     checkpoint = save_checkpoint(tmp_path / 'rgb.pth', classes, head)
     cfg = fast_config(work_dir=tmp_path / 'work')
