@@ -34,3 +34,45 @@ def test_import_mmtricks_loads_no_plotting_progress_bar_or_benchmark():
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found == dict(loaded=[], from_tools=[], benchmark_modules=[])
+
+
+def _registering_subpackages():
+    """Subpackages of mmtricks with a module that registers a part
+    (``REGISTRY.register_module(...)``), read from the code."""
+    import ast
+    found = set()
+    package = os.path.join(REPO, 'mmtricks')
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = [d for d in dirs if d.isidentifier()]
+        for name in files:
+            if not name.endswith('.py'):
+                continue
+            with open(os.path.join(folder, name)) as f:
+                tree = ast.parse(f.read())
+            if any(isinstance(node, ast.Attribute) and
+                   node.attr == 'register_module' for node in ast.walk(tree)):
+                found.add(os.path.relpath(folder, package).split(os.sep)[0])
+    return found
+
+
+def test_import_mmtricks_names_every_registering_subpackage():
+    # Registration is explicit: mmtricks/__init__.py imports each subpackage
+    # that registers a part itself, not through another one's imports.
+    # mmtricks.deploy alone waits (it needs MMDeploy; training does not).
+    import ast
+    with open(os.path.join(REPO, 'mmtricks', '__init__.py')) as f:
+        tree = ast.parse(f.read())
+    imported = {alias.name for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level == 1
+                and node.module is None for alias in node.names}
+    registering = _registering_subpackages()
+    assert {'datasets', 'engine', 'hooks', 'models', 'optim',
+            'transforms'} <= registering
+    assert registering - {'deploy'} <= imported
+
+
+def test_import_mmtricks_registers_the_runner():
+    from mmpretrain.registry import RUNNERS
+
+    import mmtricks  # noqa: F401
+    assert RUNNERS.get('DataAwareRunner') is not None
