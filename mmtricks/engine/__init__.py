@@ -1,6 +1,7 @@
+# Model helpers, kept importable from here (they live in mmtricks.models).
+from ..models.model_state import cloned_state_dict, unwrap_model
 from .cpu_settings import apply_cpu_settings, choose_cpu_settings
 from .data_aware_runner import DataAwareRunner, build_runner
-from .model_state import cloned_state_dict, unwrap_model
 from .recipe_config import DataDecisions, apply_data_decisions
 from .runner_setup import build_runner_ready_to_train
 

@@ -8,7 +8,7 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.runner import EpochBasedTrainLoop, load_checkpoint
 from mmpretrain.registry import HOOKS
 
-from ..engine.model_state import unwrap_model
+from ..models.model_state import unwrap_model
 from .plateau_policy import ANNEAL, DECAY, STOP, PolicyState
 
 #: The stable name of the shipped weights in ``work_dir``.

@@ -4,7 +4,7 @@ import torch
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from ..engine.model_state import unwrap_model
+from ..models.model_state import unwrap_model
 
 
 def to_memory_format(model: torch.nn.Module,

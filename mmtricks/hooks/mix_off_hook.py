@@ -4,7 +4,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
-from ..engine.model_state import unwrap_model
+from ..models.model_state import unwrap_model
 from ..models.batch_augments.tree import (batch_augment_slots,
                                           is_label_mixing, switch_off_mixing)
 

@@ -3,7 +3,7 @@ from typing import Optional
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from ..engine.model_state import unwrap_model
+from ..models.model_state import unwrap_model
 
 
 def dataset_classes(dataloader) -> Optional[tuple]:

@@ -6,7 +6,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
-from ..engine.model_state import unwrap_model
+from ..models.model_state import unwrap_model
 from .bn_stats import recompute_bn_statistics
 
 DATA_BATCH = Optional[dict]

@@ -4,7 +4,7 @@ from mmengine.hooks import Hook
 from mmpretrain.models.losses import CrossEntropyLoss, LabelSmoothLoss
 from mmpretrain.registry import HOOKS
 
-from ..engine.model_state import unwrap_model
+from ..models.model_state import unwrap_model
 from ..models.batch_augments.tree import batch_augment_slots, target_smoothing
 
 

@@ -9,7 +9,7 @@ from ..compat.private_mmengine import (inner_count, optimizer_step_counter,
                                        set_inner_count,
                                        set_optimizer_step_counter)
 from ..compat.private_torch import restart_persistent_workers
-from ..engine.model_state import cloned_state_dict, unwrap_model
+from ..models.model_state import cloned_state_dict, unwrap_model
 
 
 class TrainingStateSnapshot:

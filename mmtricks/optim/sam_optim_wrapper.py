@@ -7,7 +7,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpretrain.registry import OPTIM_WRAPPERS
 from torch import nn
 
-from ..engine.model_state import unwrap_model
+from ..models.model_state import unwrap_model
 from .sam import frozen_bn_running_stats, sam_perturbations
 
 

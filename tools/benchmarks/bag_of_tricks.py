@@ -96,7 +96,7 @@ def _train_teacher(cfg, path: str) -> Dict:
     distillation teacher."""
     import torch
 
-    from mmtricks.engine.model_state import unwrap_model
+    from mmtricks.models.model_state import unwrap_model
     result, runner = train_and_score(cfg)
     torch.save({'state_dict': unwrap_model(runner.model).state_dict()}, path)
     return result

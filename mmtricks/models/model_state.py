@@ -1,3 +1,5 @@
+"""A model as the code that holds it sees it: unwrapped from DDP, its state
+copied."""
 from typing import Dict
 
 import torch
