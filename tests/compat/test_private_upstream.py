@@ -157,3 +157,31 @@ def test_config_base_path_resolution():
     assert scope == 'mmpretrain' and path.endswith('default_runtime.py')
     assert recipes.get_cfg_path('./b.py', '/cfg/a.py') == ('/cfg/./b.py',
                                                           None)
+
+
+def test_runner_maybe_compile_is_where_train_compiles():
+    # DataAwareRunner overrides `Runner._maybe_compile` (MMEngine compiles
+    # the whole train_step there, optimizer step included); if train()
+    # stopped calling it, `compile=True` would be ignored or MMEngine's own
+    # compile would run again.
+    import inspect
+
+    from mmtricks.engine import DataAwareRunner
+    fence(Runner, '_maybe_compile')
+    assert "self._maybe_compile('train_step')" in inspect.getsource(
+        Runner.train), 'Runner.train() no longer calls _maybe_compile'
+    assert DataAwareRunner._maybe_compile is not Runner._maybe_compile
+
+
+def test_dynamo_compile_bookkeeping():
+    # engine/compile_settings.py logs the graphs compiled and the seconds.
+    graphs = private_torch.dynamo_graph_count()
+    seconds = private_torch.dynamo_compile_seconds()
+    compiled = torch.compile(lambda x: x * 2 + 1, backend='eager',
+                             isolate_recompiles=True)
+    compiled(torch.ones(3))
+    assert private_torch.dynamo_graph_count() == graphs + 1, (
+        'torch._dynamo.utils.counters no longer counts stats/unique_graphs')
+    assert private_torch.dynamo_compile_seconds() > seconds, (
+        'torch._dynamo.utils.compile_times() no longer has '
+        f'{private_torch.COMPILE_TIME_ENTRIES[0]!r}')
