@@ -1,3 +1,5 @@
+# Helpers that moved to mmtricks.optim, still importable from here.
+from ..optim.scheduler.plateau_policy import PlateauPolicy, PolicyState, decide
 from .auto_epochs_hook import AutoEpochsHook
 from .channels_last_hook import ChannelsLastHook
 from .bn_stats import recompute_bn_statistics
@@ -6,7 +8,6 @@ from .lr_finder_hook import LRFinderHook
 from .lr_range_test import SUGGESTION_RULES, suggest_lr
 from .mix_off_hook import MixOffHook, current_lr, mix_off_due
 from .num_classes_check_hook import NumClassesCheckHook, num_classes_mismatch
-from .plateau_policy import PlateauPolicy, PolicyState, decide
 from .precise_bn_stats_hook import PreciseBNStatsHook
 from .per_class_report_hook import PerClassReportHook  # noqa: F401
 from .progressive_resizing_hook import (ProgressiveResizingHook,

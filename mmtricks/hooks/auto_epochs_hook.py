@@ -9,7 +9,8 @@ from mmengine.runner import EpochBasedTrainLoop, load_checkpoint
 from mmpretrain.registry import HOOKS
 
 from ..models.model_state import unwrap_model
-from .plateau_policy import ANNEAL, DECAY, STOP, PolicyState
+from ..optim.scheduler.plateau_policy import (ANNEAL, DECAY, STOP,
+                                             PolicyState)
 
 #: The stable name of the shipped weights in ``work_dir``.
 SHIPPED_NAME = 'best_auto_epochs.pth'

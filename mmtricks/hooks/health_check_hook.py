@@ -10,7 +10,7 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from .auto_epochs_hook import COLLAPSED_KEY
-from .plateau_policy import is_collapsed
+from ..optim.scheduler.plateau_policy import is_collapsed
 
 TOP1 = 'accuracy/top1'
 #: MMPretrain's SingleLabelMetric(average='macro', prefix='macro') recall:

@@ -2,8 +2,10 @@ from .presets import NO_BIAS_DECAY
 from .sam import frozen_bn_running_stats, sam_perturbations
 from .sam_optim_wrapper import SAMAmpOptimWrapper, SAMOptimWrapper
 from .scheduler import (AutoEpochsLR, AutoEpochsParamScheduler,
-                        ProgressiveResizingLR)
+                        PlateauPolicy, PolicyState, ProgressiveResizingLR,
+                        decide)
 
 __all__ = ['AutoEpochsLR', 'AutoEpochsParamScheduler', 'NO_BIAS_DECAY',
-           'ProgressiveResizingLR', 'SAMAmpOptimWrapper', 'SAMOptimWrapper',
+           'PlateauPolicy', 'PolicyState', 'ProgressiveResizingLR',
+           'SAMAmpOptimWrapper', 'SAMOptimWrapper', 'decide',
            'frozen_bn_running_stats', 'sam_perturbations']

@@ -2,10 +2,12 @@ import math
 
 import pytest
 
-from mmtricks.hooks.plateau_policy import (ANNEAL, DECAY, NONE, STOP,
-                                           PlateauPolicy, PolicyState,
-                                           anneal_length, cosine_anneal,
-                                           decide, is_collapsed, lr_scale_at)
+from mmtricks.optim.scheduler.plateau_policy import (ANNEAL, DECAY, NONE,
+                                                     STOP, PlateauPolicy,
+                                                     PolicyState,
+                                                     anneal_length,
+                                                     cosine_anneal, decide,
+                                                     is_collapsed, lr_scale_at)
 
 POLICY = PlateauPolicy(patience=2, factor=0.1, min_scale=0.01,
                        stop_patience=2, min_delta=0.1, warmup=1,

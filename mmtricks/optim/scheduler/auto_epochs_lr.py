@@ -1,6 +1,6 @@
 """The automatic epoch policy as an MMEngine parameter scheduler.
 
-:func:`~mmtricks.hooks.plateau_policy.decide` (a pure function) decides after
+:func:`~mmtricks.optim.scheduler.plateau_policy.decide` (a pure function) decides after
 each validation; this scheduler owns the LR it implies. It is stepped every
 iteration by MMEngine's ``ParamSchedulerHook`` (``convert_to_iter_based=True``
 in epoch-based runs), so a cosine anneal decided at a validation moves every
@@ -19,8 +19,7 @@ from mmengine.optim import _ParamScheduler
 from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
 from mmpretrain.registry import PARAM_SCHEDULERS
 
-from ...hooks.plateau_policy import (PlateauPolicy, PolicyState, decide,
-                                     lr_scale_at)
+from .plateau_policy import PlateauPolicy, PolicyState, decide, lr_scale_at
 
 INF = int(1e9)
 
@@ -42,7 +41,7 @@ class AutoEpochsParamScheduler(_ParamScheduler):
             ``'accuracy/top1'``.
         patience, factor, min_scale, stop_patience, min_delta, warmup,
         force_decay_at, mode, anneal_ratio, min_anneal: The policy's
-            settings, see :class:`~mmtricks.hooks.plateau_policy.PlateauPolicy`.
+            settings, see :class:`~mmtricks.optim.scheduler.plateau_policy.PlateauPolicy`.
         begin (int): Must be 0: the policy runs from the first step.
         end (int): The budget cap (MMEngine's default: ``max_epochs``, or
             ``max_iters`` in iteration-based runs).

@@ -79,7 +79,8 @@ def test_mmtricks_runs_import_everything_but_deploy():
     from benchmarks.run_cache import module_files
     files = {osp.relpath(f, REPO) for f in module_files(
         osp.join(REPO, 'mmtricks'), ['mmtricks'])}
-    assert {'mmtricks/__init__.py', 'mmtricks/hooks/plateau_policy.py',
+    assert {'mmtricks/__init__.py',
+            'mmtricks/optim/scheduler/plateau_policy.py',
             'mmtricks/models/zero_gamma_init.py',
             'mmtricks/datasets/bundled_dataset.py'} <= files
     assert not any(f.startswith('mmtricks/deploy/') for f in files)
@@ -118,7 +119,7 @@ def test_code_key_changes_with_any_imported_module_only(repo_copy):
         assert key() == before, f'{untouched} retrains every run'
     for imported in ('mmtricks/models/zero_gamma_init.py',
                      'mmtricks/datasets/folder.py',
-                     'mmtricks/hooks/plateau_policy.py'):
+                     'mmtricks/optim/scheduler/plateau_policy.py'):
         append(repo_copy / imported)
         assert key() != before, f'{imported} changed, old runs reused'
         before = key()
