@@ -1,11 +1,11 @@
 # Helpers that moved to mmtricks.optim, still importable from here.
+from ..optim.lr_range import SUGGESTION_RULES, suggest_lr
 from ..optim.scheduler.plateau_policy import PlateauPolicy, PolicyState, decide
 from .auto_epochs_hook import AutoEpochsHook
 from .channels_last_hook import ChannelsLastHook
 from .bn_stats import recompute_bn_statistics
 from .health_check_hook import HealthCheckHook
 from .lr_finder_hook import LRFinderHook
-from .lr_range_test import SUGGESTION_RULES, suggest_lr
 from .mix_off_hook import MixOffHook, current_lr, mix_off_due
 from .num_classes_check_hook import NumClassesCheckHook, num_classes_mismatch
 from .precise_bn_stats_hook import PreciseBNStatsHook

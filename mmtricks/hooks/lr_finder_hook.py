@@ -13,8 +13,8 @@ from mmpretrain.registry import HOOKS
 
 from ..compat.private_mmengine import (accumulative_counts,
                                        unlimited_accumulation_window)
-from .lr_range_test import (SUGGESTION_RULES, centred_smooth, exponential_ramp,
-                            has_diverged, suggest_lr)
+from ..optim.lr_range import (SUGGESTION_RULES, centred_smooth,
+                              exponential_ramp, has_diverged, suggest_lr)
 from .lr_schedule_rescale import (apply_initial_lr, check_rescalable,
                                   lr_schedulers)
 from .training_state import TrainingStateSnapshot
@@ -34,7 +34,7 @@ class LRFinderHook(Hook):
     ``train_step`` (same pipeline, batch augments, optimizer wrapper, AMP and
     gradient accumulation), stopping early when the loss diverges. A rule over
     the ``(lr, loss)`` curve then suggests the LR (see
-    :mod:`mmtricks.hooks.lr_range_test`), which is clipped to ``lr_bounds``.
+    :mod:`mmtricks.optim.lr_range`), which is clipped to ``lr_bounds``.
 
     Afterwards the model, its buffers, the optimizer, the RNG streams and the
     data-loader workers are restored exactly, and the run starts with the new

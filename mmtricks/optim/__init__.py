@@ -1,3 +1,4 @@
+from .lr_range import SUGGESTION_RULES, suggest_lr
 from .presets import NO_BIAS_DECAY
 from .sam import frozen_bn_running_stats, sam_perturbations
 from .sam_optim_wrapper import SAMAmpOptimWrapper, SAMOptimWrapper
@@ -7,5 +8,6 @@ from .scheduler import (AutoEpochsLR, AutoEpochsParamScheduler,
 
 __all__ = ['AutoEpochsLR', 'AutoEpochsParamScheduler', 'NO_BIAS_DECAY',
            'PlateauPolicy', 'PolicyState', 'ProgressiveResizingLR',
-           'SAMAmpOptimWrapper', 'SAMOptimWrapper', 'decide',
-           'frozen_bn_running_stats', 'sam_perturbations']
+           'SAMAmpOptimWrapper', 'SAMOptimWrapper', 'SUGGESTION_RULES',
+           'decide', 'frozen_bn_running_stats', 'sam_perturbations',
+           'suggest_lr']

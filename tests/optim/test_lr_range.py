@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from mmtricks.hooks.lr_range_test import (SUGGESTION_RULES, centred_smooth,
-                                          exponential_ramp, has_diverged,
-                                          suggest_lr)
+from mmtricks.optim.lr_range import (SUGGESTION_RULES, centred_smooth,
+                                     exponential_ramp, has_diverged,
+                                     suggest_lr)
 
 
 def synthetic_curve(num_steps, noise=0.0, seed=0, spike_at=None):
