@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seeds', nargs='+', type=int, default=[0])
     p.set_defaults(main=bag_of_tricks)
 
+    from mmtricks.deploy import add_deploy_arguments
     p = sub.add_parser(
         'deploy', parents=[_common('work_dirs/benchmark_deploy')],
         help='the IR tools/deploy.py writes vs every other CPU path')
@@ -164,17 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='epochs at --train-size')
     p.add_argument('--finetune-epochs', type=int, default=1,
                    help='epochs at --image-size after that')
-    p.add_argument('--parity-images', type=int, default=2000,
-                   help='val and test images checked per split')
     p.add_argument('--checkpoint', nargs=2, action='append',
                    metavar=('CONFIG', 'CKPT'), default=None,
                    help='also deploy and time this config + checkpoint '
                    '(e.g. what mim train wrote); repeatable')
-    p.add_argument('--no-accuracy-control', action='store_false',
-                   dest='accuracy_control',
-                   help='as tools/deploy.py\'s: keep plain INT8 even when it '
-                   'loses more than the tolerance (NNCF\'s accuracy control '
-                   'takes minutes per model on a small CPU)')
+    # As tools/deploy.py's (DeployOptions' defaults and help).
+    add_deploy_arguments(p, ('parity_images', 'accuracy_control'))
     p.add_argument('--note', default='',
                    help='a line about the machine for the report (e.g. '
                    '"CPU shared with other jobs")')
@@ -410,17 +406,17 @@ def bag_of_tricks(args, command: str) -> None:
 
 def deploy(args, command: str) -> None:
     from benchmarks.deploy import parse_checkpoints, run_benchmark
+
+    from mmtricks.deploy import options_from_args
     checkpoints = parse_checkpoints(args.checkpoint)
     with _console(args, None) as console:
-        import mmtricks.deploy  # noqa: F401
         results = run_benchmark(
             args.archs, args.image_size, args.seconds, args.throughput_batch,
             args.out, args.work_dir, command, progress=console.progress,
             rounds=args.rounds, train_size=args.train_size,
             train_epochs=args.train_epochs,
             finetune_epochs=args.finetune_epochs, checkpoints=checkpoints,
-            parity_images=args.parity_images, note=args.note,
-            accuracy_control=args.accuracy_control)
+            options=options_from_args(args), note=args.note)
     for r in results:
         missed = [g['goal'] for g in r['goals'] if not g['met']]
         print(f'{r["label"]}: recommended {r["recommended"]}; goals met '

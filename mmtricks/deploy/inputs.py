@@ -1,4 +1,7 @@
-"""Checks on what ``tools/deploy.py`` is given, before any work is done."""
+"""Checks on what ``tools/deploy.py`` is given, before any work is done:
+the config's test pipeline, the work dir, and the checkpoint (fitted
+strictly to the model)."""
+import hashlib
 import os
 import os.path as osp
 import tempfile
@@ -91,3 +94,29 @@ def check_checkpoint_fits(model: torch.nn.Module, saved: dict,
         + '; '.join(problems[:5])
         + (f' (and {len(problems) - 5} more)' if len(problems) > 5 else '')
         + '.' + hint)
+
+
+def build_checked_model(task_processor, checkpoint: str):
+    """The PyTorch model with the checkpoint's weights, checked strictly.
+
+    MMDeploy loads checkpoints non-strictly: a checkpoint for another number
+    of classes would silently deploy a random head. Check first.
+
+    Returns:
+        (model in eval mode, the loaded checkpoint)
+    """
+    saved = load_state_dict(checkpoint)
+    model = task_processor.build_pytorch_model(None)
+    check_checkpoint_fits(model, saved, checkpoint)
+    model.load_state_dict(checkpoint_state_dict(saved), strict=False)
+    return model.eval(), saved
+
+
+def file_sha256(path: str) -> str:
+    """The file's sha256: the report and every IR name the checkpoint by
+    it."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()

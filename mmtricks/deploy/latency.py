@@ -14,12 +14,14 @@ on -large it made no difference). Inputs are shared, not copied, per call.
 """
 import statistics
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 # Asynchronous requests per OpenVINO stream when measuring throughput.
 REQUESTS_PER_STREAM = 2
+# Rounds the models of benchmark_models take turns in; the median counts.
+TIMING_ROUNDS = 3
 
 
 def time_calls(call: Callable[[], object], seconds: float,
@@ -68,13 +70,6 @@ def onnxruntime_session(onnx_path: str):
     import onnxruntime as ort
     return ort.InferenceSession(onnx_path,
                                 providers=['CPUExecutionProvider'])
-
-
-def onnxruntime_latency(session, shape, seconds: float) -> Dict[str, float]:
-    name = session.get_inputs()[0].name
-    x = random_input(shape)
-    return latency_summary(
-        time_calls(lambda: session.run(None, {name: x}), seconds))
 
 
 def static_input_model(ov_model, shape):
@@ -130,3 +125,50 @@ def openvino_throughput(core, ov_model, shape, seconds: float,
     elapsed = time.perf_counter() - start
     return dict(fps=done * shape[0] / elapsed, requests=int(requests),
                 optimal_requests=int(optimal), batch=int(shape[0]))
+
+
+def benchmark_models(torch_model, ov_models: Dict[str, Tuple[object, Dict]],
+                     shape, seconds: float,
+                     rounds: int = TIMING_ROUNDS) -> Dict[str, Dict]:
+    """PyTorch eager and each ``name: (ov_model, properties)`` on CPU
+    (properties None or without a precision: the one the IR records).
+
+    The models take turns in ``rounds`` rounds of ``seconds / rounds`` each
+    and the median round counts, so that load from other jobs on a shared
+    CPU hits every candidate alike instead of whichever ran during it.
+    """
+    import openvino as ov
+    core = ov.Core()
+    share = seconds / rounds
+    runs = {name: [] for name in ov_models}
+    for _ in range(rounds):
+        for name, (ov_model, properties) in ov_models.items():
+            runs[name].append(dict(
+                latency=openvino_latency(core, ov_model, shape, share,
+                                         properties=properties),
+                throughput=openvino_throughput(core, ov_model, shape, share,
+                                               properties=properties)))
+    results = {}
+    for name, timings in runs.items():
+        latency = dict(
+            timings[-1]['latency'], median_ms=statistics.median(
+                t['latency']['median_ms'] for t in timings),
+            p90_ms=statistics.median(t['latency']['p90_ms']
+                                     for t in timings),
+            runs=sum(t['latency']['runs'] for t in timings),
+            round_medians_ms=[t['latency']['median_ms'] for t in timings])
+        throughput = dict(timings[-1]['throughput'], fps=statistics.median(
+            t['throughput']['fps'] for t in timings),
+            round_fps=[t['throughput']['fps'] for t in timings])
+        results[name] = dict(latency=latency, throughput=throughput)
+    requests = max(r['throughput']['requests'] for r in results.values())
+
+    def tensor_forward(x):
+        return torch_model(x, mode='tensor')
+
+    return dict(
+        pytorch=dict(
+            latency=torch_latency(tensor_forward, shape, seconds),
+            throughput=torch_throughput(tensor_forward, shape, requests,
+                                        seconds)),
+        **results)

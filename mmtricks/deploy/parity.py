@@ -1,5 +1,5 @@
 """Does the deployed model predict what the PyTorch model predicts?"""
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -29,12 +29,18 @@ def parity_report(reference: np.ndarray, candidate: np.ndarray,
     )
 
 
+def top1_drop(report: Dict[str, float]) -> float:
+    """Points of top-1 the candidate loses against PyTorch in a
+    :func:`parity_report` (negative when it gains)."""
+    return report['reference_top1'] - report['candidate_top1']
+
+
 def parity_failures(report: Dict[str, float], max_top1_drop: float,
                     max_disagreement: float,
                     max_score_diff: float) -> List[str]:
     """Every tolerance the report breaks, as readable sentences."""
     failures = []
-    drop = report['reference_top1'] - report['candidate_top1']
+    drop = top1_drop(report)
     if drop > max_top1_drop:
         failures.append(f'top-1 dropped by {drop:.2f} points '
                         f'(tolerance {max_top1_drop})')
@@ -47,3 +53,25 @@ def parity_failures(report: Dict[str, float], max_top1_drop: float,
             f'scores differ by up to {report["max_abs_score_diff"]:.2e} '
             f'(tolerance {max_score_diff:.0e})')
     return failures
+
+
+def predicted_scores(model, batches) -> Tuple[np.ndarray, np.ndarray]:
+    """Scores ``(N, K)`` and labels ``(N, )`` of an MMPretrain model (the
+    PyTorch one, or MMDeploy's backend model of an IR) on ``(inputs,
+    labels)`` batches."""
+    import torch
+    scores, labels = [], []
+    with torch.no_grad():
+        for inputs, batch_labels in batches:
+            samples = model(inputs, mode='predict')
+            scores.append(torch.stack([s.pred_score for s in samples]))
+            labels.append(batch_labels)
+    return torch.cat(scores).numpy(), torch.cat(labels).numpy()
+
+
+def ir_scores(task_processor, xml: str, batches) -> np.ndarray:
+    """Scores of the IR through MMDeploy's own backend model (on the
+    replaced openvino backend, at the precision the IR records): the same
+    parity code for every candidate."""
+    backend_model = task_processor.build_backend_model([xml])
+    return predicted_scores(backend_model, batches)[0]

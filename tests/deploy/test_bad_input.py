@@ -115,27 +115,3 @@ def test_auto_mbv3_config_has_what_deployment_needs():
     from mmtricks.deploy.inputs import inference_pipeline
     pipeline = inference_pipeline(Config.fromfile(AUTO_MBV3))
     assert pipeline[-1]['type'] == 'PackInputs'
-
-
-def test_contradicting_int8_flags_are_refused(tmp_path, capsys):
-    import sys
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    import deploy
-    code = deploy.main([AUTO_MBV3, str(tmp_path / 'missing.pth'),
-                        '--work-dir', str(tmp_path / 'out'), '--int8',
-                        '--no-int8'])
-    assert code == 2
-    assert 'contradict' in capsys.readouterr().err
-
-
-def test_old_int8_flag_is_accepted_with_a_note(untrained, tmp_path, capsys):
-    import sys
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    import deploy
-    config, _ = untrained
-    code = deploy.main([config, str(tmp_path / 'missing.pth'),
-                        '--work-dir', str(tmp_path / 'out'), '--int8'])
-    assert code == 2  # the missing checkpoint, not the flag
-    captured = capsys.readouterr()
-    assert '--int8 is no longer needed' in captured.out
-    assert 'does not exist' in captured.err

@@ -15,9 +15,9 @@ import torch
 from conftest import AUTO_MBV3, REPO, fast_config
 from mmtricks.deploy import (DeployInputError, DeployOptions,
                              OpenVINOClassifier, deploy_checkpoint)
-from mmtricks.deploy.deploy_checkpoint import (INT8_FILE, file_sha256,
-                                               prepare_configs,
-                                               stale_candidates)
+from mmtricks.deploy.export import INT8_FILE, stale_candidates
+from mmtricks.deploy.inputs import file_sha256
+from mmtricks.deploy.prepare import prepare_configs
 from mmtricks.deploy.model_info import checkpoint_of
 
 DEPLOY_CFG = osp.join(REPO, 'configs', 'deploy',

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import REPO, fast_config, train
 from mmtricks.deploy import OpenVINOClassifier, read_model_info
-from mmtricks.deploy.deploy_checkpoint import (FP32_FILE, INT8_FILE,
-                                               candidates_of)
+from mmtricks.deploy.export import FP32_FILE, INT8_FILE
+from mmtricks.deploy.report import candidates_of
 from mmtricks.deploy.model_info import recorded_precision
 from mmtricks.deploy.precision import (RUNTIME_PRECISION, bf16_supported,
                                        choose_precision)
@@ -121,7 +121,7 @@ def test_classifier_entry_matches_the_training_pipeline(deployed, trained,
     predictions = classifier.classify(str(folder))
     assert len(predictions) == 20
 
-    from mmtricks.deploy.deploy_checkpoint import preprocessed_batches
+    from mmtricks.deploy.samples import preprocessed_batches
     from mmpretrain.models import ClsDataPreprocessor
     pre = ClsDataPreprocessor(**{k: v for k, v in cfg.data_preprocessor.items()
                                  if k != 'type'})
@@ -179,7 +179,7 @@ def test_forced_precision_and_test_split(trained, tmp_path, capsys,
 
     import deploy  # tools/deploy.py
     from mmengine.config import Config
-    module = importlib.import_module('mmtricks.deploy.deploy_checkpoint')
+    module = importlib.import_module('mmtricks.deploy.options')
     monkeypatch.setattr(module, 'bf16_supported', lambda core: True)
     config, checkpoint = trained
     cfg = Config.fromfile(config)
@@ -222,8 +222,7 @@ def test_int8_that_loses_accuracy_is_retried_with_accuracy_control(
 
     import deploy  # tools/deploy.py
 
-    # (the package's deploy_checkpoint attribute is the function)
-    module = importlib.import_module('mmtricks.deploy.deploy_checkpoint')
+    module = importlib.import_module('mmtricks.deploy.quantize')
     real = module.quantize_int8
 
     def blank_calibration(model, calibration, log):

@@ -6,15 +6,14 @@ import openvino as ov
 import pytest
 from mmengine.config import Config
 
-from mmtricks.deploy.deploy_checkpoint import (DeployOptions,
-                                               available_candidates,
-                                               resolve_report_split)
 from mmtricks.deploy.inputs import DeployInputError
+from mmtricks.deploy.options import DeployOptions, available_candidates
 from mmtricks.deploy.model_info import (build_model_info, recorded_precision,
                                         warn_if_precision_differs,
                                         write_model_info)
 from mmtricks.deploy.precision import (Candidate, bf16_supported,
                                        choose_precision)
+from mmtricks.deploy.samples import resolve_report_split
 
 # The EfficientNet-Lite0 on ELPV (PyTorch top-1 87.43).
 ELPV = [Candidate('fp32', 0.0, 0.0, 1.41, 972),

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmtricks.deploy.deploy_checkpoint import (
+from mmtricks.deploy.quantize import (
     count_fake_quantize, quantize_int8, quantize_int8_with_accuracy_control,
     top1_validation_fn)
 
@@ -78,3 +78,4 @@ def test_accuracy_control_rounds_are_bounded(monkeypatch):
     with pytest.raises(ValueError, match='at least 1'):
         quantize_int8_with_accuracy_control('model', calibration,
                                             validation, 1.0, max_iterations=0)
+

@@ -29,7 +29,7 @@ model at least x1.4 the FP32 IR at no more than 1 point of top-1 lost, and
 OpenVINO (the recommended model) at least x1.3 ONNX Runtime and x5 PyTorch,
 at batch 1 and at the best throughput setting.
 """
-import copy
+import dataclasses
 import os
 import shutil
 import os.path as osp
@@ -83,16 +83,6 @@ def model_config(arch: str, image_size: int, work_dir: str):
         cfg[name].num_workers = 0
         cfg[name].persistent_workers = False
     return cfg
-
-
-def initialised_checkpoint(cfg, path: str, seed: int = 0) -> str:
-    """Initialised (not trained) weights: speed does not depend on them."""
-    from mmpretrain.registry import MODELS
-    torch.manual_seed(seed)
-    model = MODELS.build(copy.deepcopy(cfg.model))
-    model.init_weights()
-    _save_weights(model, path)
-    return path
 
 
 def _save_weights(model, path: str) -> None:
@@ -329,12 +319,12 @@ def time_rows(rows: Dict[str, Dict[str, Callable[[], Dict]]], rounds: int
 def accuracy_of(report: Dict) -> Dict:
     """Top-1 and flipped decisions of each checked IR against PyTorch, on
     the split the deployment reports (test when the config has one)."""
+    from mmtricks.deploy.parity import top1_drop
     split = report['report_split']
     parity = report['reported_parity'] if split != report['choice_split'] \
         else report['parity']
     first = next(iter(parity.values()))
-    rows = {name: dict(top1=p['candidate_top1'],
-                       top1_drop=p['reference_top1'] - p['candidate_top1'],
+    rows = {name: dict(top1=p['candidate_top1'], top1_drop=top1_drop(p),
                        flipped=p['top1_disagreement'])
             for name, p in parity.items()}
     return dict(split=split, images=report.get('report_images',
@@ -388,24 +378,22 @@ def goal_checks(speedups: Dict[str, Dict[str, float]], top1_drop: float,
 
 def measure_deployment(label: str, config: str, checkpoint: str,
                        folder: str, seconds: float, rounds: int,
-                       throughput_batch: int, parity_images: int,
-                       progress: Callable[[str], None],
-                       accuracy_control: bool = True) -> Dict:
-    """Deploy ``checkpoint`` with ``tools/deploy.py``'s code, then time the
+                       throughput_batch: int, options,
+                       progress: Callable[[str], None]) -> Dict:
+    """Deploy ``checkpoint`` with ``tools/deploy.py``'s code (and
+    ``options``, a :class:`~mmtricks.deploy.DeployOptions`), then time the
     recommended IR against the FP32 IR, ONNX Runtime and PyTorch."""
     import openvino as ov
     from mmdeploy.apis import build_task_processor
 
-    from mmtricks.deploy import DeployOptions, deploy_checkpoint
-    from mmtricks.deploy.deploy_checkpoint import (build_checked_model,
-                                                   prepare_configs)
+    from mmtricks.deploy import deploy_checkpoint
+    from mmtricks.deploy.inputs import build_checked_model
+    from mmtricks.deploy.prepare import prepare_configs
 
     progress(f'{label}: tools/deploy.py (candidates, parity, rule) ...')
     report = deploy_checkpoint(
         config, checkpoint, osp.join(folder, 'deployed'), DEPLOY_CFG,
-        DeployOptions(benchmark_seconds=seconds * 3,
-                      parity_images=parity_images,
-                      accuracy_control=accuracy_control),
+        dataclasses.replace(options, benchmark_seconds=seconds * 3),
         log=lambda m: None)
     files = report['files']
     shape = tuple(report['input_shape'])
@@ -576,8 +564,13 @@ def run_benchmark(archs, image_size: int, seconds: float,
                   rounds: int = 3, train_size: int = 32,
                   train_epochs: int = 6, finetune_epochs: int = 1,
                   checkpoints: Sequence[Tuple[str, str]] = (),
-                  parity_images: int = 2000, note: str = '',
-                  accuracy_control: bool = True) -> List[Dict]:
+                  options=None, note: str = '') -> List[Dict]:
+    """Train, deploy and time each of ``archs``, then deploy and time each
+    of ``checkpoints``, deploying with ``options`` (a
+    :class:`~mmtricks.deploy.DeployOptions`; its ``benchmark_seconds`` is
+    set from ``seconds``); write the report."""
+    from mmtricks.deploy import DeployOptions
+    options = options or DeployOptions()
     results = []
     for arch in archs:
         start = time.perf_counter()
@@ -590,8 +583,7 @@ def run_benchmark(archs, image_size: int, seconds: float,
             folder, progress)
         result = measure_deployment(
             f'MobileNetV3-{arch} (digits)', config, checkpoint, folder,
-            seconds, rounds, throughput_batch, parity_images, progress,
-            accuracy_control)
+            seconds, rounds, throughput_batch, options, progress)
         result.update(training=training,
                       seconds=time.perf_counter() - start)
         results.append(result)
@@ -601,11 +593,12 @@ def run_benchmark(archs, image_size: int, seconds: float,
         result = measure_deployment(
             f'{label} ({osp.basename(checkpoint)})', config, checkpoint,
             osp.join(work_dir, f'checkpoint_{i}_{label}'), seconds, rounds,
-            throughput_batch, parity_images, progress, accuracy_control)
+            throughput_batch, options, progress)
         result['seconds'] = time.perf_counter() - start
         results.append(result)
     payload = dict(command=command, machine=inference_machine_description(),
-                   note=note, goals=GOALS, accuracy_control=accuracy_control,
+                   note=note, goals=GOALS,
+                   accuracy_control=options.accuracy_control,
                    results=results)
     write_report(out_dir, NAME, payload, render)
     return results
