@@ -143,6 +143,20 @@ def test_every_torch_load_passes_weights_only_true():
         'mmtricks.compat.checkpoint_loading.load_checkpoint_file).')
 
 
+def test_mmtricks_calls_torch_load_only_in_the_one_loader():
+    """Every checkpoint mmtricks reads goes through
+    ``checkpoint_loading.load_checkpoint_file`` (its allow-list, its
+    errors naming the file and the fix), never a ``torch.load`` of its own.
+    """
+    _, torch_loads = find_loads()
+    elsewhere = [where for where, _ in torch_loads
+                 if where.startswith('mmtricks/') and where !=
+                 'mmtricks/compat/checkpoint_loading.py:load_checkpoint_file']
+    assert not elsewhere, (
+        f'torch.load in {elsewhere}: call mmtricks.compat.'
+        'checkpoint_loading.load_checkpoint_file instead.')
+
+
 def test_the_scan_sees_a_new_load():
     """The guard itself can fail: a pickle.load in new code is found."""
     finder = LoadFinder()

@@ -1,6 +1,6 @@
 """Checks on what ``tools/deploy.py`` is given, before any work is done:
-the config's test pipeline, the work dir, and the checkpoint (fitted
-strictly to the model)."""
+the config's test pipeline, the work dir, and the checkpoint (read by the
+one loader, fitted strictly to the model)."""
 import hashlib
 import os
 import os.path as osp
@@ -8,6 +8,8 @@ import tempfile
 from typing import List
 
 import torch
+
+from ..compat.checkpoint_loading import load_checkpoint_file
 
 
 class DeployInputError(ValueError):
@@ -42,18 +44,17 @@ def check_work_dir(work_dir: str) -> None:
 
 
 def load_state_dict(checkpoint: str) -> dict:
+    """The checkpoint file, read by the one loader
+    (:func:`~mmtricks.compat.checkpoint_loading.load_checkpoint_file`:
+    ``weights_only=True`` and the allow-list)."""
     if not osp.isfile(checkpoint):
         raise DeployInputError(
             f'Checkpoint {checkpoint!r} does not exist. Pass the .pth that '
             'training wrote (e.g. work_dirs/auto_mbv3/best_auto_epochs.pth).')
     try:
-        # mmtricks.compat allow-lists what MMEngine checkpoints hold.
-        saved = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    except Exception as error:
-        raise DeployInputError(
-            f'Cannot load checkpoint {checkpoint!r} with weights_only=True: '
-            f'{error}') from error
-    return saved
+        return load_checkpoint_file(checkpoint)
+    except Exception as error:  # refused pickle, damaged file: it says why
+        raise DeployInputError(str(error)) from error
 
 
 def checkpoint_state_dict(saved: dict) -> dict:
