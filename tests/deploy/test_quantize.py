@@ -1,4 +1,5 @@
-"""INT8 that keeps accuracy: NNCF accuracy control where plain PTQ loses."""
+"""The INT8 candidate: NNCF post-training quantization (retried without bias
+correction only where that crashes) and accuracy control where it loses."""
 import numpy as np
 import openvino as ov
 import pytest
@@ -79,3 +80,53 @@ def test_accuracy_control_rounds_are_bounded(monkeypatch):
         quantize_int8_with_accuracy_control('model', calibration,
                                             validation, 1.0, max_iterations=0)
 
+
+def _spy_quantize(monkeypatch, first_error):
+    """nncf.quantize raising ``first_error`` on its first call, returning
+    'quantized' on the next; the calls' advanced parameters are listed."""
+    import nncf
+    calls = []
+
+    def quantize(model, dataset, subset_size, advanced_parameters=None):
+        calls.append(advanced_parameters)
+        if len(calls) == 1:
+            raise first_error()
+        return 'quantized'
+
+    monkeypatch.setattr(nncf, 'quantize', quantize)
+    return calls
+
+
+def test_only_the_bias_correction_crash_is_retried(monkeypatch):
+    """NNCF's bias correction crash (the reshape ValueError raised while it
+    writes a bias) is retried without bias correction; a bug of any other
+    kind is raised, not retried."""
+    def _apply_bias_correction_transformations():
+        raise ValueError('cannot reshape array of size 16 into shape '
+                         '(1,1,1,1)')
+
+    calls = _spy_quantize(monkeypatch,
+                          _apply_bias_correction_transformations)
+    said = []
+    model, mode, params = quantize_int8('model', [torch.zeros(1, 3, 4, 4)],
+                                        said.append)
+    assert (model, mode) == ('quantized', 'bias correction disabled')
+    assert calls[1] is params and params.disable_bias_correction
+    assert 'bias correction' in said[0]
+
+    def a_bug():
+        raise TypeError("unsupported operand type(s) for +: 'int' and "
+                        "'str'")
+
+    calls = _spy_quantize(monkeypatch, a_bug)
+    with pytest.raises(TypeError, match='unsupported operand'):
+        quantize_int8('model', [torch.zeros(1, 3, 4, 4)], said.append)
+    assert len(calls) == 1
+
+    def another_reshape():  # the same message outside bias correction
+        raise ValueError('cannot reshape array of size 3 into shape (2,)')
+
+    calls = _spy_quantize(monkeypatch, another_reshape)
+    with pytest.raises(ValueError, match='size 3'):
+        quantize_int8('model', [torch.zeros(1, 3, 4, 4)], said.append)
+    assert len(calls) == 1
