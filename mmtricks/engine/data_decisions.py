@@ -12,6 +12,11 @@ import numpy as np
 
 from ..datasets.facts import median_side
 
+
+class RecipeConfigError(ValueError):
+    """Settings of a recipe config that contradict each other or the data."""
+
+
 #: MobileNetV3 and EfficientNet-Lite downsample by 32: below 32 px the last
 #: feature map is smaller than one pixel.
 MIN_IMAGE_SIZE = 32
@@ -109,8 +114,9 @@ def choose_batch_size(train_images: int,
         ``(batch size, reason)``.
     """
     if train_images < 2:
-        raise ValueError(f'A training split of {train_images} image(s) '
-                         'cannot train a classifier.')
+        raise RecipeConfigError(
+            f'A training split of {train_images} image(s) cannot train a '
+            'classifier.')
     batch = max_batch_size
     while batch > MIN_BATCH_SIZE and \
             train_images // batch < MIN_STEPS_PER_EPOCH:
@@ -135,10 +141,11 @@ def check_batch_size(batch_size: int, train_images: int) -> None:
     can fill at least once."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or \
             batch_size < 1:
-        raise ValueError(f"batch_size must be 'auto' or a positive integer, "
-                         f'got {batch_size!r}.')
+        raise RecipeConfigError(
+            f"batch_size must be 'auto' or a positive integer, got "
+            f'{batch_size!r}.')
     if batch_size > train_images:
-        raise ValueError(
+        raise RecipeConfigError(
             f'batch_size={batch_size} but the training split has '
             f'{train_images} images, so no full batch: set batch_size to at '
             f"most {train_images}, or batch_size='auto'.")
@@ -203,7 +210,7 @@ def choose_monitor(imbalanced: bool, ratio: float,
                       f'(minority/majority {ratio:.2f} >= '
                       f'{IMBALANCE_RATIO:g}).')
     if not macro_f1_available:
-        raise ValueError(
+        raise RecipeConfigError(
             f'The training classes are imbalanced (minority/majority '
             f'{ratio:.2f}), so the recipe monitors {MACRO_F1!r}, but the '
             "val_evaluator does not report it: add dict(type='Single"
@@ -224,7 +231,7 @@ def check_num_classes(num_classes: Optional[int],
     if int(num_classes) != len(classes):
         listed = ', '.join(list(classes)[:MAX_CLASSES_LISTED])
         more = ', ...' if len(classes) > MAX_CLASSES_LISTED else ''
-        raise ValueError(
+        raise RecipeConfigError(
             f'num_classes={num_classes} but {source} has {len(classes)} '
             f'classes ({listed}{more}). Remove num_classes (the recipe reads '
             f'it from the data) or set it to {len(classes)}.')

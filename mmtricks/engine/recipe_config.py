@@ -33,9 +33,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..datasets.facts import SplitFacts, training_split_facts, \
     unwrap_dataset_cfg
 from .data_decisions import (DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_IMAGE_SIZE,
-                             MACRO_F1, TOP1, check_batch_size,
-                             check_num_classes, choose_batch_size,
-                             choose_image_size, choose_monitor, class_balance)
+                             MACRO_F1, TOP1, RecipeConfigError,
+                             check_batch_size, check_num_classes,
+                             choose_batch_size, choose_image_size,
+                             choose_monitor, class_balance)
 
 AUTO = 'auto'
 SIZE_TOKEN = 'image_size'
@@ -46,10 +47,6 @@ SIZE_KEYS = ('scale', 'crop_size', 'padding')
 #: Where a checkpoint keeps the decisions it was trained under.
 META_KEY = 'data_decisions'
 _SIZE_PLACEHOLDER = re.compile(r'^image_size(?:/(\d+))?$')
-
-
-class RecipeConfigError(ValueError):
-    """Settings of a recipe config that contradict each other or the data."""
 
 
 @dataclass

@@ -115,3 +115,19 @@ def test_auto_mbv3_config_has_what_deployment_needs():
     from mmtricks.deploy.inputs import inference_pipeline
     pipeline = inference_pipeline(Config.fromfile(AUTO_MBV3))
     assert pipeline[-1]['type'] == 'PackInputs'
+
+
+def test_num_classes_that_contradict_the_data_is_one_line(untrained,
+                                                          tmp_path, capsys):
+    """A num_classes the data contradicts ends tools/deploy.py with the
+    recipe's one-line error, not a traceback."""
+    import sys
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import deploy
+    _, checkpoint = untrained
+    code = deploy.main([AUTO_MBV3, checkpoint, '--work-dir',
+                        str(tmp_path / 'out'), '--cfg-options',
+                        'num_classes=5'])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert 'num_classes=5 but' in error and 'has 10 classes' in error
