@@ -15,8 +15,9 @@ from ..compat.private_mmengine import (accumulative_counts,
                                        unlimited_accumulation_window)
 from ..optim.lr_range import (SUGGESTION_RULES, centred_smooth,
                               exponential_ramp, has_diverged, suggest_lr)
-from .lr_schedule_rescale import (apply_initial_lr, check_rescalable,
-                                  lr_schedulers)
+from ..optim.scheduler.lr_schedule_rescale import (apply_initial_lr,
+                                                   check_rescalable,
+                                                   lr_schedulers)
 from .training_state import TrainingStateSnapshot
 
 
