@@ -233,24 +233,3 @@ def apply_cpu_settings(cfg, environ=None, cpus: Optional[int] = None,
         line += f'; kept as configured: {", ".join(kept)}'
     return [line]
 
-
-def cpu_flags() -> set:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is
-    none, e.g. macOS)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('flags'):
-                    return set(line.split(':', 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def bf16_fast(flags: Optional[set] = None) -> bool:
-    """Whether the CPU computes BF16 natively (AVX512-BF16 or AMX-BF16).
-    Without either, torch emulates BF16 in FP32 and autocast only costs.
-    Even with AMX it did not pay for these small models (the issue's probe:
-    129 ms vs 105 ms eager at 32 px), so mmtricks does not turn it on."""
-    flags = cpu_flags() if flags is None else flags
-    return bool({'avx512_bf16', 'amx_bf16'} & flags)

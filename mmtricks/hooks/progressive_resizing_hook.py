@@ -16,6 +16,9 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import HOOKS
 
 from ..compat.private_torch import restart_persistent_workers
+from ..optim.scheduler import ProgressiveResizingLR
+from ..optim.scheduler.resizing_stages import (check_stages, stage_index,
+                                               switch_epochs)
 
 #: Size arguments of the resize/crop transforms this hook rescales.
 SIZE_KEYS = {
@@ -27,7 +30,6 @@ SIZE_KEYS = {
     'CenterCrop': ('crop_size', ),
     'EfficientNetCenterCrop': ('crop_size', ),
 }
-STAGE_KEYS = {'until', 'scale'}
 
 
 def transform_name(transform_cfg: dict) -> str:
@@ -70,57 +72,6 @@ def scale_pipeline(pipeline: Sequence[dict], scale: float) -> List[dict]:
     return scaled
 
 
-def check_stages(stages: Sequence[dict]) -> List[dict]:
-    """Validated copy of ``stages``: ``until`` increasing in (0, 1),
-    ``scale`` in (0, 1]."""
-    if not stages:
-        raise ValueError('ProgressiveResizingHook needs at least one stage, '
-                         'e.g. stages=[dict(until=0.5, scale=0.5)].')
-    checked, previous = [], 0.0
-    for stage in stages:
-        if not isinstance(stage, dict) or set(stage) != STAGE_KEYS:
-            raise ValueError(
-                f'Each progressive-resizing stage is dict(until=..., '
-                f'scale=...), got {stage!r}.')
-        until, scale = stage['until'], stage['scale']
-        if not previous < until < 1:
-            raise ValueError(
-                f'Stage `until` values must increase strictly within (0, 1) '
-                f'(fractions of max_epochs; full resolution follows the '
-                f'last), got {until} after {previous}.')
-        if not 0 < scale <= 1:
-            raise ValueError(
-                f'Stage `scale` must be in (0, 1] (a fraction of the full '
-                f'image size), got {scale}.')
-        checked.append(dict(until=float(until), scale=float(scale)))
-        previous = until
-    return checked
-
-
-def switch_epochs(stages: Sequence[dict], max_epochs: int) -> List[int]:
-    """First epoch (0-based) after each stage: ``round(until * max_epochs)``.
-
-    Raises:
-        ValueError: when ``max_epochs`` is too small to give every stage,
-            and the full-resolution stage, at least one epoch.
-    """
-    ends = [int(round(stage['until'] * max_epochs)) for stage in stages]
-    bounds = [0] + ends + [max_epochs]
-    if any(b <= a for a, b in zip(bounds, bounds[1:])):
-        raise ValueError(
-            f'With max_epochs={max_epochs} the progressive-resizing stages '
-            f'{list(stages)} end at epochs {ends}: every stage and the final '
-            'full-resolution stage need at least one epoch. Use fewer stages '
-            'or more epochs.')
-    return ends
-
-
-def stage_index(epoch: int, ends: Sequence[int]) -> int:
-    """Index of the stage that trains epoch ``epoch`` (``len(ends)`` = full
-    resolution)."""
-    return next((i for i, end in enumerate(ends) if epoch < end), len(ends))
-
-
 @HOOKS.register_module()
 class ProgressiveResizingHook(Hook):
     """Low-resolution epochs first, then full resolution.
@@ -156,8 +107,6 @@ class ProgressiveResizingHook(Hook):
             ``until`` increasing in (0, 1), ``scale`` in (0, 1]. Full size
             follows the last stage. Defaults to
             ``[dict(until=0.5, scale=0.5)]``.
-        lr_mult (None): Moved to the ``ProgressiveResizingLR`` scheduler;
-            any other value is refused with that advice.
         pipeline (list[dict], optional): Full-resolution train pipeline to
             rescale. Defaults to the config's
             ``train_dataloader.dataset.pipeline``.
@@ -167,16 +116,9 @@ class ProgressiveResizingHook(Hook):
 
     def __init__(self,
                  stages: Optional[Sequence[dict]] = None,
-                 lr_mult: Optional[float] = None,
                  pipeline: Optional[Sequence[dict]] = None):
         self.stages = check_stages(
             stages if stages is not None else [dict(until=0.5, scale=0.5)])
-        if lr_mult is not None:
-            raise ValueError(
-                'ProgressiveResizingHook no longer changes the LR: remove '
-                f'lr_mult={lr_mult!r} from the hook and add dict(type='
-                f"'ProgressiveResizingLR', stages={self.stages}, lr_mult="
-                f'{lr_mult!r}) to param_scheduler.')
         self.stage_pipelines = None
         if pipeline is not None:
             self.stage_pipelines = [scale_pipeline(pipeline, s['scale'])
@@ -238,7 +180,6 @@ class ProgressiveResizingHook(Hook):
     # helpers --------------------------------------------------------------
 
     def _check_lr_schedulers(self, runner) -> None:
-        from ..optim.scheduler import ProgressiveResizingLR
         schedulers = runner.param_schedulers or []
         if isinstance(schedulers, dict):
             schedulers = [s for group in schedulers.values() for s in group]

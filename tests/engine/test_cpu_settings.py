@@ -146,9 +146,3 @@ def test_auto_config_loads_with_auto_workers():
                          'test_dataloader'))
     assert lines[0].startswith('CPU settings:')
 
-
-def test_bf16_needs_native_support():
-    from mmtricks.engine.cpu_settings import bf16_fast
-    assert not bf16_fast({'avx2', 'fma'})
-    assert bf16_fast({'avx512f', 'avx512_bf16'})
-    assert bf16_fast({'amx_bf16'})

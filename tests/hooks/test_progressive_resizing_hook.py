@@ -4,9 +4,6 @@ from mmengine.hooks import Hook
 
 from mmtricks.engine import build_runner
 from mmtricks.hooks import ProgressiveResizingHook, scale_pipeline
-from mmtricks.hooks.progressive_resizing_hook import (check_stages,
-                                                      stage_index,
-                                                      switch_epochs)
 
 PIPELINE = [
     dict(type='LoadImageIfPath'),
@@ -58,9 +55,6 @@ def test_invalid_lr_mult_is_refused():
         torch.nn.Linear(1, 1).parameters(), lr=0.1))
     with pytest.raises(ValueError, match='lr_mult'):
         ProgressiveResizingLR(wrapper, lr_mult=0, end=4)
-    # The hook no longer changes the LR, and says where that moved.
-    with pytest.raises(ValueError, match='ProgressiveResizingLR'):
-        ProgressiveResizingHook(lr_mult=0.5)
 
 
 def test_scheduler_and_hook_with_other_stages_are_refused(make_fast_config,
@@ -69,17 +63,6 @@ def test_scheduler_and_hook_with_other_stages_are_refused(make_fast_config,
     cfg.param_scheduler[0].stages = [dict(until=0.5, scale=0.5)]
     with pytest.raises(ValueError, match='same `stages`'):
         build_runner(cfg).train()
-
-
-def test_stage_epochs_follow_fractions_of_max_epochs():
-    stages = check_stages([dict(until=0.25, scale=0.5),
-                           dict(until=0.5, scale=0.75)])
-    ends = switch_epochs(stages, 8)
-    assert ends == [2, 4]
-    assert [stage_index(e, ends) for e in range(8)] == [0, 0, 1, 1, 2, 2, 2,
-                                                        2]
-    with pytest.raises(ValueError, match='at least one epoch'):
-        switch_epochs(stages, 2)
 
 
 class InputRecorder(Hook):

@@ -22,9 +22,6 @@ def shipped_config(*parts: str) -> str:
     return config_path('/'.join(parts))
 
 
-#: The name this had when the configs were looked up beside tools/.
-repo_config = shipped_config
-
 _SHIPPED = dict(AUTO_MBV3='auto_mbv3.py',
                 AUTO_EFFNET_LITE0='auto_effnet_lite0.py')
 

@@ -4,7 +4,7 @@ import os
 import os.path as osp
 from typing import Dict, Optional, Tuple
 
-from . import repo_config
+from . import shipped_config
 from .run_cache import RunCache, file_digest, module_files, run_key
 from .train import train_once
 
@@ -110,7 +110,7 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
     from mmengine.config import Config
 
     fields, num_classes = dataset_fields(dataset)
-    cfg = Config.fromfile(path or repo_config('auto_mbv3.py'))
+    cfg = Config.fromfile(path or shipped_config('auto_mbv3.py'))
     cfg.work_dir = work_dir
     cfg.model.backbone.init_cfg = offline_init_cfg(
         cfg.model.backbone.get('init_cfg'))

@@ -17,7 +17,7 @@ import statistics
 import time
 from typing import Dict, List, Optional
 
-from . import repo_config
+from . import shipped_config
 from .report import write_report
 from .runs import bundled_config, machine_description
 
@@ -304,17 +304,17 @@ def run_benchmark(out: str, work_dir: str, command: str, iters: int = 12,
              'new_defaults']
     cases = [
         # (config, dataset, image size, variants, iterations)
-        (repo_config('auto_mbv3.py'), 'digits', 32,
+        (shipped_config('auto_mbv3.py'), 'digits', 32,
          rows4, iters),
-        (repo_config('auto_mbv3.py'), 'elpv_poly', 128, rows4,
+        (shipped_config('auto_mbv3.py'), 'elpv_poly', 128, rows4,
          max(4, iters // 2)),
-        (repo_config('auto_effnet_lite0.py'), 'digits', 32,
+        (shipped_config('auto_effnet_lite0.py'), 'digits', 32,
          ['today', 'cpu_settings', 'new_defaults'], max(4, iters // 2)),
-        (repo_config('auto_effnet_lite0.py'), 'elpv_poly', 128,
+        (shipped_config('auto_effnet_lite0.py'), 'elpv_poly', 128,
          ['today', 'cpu_settings', 'new_defaults'], max(3, iters // 4)),
     ]
     folder = export_folder('elpv_poly', osp.join(work_dir, 'elpv_folder'))
-    cases.append((repo_config('auto_mbv3.py'), folder, 128,
+    cases.append((shipped_config('auto_mbv3.py'), folder, 128,
                   ['today', 'cache', 'new_defaults'], max(4, iters // 2)))
     if quick:
         cases = [cases[0]]
@@ -339,7 +339,7 @@ def run_benchmark(out: str, work_dir: str, command: str, iters: int = 12,
             profiles.append(dict(
                 dataset=dataset, image_size=size,
                 settings='new_defaults' if new else 'today',
-                **profile_epoch(repo_config('auto_mbv3.py'), dataset, size,
+                **profile_epoch(shipped_config('auto_mbv3.py'), dataset, size,
                                 osp.join(work_dir, f'profile_{dataset}_'
                                          f'{int(new)}'), new, load)))
     payload = dict(command=command, machine=machine_description(),

@@ -2,7 +2,7 @@
 import pytest
 
 import benchmark
-from benchmarks import repo_config
+from benchmarks import shipped_config
 from benchmarks.speed import (VARIANTS, cpu_peak_gflops, flop_share,
                               render, variant_config)
 
@@ -14,9 +14,9 @@ def test_front_parses_speed():
 
 
 def test_today_restores_the_old_settings_and_new_asks_for_auto(tmp_path):
-    today = variant_config(repo_config('auto_mbv3.py'), 'digits', 128,
+    today = variant_config(shipped_config('auto_mbv3.py'), 'digits', 128,
                            VARIANTS['today'], str(tmp_path))
-    new = variant_config(repo_config('auto_mbv3.py'), 'digits', 128,
+    new = variant_config(shipped_config('auto_mbv3.py'), 'digits', 128,
                          VARIANTS['new_defaults'], str(tmp_path))
     loader = today.train_dataloader
     assert (loader.num_workers, loader.persistent_workers) == (2, True)
