@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 from mmengine.optim import _ParamScheduler
 from mmpretrain.registry import PARAM_SCHEDULERS
 
-from ...hooks.progressive_resizing_hook import check_stages, switch_epochs
+from .resizing_stages import check_stages, switch_epochs
 
 
 @PARAM_SCHEDULERS.register_module()
