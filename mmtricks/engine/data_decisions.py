@@ -8,8 +8,8 @@ re-derived, or read back from the checkpoint it was stored in.
 """
 from typing import Optional, Sequence, Tuple
 
-import numpy as np
-
+from ..datasets.class_balance import (IMBALANCE_RATIO, MAX_CLASSES_LISTED,
+                                      class_balance)
 from ..datasets.facts import median_side
 
 
@@ -27,15 +27,6 @@ SIZE_STEP = 32
 #: with the side squared: 128 px costs 16x 32 px (MobileNetV3-small, batch
 #: 64, 2 cores: about 0.4 s an iteration at 128 px against 0.1 s at 32 px).
 DEFAULT_MAX_IMAGE_SIZE = 128
-
-# Below this minority/majority ratio top-1 stops telling a useful model from
-# a trivial one; a class with under half the images of another also gets
-# under half its weight in the loss. Above it (digits, mnist: 0.9;
-# lfw_faces: 1.0) top-1 stays a fair summary.
-IMBALANCE_RATIO = 0.5
-# Classes listed one by one in the log line up to this many; above it only
-# the smallest and the largest (the line stays one line).
-MAX_CLASSES_LISTED = 10
 
 #: The automatic batch on a split large enough for it (the recipe's
 #: measured default on the bundled sets).
@@ -149,45 +140,6 @@ def check_batch_size(batch_size: int, train_images: int) -> None:
             f'batch_size={batch_size} but the training split has '
             f'{train_images} images, so no full batch: set batch_size to at '
             f"most {train_images}, or batch_size='auto'.")
-
-
-def class_balance(counts: Sequence[int], classes: Sequence[str],
-                  ratio_threshold: float = IMBALANCE_RATIO
-                  ) -> Tuple[bool, float, str]:
-    """Whether training data is imbalanced, its minority/majority ratio and
-    a one-line report with the reason.
-
-    Args:
-        counts (sequence of int): Images per class.
-        classes (sequence of str): Class names, indexed like ``counts``.
-        ratio_threshold (float): Imbalanced below this minority/majority
-            ratio. Defaults to :data:`IMBALANCE_RATIO`.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    smallest, largest = int(counts.argmin()), int(counts.argmax())
-    ratio = float(counts[smallest] / counts[largest]) if counts[largest] \
-        else 1.0
-    imbalanced = ratio < ratio_threshold
-    if len(counts) <= MAX_CLASSES_LISTED:
-        listed = ', '.join(f'{name} {int(n)}'
-                           for name, n in zip(classes, counts))
-    else:
-        listed = (f'{len(counts)} classes, smallest {classes[smallest]} '
-                  f'{int(counts[smallest])}, largest {classes[largest]} '
-                  f'{int(counts[largest])}')
-    head = f'Training split: {int(counts.sum())} images ({listed}): '
-    if imbalanced:
-        share = counts[largest] / counts.sum()
-        reason = (
-            f'imbalanced (minority/majority {ratio:.2f} < '
-            f'{ratio_threshold:g}): always answering {classes[largest]!r} '
-            f'would score {100 * share:.1f}% top-1, so read macro-F1 and '
-            f'the per-class recall (of {classes[smallest]!r} above all), '
-            'not top-1 alone.')
-    else:
-        reason = (f'balanced enough for top-1 (minority/majority '
-                  f'{ratio:.2f} >= {ratio_threshold:g}).')
-    return imbalanced, ratio, head + reason
 
 
 def choose_monitor(imbalanced: bool, ratio: float,

@@ -14,7 +14,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from ..engine.data_decisions import IMBALANCE_RATIO, class_balance
+from ..datasets.class_balance import IMBALANCE_RATIO, class_balance
 
 CLASSWISE_SUFFIX = '_classwise'
 CONFUSION_MATRIX_KEY = 'confusion_matrix/result'
