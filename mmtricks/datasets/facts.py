@@ -7,7 +7,7 @@ fixed, evenly spaced sample, so every rank reads the same facts.
 """
 import copy
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -16,7 +16,8 @@ from .folder import DatasetFolderError
 #: Images whose headers are read to learn the native size.
 SIZE_SAMPLE = 200
 
-#: Dataset wrappers (MMEngine's) whose ``dataset`` is the real one.
+#: Dataset wrappers (MMEngine's) whose ``dataset`` (ConcatDataset: each of
+#: its ``datasets``) is the real one.
 WRAPPERS = ('ClassBalancedDataset', 'RepeatDataset', 'ConcatDataset')
 
 
@@ -36,11 +37,23 @@ class SplitFacts:
     source: str
 
 
+def inner_dataset_cfgs(dataset_cfg: dict) -> List[dict]:
+    """The innermost dataset configs under MMEngine's dataset wrappers: one,
+    or each dataset a ``ConcatDataset`` joins (in its order)."""
+    if dataset_cfg.get('type') in WRAPPERS:
+        if 'dataset' in dataset_cfg:
+            return inner_dataset_cfgs(dataset_cfg['dataset'])
+        if dataset_cfg.get('datasets'):
+            return [inner for dataset in dataset_cfg['datasets']
+                    for inner in inner_dataset_cfgs(dataset)]
+    return [dataset_cfg]
+
+
 def unwrap_dataset_cfg(dataset_cfg: dict) -> dict:
-    """The innermost dataset config under MMEngine's dataset wrappers."""
-    while dataset_cfg.get('type') in WRAPPERS and 'dataset' in dataset_cfg:
-        dataset_cfg = dataset_cfg['dataset']
-    return dataset_cfg
+    """The innermost dataset config under MMEngine's dataset wrappers; of a
+    ``ConcatDataset``, its first dataset's (whose metainfo, the classes,
+    MMEngine's ``ConcatDataset`` takes)."""
+    return inner_dataset_cfgs(dataset_cfg)[0]
 
 
 def evenly_spaced(count: int, sample: int) -> np.ndarray:
@@ -110,6 +123,31 @@ def _built_facts(dataset_cfg: dict, sample: int) -> SplitFacts:
                       short_sides=sides, source=str(root))
 
 
+def _one_dataset_facts(dataset_cfg: dict, sample: int) -> SplitFacts:
+    name = _bundled_name(dataset_cfg)
+    if name is not None:
+        return _bundled_facts(name, dataset_cfg)
+    return _built_facts(dataset_cfg, sample)
+
+
+def _joined_facts(parts: Sequence[SplitFacts]) -> SplitFacts:
+    """The facts of a ``ConcatDataset`` of datasets with these facts."""
+    first = parts[0]
+    for part in parts[1:]:
+        if part.classes != first.classes:
+            raise DatasetFolderError(
+                f'The ConcatDataset joins {first.source} (classes '
+                f'{", ".join(first.classes)}) and {part.source} (classes '
+                f'{", ".join(part.classes)}): a label would mean another '
+                'class in each. Give every joined dataset the same classes '
+                'in the same order.')
+    return SplitFacts(
+        classes=first.classes,
+        counts=tuple(int(sum(c)) for c in zip(*(p.counts for p in parts))),
+        short_sides=tuple(side for p in parts for side in p.short_sides),
+        source=' + '.join(p.source for p in parts))
+
+
 def training_split_facts(dataset_cfg: dict,
                          sample: int = SIZE_SAMPLE) -> SplitFacts:
     """Classes, per-class counts and a sample of image sizes of the training
@@ -117,14 +155,14 @@ def training_split_facts(dataset_cfg: dict,
 
     Args:
         dataset_cfg: The train dataset's config (wrappers are looked
-            through).
+            through; the datasets a ``ConcatDataset`` joins are counted
+            together).
         sample: How many images' sizes to read at most.
     """
-    dataset_cfg = unwrap_dataset_cfg(dict(dataset_cfg))
-    name = _bundled_name(dataset_cfg)
-    if name is not None:
-        return _bundled_facts(name, dataset_cfg)
-    return _built_facts(dataset_cfg, sample)
+    inner = inner_dataset_cfgs(dict(dataset_cfg))
+    share = max(1, sample // len(inner))
+    return _joined_facts([_one_dataset_facts(dict(cfg), share)
+                          for cfg in inner])
 
 
 def median_side(short_sides: Sequence[int]) -> int:

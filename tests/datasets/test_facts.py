@@ -48,3 +48,29 @@ def test_damaged_image_names_the_file(tmp_path, damage):
     assert re.search(re.escape(repr(str(bad))) + '.*Replace or delete',
                      message)
     assert '\n' not in message
+
+
+def test_concat_dataset_is_looked_through():
+    """ConcatDataset is one of the wrappers: its datasets are the real
+    ones, counted together (it crashed building the wrapper itself)."""
+    from mmtricks.datasets.facts import unwrap_dataset_cfg
+    digits = dict(type='BundledDataset', name='digits', split='train')
+    other = dict(digits)
+    concat = dict(type='ConcatDataset', datasets=[digits, other])
+    assert unwrap_dataset_cfg(concat) is digits
+    one = training_split_facts(digits)
+    joined = training_split_facts(dict(type='RepeatDataset', times=2,
+                                       dataset=concat))
+    assert joined.classes == one.classes
+    assert joined.counts == tuple(2 * c for c in one.counts)
+    assert joined.source == f'{one.source} + {one.source}'
+
+
+def test_concat_of_other_classes_is_refused(tmp_path):
+    for root, classes in (('a', ('cat', 'dog')), ('b', ('cat', 'fox'))):
+        for cls in classes:
+            write_jpeg(tmp_path / root / cls / '0.jpg')
+    concat = dict(type='ConcatDataset', datasets=[
+        folder_cfg(tmp_path / 'a'), folder_cfg(tmp_path / 'b')])
+    with pytest.raises(DatasetFolderError, match='same classes'):
+        training_split_facts(concat)
