@@ -52,7 +52,7 @@ def decode_resized(paths: Sequence[str], load, resize,
     an undecodable file raises its error naming the file) and resized by
     ``resize``, stacked into one read-only uint8 array. Decoded by a pool
     of threads (OpenCV releases the GIL), one per usable CPU."""
-    from ..engine.cpu_settings import usable_cpus
+    from ..cpu_facts import usable_cpus
 
     def one(path):
         image = load(dict(img_path=path))['img']

@@ -39,6 +39,8 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, List, Optional
 
+from ..cpu_facts import usable_cpus
+
 AUTO = 'auto'
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -56,15 +58,6 @@ class CpuSettings:
     threads: Optional[int]
     num_workers: int
     reason: str
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, e.g. under
-    ``taskset`` or a container's cpuset), not the machine's count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def local_world_size(environ=None) -> int:

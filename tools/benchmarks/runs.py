@@ -14,13 +14,9 @@ def machine_description() -> str:
     import platform
 
     import torch
-    cpu = platform.processor() or 'unknown CPU'
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f
-                       if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
+
+    from mmtricks.cpu_facts import cpu_info
+    cpu = cpu_info().model or platform.processor() or 'unknown CPU'
     return (f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, '
             f'{torch.get_num_threads()} threads')
 

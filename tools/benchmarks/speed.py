@@ -50,21 +50,15 @@ def cpu_peak_gflops() -> Dict:
     """Assumed FP32 peak of the usable cores from the CPU's flags: FMA
     lanes per cycle (AVX-512: 2x16, AVX2+FMA: 2x8, else 4) x 2 FLOPs x the
     nominal clock (from /proc/cpuinfo's ``cpu MHz``) x cores."""
-    flags, mhz = set(), None
-    with contextlib.suppress(OSError):
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('flags') and not flags:
-                    flags = set(line.split(':', 1)[1].split())
-                elif line.startswith('cpu MHz') and mhz is None:
-                    mhz = float(line.split(':', 1)[1])
+    from mmtricks.cpu_facts import cpu_info, usable_cpus
+    info = cpu_info()
+    flags, mhz = info.flags, info.mhz
     if 'avx512f' in flags:
         lanes, isa = 32, 'AVX-512 (2 FMA units x 16 FP32)'
     elif 'avx2' in flags and 'fma' in flags:
         lanes, isa = 16, 'AVX2 + FMA (2 FMA units x 8 FP32)'
     else:
         lanes, isa = 4, 'SSE (4 FP32)'
-    from mmtricks.engine.cpu_settings import usable_cpus
     cores = usable_cpus()
     ghz = (mhz or 2000.0) / 1000
     return dict(isa=isa, ghz=ghz, cores=cores, flops_per_cycle=2 * lanes,
@@ -131,7 +125,7 @@ def torch_threads(threads: int):
 
 def default_threads() -> int:
     """torch's default without OMP_NUM_THREADS: one per usable core."""
-    from mmtricks.engine.cpu_settings import usable_cpus
+    from mmtricks.cpu_facts import usable_cpus
     return usable_cpus()
 
 
