@@ -108,8 +108,9 @@ class ProgressiveResizingHook(Hook):
             follows the last stage. Defaults to
             ``[dict(until=0.5, scale=0.5)]``.
         pipeline (list[dict], optional): Full-resolution train pipeline to
-            rescale. Defaults to the config's
-            ``train_dataloader.dataset.pipeline``.
+            rescale (for every dataset a ``ConcatDataset`` joins). Defaults
+            to the config's ``train_dataloader.dataset.pipeline`` (each
+            joined dataset's own).
     """
 
     priority = 'NORMAL'
@@ -119,12 +120,14 @@ class ProgressiveResizingHook(Hook):
                  pipeline: Optional[Sequence[dict]] = None):
         self.stages = check_stages(
             stages if stages is not None else [dict(until=0.5, scale=0.5)])
-        self.stage_pipelines = None
-        if pipeline is not None:
-            self.stage_pipelines = [scale_pipeline(pipeline, s['scale'])
-                                    for s in self.stages]
+        self.pipeline = None if pipeline is None else list(pipeline)
+        if pipeline is not None:  # refused at build when it has no size
+            for stage in self.stages:
+                scale_pipeline(pipeline, stage['scale'])
+        #: Per stage, the pipeline of each dataset the loader reads.
+        self.stage_pipelines: List[List[Compose]] = []
         self.ends: List[int] = []
-        self._full_pipeline = None
+        self._full_pipelines: List = []
         self._current: Optional[int] = None
 
     # runner events -------------------------------------------------------
@@ -142,16 +145,23 @@ class ProgressiveResizingHook(Hook):
                 'and needs `train_cfg=dict(by_epoch=True, ...)`.')
         self.ends = switch_epochs(self.stages, runner.max_epochs)
         self._check_lr_schedulers(runner)
-        if self.stage_pipelines is None:
-            source = config_pipeline(runner.cfg.get('train_dataloader', {}))
-            self.stage_pipelines = [scale_pipeline(source, s['scale'])
-                                    for s in self.stages]
+        datasets = pipeline_datasets(runner.train_loop.dataloader.dataset)
+        if self.pipeline is not None:
+            sources = [self.pipeline] * len(datasets)
+        else:
+            sources = config_pipelines(
+                runner.cfg.get('train_dataloader', {}))
+        if len(sources) != len(datasets):
+            raise ValueError(
+                f'ProgressiveResizingHook found {len(sources)} train '
+                f'pipeline(s) in `train_dataloader.dataset` but the loader '
+                f'reads {len(datasets)} dataset(s); pass `pipeline=` '
+                'explicitly.')
         self.stage_pipelines = [
-            p if isinstance(p, Compose) else Compose(p)
-            for p in self.stage_pipelines
-        ]
-        self._full_pipeline = dataset_pipeline(
-            runner.train_loop.dataloader.dataset)
+            [Compose(scale_pipeline(source, stage['scale']))
+             for source in sources] for stage in self.stages]
+        # Each dataset's own full-resolution pipeline, restored at the end.
+        self._full_pipelines = [d.pipeline for d in datasets]
         self._current = None
 
     def before_train_epoch(self, runner) -> None:
@@ -193,10 +203,12 @@ class ProgressiveResizingHook(Hook):
 
     def _set_pipeline(self, runner, stage: int) -> None:
         full = stage == len(self.ends)
-        pipeline = self._full_pipeline if full else \
+        pipelines = self._full_pipelines if full else \
             self.stage_pipelines[stage]
         loader = runner.train_loop.dataloader
-        set_dataset_pipeline(loader.dataset, pipeline)
+        for dataset, pipeline in zip(pipeline_datasets(loader.dataset),
+                                     pipelines):
+            dataset.pipeline = pipeline
         # Persistent workers hold a copy of the dataset: restart them.
         restart_persistent_workers(loader)
         self._current = stage
@@ -206,36 +218,31 @@ class ProgressiveResizingHook(Hook):
             f'{size} resolution.')
 
 
-def config_pipeline(loader_cfg: dict) -> List[dict]:
-    """The train pipeline config inside (possibly wrapped) dataset configs."""
-    dataset = loader_cfg.get('dataset', {})
-    while 'pipeline' not in dataset:
+def config_pipelines(loader_cfg: dict) -> List[List[dict]]:
+    """The train pipeline configs inside (possibly wrapped) dataset configs:
+    one, or each dataset's a ``ConcatDataset`` joins."""
+    def inner(dataset) -> List[List[dict]]:
+        if 'pipeline' in dataset:
+            return [list(dataset['pipeline'])]
         if 'dataset' in dataset:
-            dataset = dataset['dataset']
-        elif dataset.get('datasets'):
-            dataset = dataset['datasets'][0]
-        else:
-            raise ValueError(
-                'ProgressiveResizingHook cannot find the train pipeline in '
-                '`train_dataloader.dataset`; pass `pipeline=` explicitly.')
-    return list(dataset['pipeline'])
+            return inner(dataset['dataset'])
+        if dataset.get('datasets'):
+            return [p for d in dataset['datasets'] for p in inner(d)]
+        raise ValueError(
+            'ProgressiveResizingHook cannot find the train pipeline in '
+            '`train_dataloader.dataset`; pass `pipeline=` explicitly.')
+    return inner(loader_cfg.get('dataset', {}))
 
 
-def dataset_pipeline(dataset):
-    while not hasattr(dataset, 'pipeline'):
-        dataset = dataset.dataset if hasattr(dataset, 'dataset') else \
-            dataset.datasets[0]
-    return dataset.pipeline
-
-
-def set_dataset_pipeline(dataset, pipeline) -> None:
+def pipeline_datasets(dataset) -> list:
+    """The built datasets holding a pipeline inside (possibly wrapped)
+    ``dataset``: one, or each a ``ConcatDataset`` joins, in order."""
     if hasattr(dataset, 'pipeline'):
-        dataset.pipeline = pipeline
-    elif hasattr(dataset, 'datasets'):
-        for inner in dataset.datasets:
-            set_dataset_pipeline(inner, pipeline)
-    elif hasattr(dataset, 'dataset'):
-        set_dataset_pipeline(dataset.dataset, pipeline)
-    else:
-        raise RuntimeError(
-            f'Cannot set the pipeline of {type(dataset).__name__}.')
+        return [dataset]
+    if hasattr(dataset, 'datasets'):
+        return [d for inner in dataset.datasets
+                for d in pipeline_datasets(inner)]
+    if hasattr(dataset, 'dataset'):
+        return pipeline_datasets(dataset.dataset)
+    raise RuntimeError(
+        f'Cannot set the pipeline of {type(dataset).__name__}.')

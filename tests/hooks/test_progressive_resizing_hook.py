@@ -120,3 +120,45 @@ def test_low_res_then_full_res_with_scaled_lr_and_resume(make_fast_config,
     cfg = resizing_config(make_fast_config, tmp_path / 'resume2', 3)
     cfg.resume, cfg.load_from = True, str(work / 'epoch_2.pth')
     assert by_epoch(run(cfg)) == {2: {full}}
+
+
+def test_each_dataset_of_a_concat_keeps_its_own_pipeline():
+    """A ConcatDataset's datasets each get their own pipeline scaled, and
+    their own back at full size (all got the first dataset's)."""
+    import logging
+    from types import SimpleNamespace
+
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import EpochBasedTrainLoop
+    from mmpretrain.registry import DATASETS
+
+    def resize_to(size):
+        return [dict(type='LoadImageIfPath'),
+                dict(type='Resize', scale=(size, size)),
+                dict(type='PackInputs')]
+
+    concat = dict(type='ConcatDataset', datasets=[
+        dict(type='BundledDataset', name='digits', split='val',
+             pipeline=resize_to(size)) for size in (32, 16)])
+    # The scope a Runner sets: the pipelines' transforms are MMPretrain's.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        dataset = DATASETS.build(concat)
+        full = [inner.pipeline for inner in dataset.datasets]
+        loop = EpochBasedTrainLoop.__new__(EpochBasedTrainLoop)  # no runner
+        loop.dataloader = torch.utils.data.DataLoader(dataset)
+        runner = SimpleNamespace(
+            train_loop=loop, max_epochs=2, epoch=0, param_schedulers=None,
+            cfg=dict(train_dataloader=dict(dataset=concat)),
+            logger=logging.getLogger('test'))
+        hook = ProgressiveResizingHook(stages=[dict(until=0.5, scale=0.5)])
+        hook.before_train(runner)
+
+        def sizes():
+            return [inner[0]['inputs'].shape[-1] for inner in dataset.datasets]
+
+        hook.before_train_epoch(runner)
+        assert sizes() == [16, 8]
+        runner.epoch = 1
+        hook.before_train_epoch(runner)
+        assert [inner.pipeline for inner in dataset.datasets] == full
+        assert sizes() == [32, 16]
