@@ -17,9 +17,10 @@ project's STACK notes):
   of the user, hidden by message and emitting module (the list, with why
   each is harmless, is in that module). Applied first, so that it is in
   place before mmcv's models are imported.
-* :mod:`.mmdeploy_openvino` (3): MMDeploy's ``openvino`` backend on
-  today's OpenVINO; applied by :mod:`mmtricks.deploy`, since training does
-  not need mmdeploy.
+
+MMDeploy's ``openvino`` backend on today's OpenVINO (3) is deploy's own:
+:mod:`mmtricks.deploy.mmdeploy_openvino`, applied on ``import
+mmtricks.deploy``, since training does not need mmdeploy.
 
 Every fix is idempotent and keeps the original function reachable
 (``_original_*``) so that tests can show the upstream failure.

@@ -140,7 +140,7 @@ NOISE: Tuple[UpstreamNoise, ...] = (
     UpstreamNoise(
         'mmengine', 'mmdeploy.backend.base.backend_manager',
         r'Backend manager of `openvino` has already been registered\.',
-        'mmtricks.compat.mmdeploy_openvino replaces MMDeploy\'s OpenVINO '
+        'mmtricks.deploy.mmdeploy_openvino replaces MMDeploy\'s OpenVINO '
         'backend on purpose (MMDeploy\'s calls tools removed from OpenVINO)'),
     # ---- other loggers ----------------------------------------------------
     UpstreamNoise(

@@ -1,9 +1,9 @@
 """From checkpoint to a verified, timed OpenVINO model.
 
 Importing this package makes MMDeploy's ``openvino`` backend work on today's
-OpenVINO (:mod:`mmtricks.compat.mmdeploy_openvino`).
+OpenVINO (:mod:`mmtricks.deploy.mmdeploy_openvino`).
 """
-from ..compat import mmdeploy_openvino
+from . import mmdeploy_openvino
 
 mmdeploy_openvino.apply()
 

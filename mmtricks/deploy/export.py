@@ -2,7 +2,7 @@
 
 The steps are MMDeploy's (``torch2onnx`` with its rewriters and the
 ``mmpretrain`` task processor, then the ``openvino`` backend manager, which
-:mod:`mmtricks.compat.mmdeploy_openvino` makes work on today's OpenVINO).
+:mod:`mmtricks.deploy.mmdeploy_openvino` makes work on today's OpenVINO).
 Every IR written here carries the class names, the preprocessing and the
 checkpoint (path and sha256) in its runtime info, and the precision it was
 checked at.

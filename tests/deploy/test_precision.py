@@ -175,7 +175,7 @@ def test_classifier_compiles_at_the_recorded_precision(tmp_path):
 def test_mmdeploy_wrapper_compiles_at_the_recorded_precision(tmp_path):
     import torch
 
-    from mmtricks.compat.mmdeploy_openvino import OpenVINOWrapper
+    from mmtricks.deploy.mmdeploy_openvino import OpenVINOWrapper
     wrapper = OpenVINOWrapper(recorded_ir(tmp_path, 'bf16'))
     wrapper.core = SpyCore()
     with warnings.catch_warnings():

@@ -13,7 +13,7 @@ MMDeploy's own task processors and ``End2EndModel`` work unchanged: the
 conversion is ``ov.convert_model`` + ``ov.save_model``, inference is
 ``ov.Core().compile_model`` with a reshape when the batch size changes.
 
-Applied by :mod:`mmtricks.deploy` (training does not need mmdeploy).
+Applied on ``import mmtricks.deploy`` (training does not need mmdeploy).
 """
 import logging
 import os.path as osp
@@ -21,6 +21,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 from mmdeploy.backend.base import BaseBackendManager, BaseWrapper
+
+from .model_info import compile_properties
 
 _original_manager = None
 _original_wrapper = None
@@ -76,8 +78,6 @@ class OpenVINOWrapper(BaseWrapper):
         self.model = model
         self.device = device
         self.user_config = dict(config or {})
-        # Imported here: mmtricks.deploy imports this module.
-        from mmtricks.deploy.model_info import compile_properties
         self.config = config or dict(
             {'INFERENCE_PRECISION_HINT': 'f32'}, **compile_properties(model))
         self._compiled = {}

@@ -7,7 +7,7 @@ from mmengine.config import Config
 from torch import nn
 
 import mmtricks.deploy  # noqa: F401 - applies the fix
-from mmtricks.compat import mmdeploy_openvino
+from mmtricks.deploy import mmdeploy_openvino
 
 DEPLOY_CFG = Config(dict(backend_config=dict(type='openvino')))
 
