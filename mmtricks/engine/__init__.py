@@ -1,3 +1,5 @@
+"""The run: ``DataAwareRunner``, the decisions it takes from the data and
+the machine, and the checks of a checkpoint against the data."""
 # Model helpers, kept importable from here (they live in mmtricks.models).
 from ..models.model_state import cloned_state_dict, unwrap_model
 from .cpu_settings import apply_cpu_settings, choose_cpu_settings

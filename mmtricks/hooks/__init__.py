@@ -1,3 +1,4 @@
+"""Hooks that connect mmtricks' rules to a run (MMPretrain's ``HOOKS``)."""
 # Helpers that moved to mmtricks.optim, still importable from here.
 from ..optim.lr_range import SUGGESTION_RULES, suggest_lr
 from ..optim.scheduler.plateau_policy import PlateauPolicy, PolicyState, decide
