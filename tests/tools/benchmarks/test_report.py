@@ -35,6 +35,23 @@ def test_writer_stores_the_json_the_markdown_is_rendered_from(tmp_path):
         lr_finder.render(payload)
 
 
+def test_quoted_commands_name_no_file_outside_the_repository():
+    """A reader has no folder of the machine a benchmark ran on: every file
+    a stored command reads (a checkpoint, its config, the run cache) is a
+    path in the repository, made by a command quoted before it."""
+    import glob
+    import re
+    outside = re.compile(r"(?<![\w.~-])/[^\s'\"`;]+"
+                         r'\.(?:pth|pt|py|jsonl|json|ckpt)\b')
+    for path in sorted(glob.glob(osp.join(DOCS, '*.json'))):
+        name = osp.splitext(osp.basename(path))[0]
+        command = load_report(DOCS, name).get('command') or ''
+        assert not outside.findall(command), (
+            f'docs/benchmarks/{name}.json quotes {outside.findall(command)}, '
+            'files of the machine it ran on: quote paths in the repository '
+            '(work_dirs/...) and the commands that make them.')
+
+
 @pytest.mark.parametrize('module', [headline, lr_finder, auto_epochs,
                                     pretrained, tricks],
                          ids=lambda m: m.NAME)
