@@ -25,8 +25,9 @@ def test_validation_fn_counts_top1_per_image():
 
 @pytest.mark.slow
 def test_accuracy_control_recovers_what_plain_quantization_loses():
-    """An untrained net's near-tied scores: plain INT8 flips many of its own
-    decisions; accuracy control reverts layers to FP32 until none flips."""
+    """An untrained net's close scores: plain INT8 flips some of its own
+    decisions; accuracy control reverts layers to FP32 until at most the
+    allowed drop is left, keeping others INT8."""
     torch.manual_seed(0)
     net = nn.Sequential(
         nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
@@ -35,10 +36,19 @@ def test_accuracy_control_recovers_what_plain_quantization_loses():
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10)).eval()
     model = ov.convert_model(net, example_input=torch.zeros(1, 3, 16, 16))
     g = torch.Generator().manual_seed(1)
-    calibration = [torch.randn(1, 3, 16, 16, generator=g) for _ in range(32)]
-    images = [torch.randn(1, 3, 16, 16, generator=g) for _ in range(200)]
+
+    def image():
+        # A per-image offset of each channel: without it the untrained
+        # net's top-1 is its biases' (one class for every image), which no
+        # quantization error flips (so it was on a CPU with VNNI).
+        return (torch.randn(1, 3, 16, 16, generator=g)
+                + 3 * torch.randn(1, 3, 1, 1, generator=g))
+
+    calibration = [image() for _ in range(32)]
+    images = [image() for _ in range(200)]
     with torch.no_grad():  # labels = the FP32 model's own top-1
         validation = [(x.numpy(), int(net(x).argmax())) for x in images]
+    assert len({label for _, label in validation}) > 1
     core = ov.Core()
 
     def top1(m):
@@ -47,11 +57,11 @@ def test_accuracy_control_recovers_what_plain_quantization_loses():
         return 100 * top1_validation_fn(compiled, validation)[0]
 
     plain, _, params = quantize_int8(model, calibration, print)
-    assert top1(plain) < 99.0  # the loss the accuracy control must fix
+    assert top1(plain) < 98.0  # the loss the accuracy control must fix
     controlled = quantize_int8_with_accuracy_control(
-        model, calibration, validation, max_drop_points=0.5,
+        model, calibration, validation, max_drop_points=2.0,
         advanced_parameters=params)
-    assert top1(controlled) >= 99.5
+    assert top1(controlled) >= 98.0
     # It kept some layers INT8 (not simply the FP32 model back).
     assert 0 < count_fake_quantize(controlled) < count_fake_quantize(plain)
 
