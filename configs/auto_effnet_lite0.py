@@ -18,7 +18,7 @@ num_classes = None  # from the data (auto_mbv3.py)
 
 model = dict(
     _delete_=True,
-    type='ImageClassifier',
+    type='DataAwareClassifier',  # ImageClassifier (auto_mbv3.py says why)
     backbone=dict(
         type='EfficientNetLite',
         arch='lite0',

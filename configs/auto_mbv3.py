@@ -43,6 +43,10 @@ pretrained = ('https://download.openmmlab.com/mmclassification/v0/'
               'mobilenet_v3/mobilenet-v3-small_8xb128_in1k_20221114-bd1bfcde.pth')
 
 model = dict(
+    # MMPretrain's ImageClassifier that, built before the data decided
+    # num_classes (MMPretrain's get_model or ImageClassificationInferencer
+    # given this file), names the config to use: the work dir's.
+    type='DataAwareClassifier',
     backbone=dict(init_cfg=[
         dict(type='PretrainedIfAvailable', checkpoint=pretrained,
              prefix='backbone'),

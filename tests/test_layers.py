@@ -71,7 +71,8 @@ def test_downward_and_sideways_imports_pass(tmp_path):
     write(pkg / 'engine' / '__init__.py', 'from .runner import R\n')
     write(pkg / 'engine' / 'runner.py',
           'from ..hooks import H\nfrom .settings import S\nR = 1\n')
-    write(pkg / 'engine' / 'settings.py', 'import mmtricks.compat.fix\nS = 1\n')
+    write(pkg / 'engine' / 'settings.py',
+          'import mmtricks.compat.fix\nS = 1\n')
     write(pkg / 'hooks' / '__init__.py', 'H = 1\n')
     write(pkg / 'compat' / '__init__.py')
     write(pkg / 'compat' / 'fix.py')

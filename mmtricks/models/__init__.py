@@ -4,6 +4,8 @@ from .augmix_data_preprocessor import (AugMixDataPreprocessor,
 from .backbones import EfficientNetLite
 from .batch_augments import (MixupCutMix, RandomResolutionDecrement,
                              SequentialBatchAugments)
+from .data_aware_classifier import (DataAwareClassifier,
+                                    DataDecisionsMissingError)
 from .distillation import (DistillationClassifier, distillation_loss,
                            kl_distillation)
 from .efficientnet_lite_weights import (convert_efficientnet_lite_weights,
@@ -17,7 +19,8 @@ from .warmup_ema import WarmupExponentialMovingAverage, ema_warmup_momentum
 from .zero_gamma_init import ZeroInitLastBN, zero_init_last_bn
 
 __all__ = [
-    'AMSoftmaxClsHead', 'AugMixDataPreprocessor', 'with_augmix_views', 'AugMixJSDLoss', 'DistillationClassifier',
+    'AMSoftmaxClsHead', 'DataAwareClassifier', 'DataDecisionsMissingError',
+    'AugMixDataPreprocessor', 'with_augmix_views', 'AugMixJSDLoss', 'DistillationClassifier',
     'EfficientNetLite', 'MixupCutMix', 'PackagedEfficientNetLite',
     'PretrainedIfAvailable', 'RandomResolutionDecrement',
     'SequentialBatchAugments', 'ZeroInitLastBN', 'batch_augments',
