@@ -881,7 +881,7 @@ class Campaign:
                       f'{entry["traceback"]}')
         return kept
 
-    def killed_run(self, index: int) -> None:
+    def killed_run(self, index: int) -> Dict:
         """One run killed up to ``kills_per_run`` times, each kill followed
         by ``--resume`` launches until one trains, then run to its end."""
         seed = self.seeds[(index - 1) % len(self.seeds)]
@@ -967,14 +967,43 @@ class Campaign:
             f'{record["completed"]}, shipped val top-1 '
             f'{_num(record.get("val_top1"))}')
         self.write()
+        return record
+
+    def preflight(self) -> None:
+        """The code the runs will import imports (a tree caught mid-edit
+        would fail every launch, which says nothing about resuming)."""
+        # From the training script's folder, whose sys.path it gets (the
+        # current folder, maybe a checkout, is not on it).
+        done = subprocess.run([sys.executable, '-c', 'import mmtricks'],
+                              capture_output=True, text=True, env=self.env,
+                              cwd=osp.dirname(mmpretrain_tool('train')))
+        if done.returncode != 0:
+            raise RuntimeError(
+                'The training processes cannot import mmtricks, so no run '
+                'could say anything about killing and resuming:\n'
+                f'{traceback_tail(done.stderr, lines=4)}\nFix the code (or '
+                'train the committed code with --snapshot) and run again.')
 
     def run(self) -> Dict:
+        self.preflight()
         self.baseline()
+        if not any(b['code'] == 0 for b in self.payload['baseline']):
+            self.write()
+            raise RuntimeError(
+                'No uninterrupted run finished (see the failures in '
+                f'{self.out_dir}/{NAME}.md): without them there are no phase '
+                'timings to aim kills with and no seed noise to compare '
+                'with. Fix the run first.')
         index = 0
         while len(self.payload['kills']) < self.target_kills:
             index += 1
             before = len(self.payload['kills'])
-            self.killed_run(index)
+            record = self.killed_run(index)
+            if record.get('failure') and not record['kills']:
+                # It failed with no kill at all: every run would.
+                self.progress('stopping: a run failed before any kill '
+                              f'(run {index}); see the failures.')
+                break
             if len(self.payload['kills']) == before and index > 3 * (
                     self.target_kills + 1):
                 break  # no kill lands: stop rather than loop forever

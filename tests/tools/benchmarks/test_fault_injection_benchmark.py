@@ -245,3 +245,19 @@ def test_data_goes_to_the_config_as_a_folder_or_a_bundled_name(tmp_path):
     assert fi.data_options(str(tmp_path)) == [f'data_root={tmp_path}']
     assert 'train_dataloader.dataset.bundled=mnist' in fi.data_options(
         'mnist')
+
+
+def test_code_that_does_not_import_stops_the_campaign_before_any_run(
+        tmp_path):
+    broken = tmp_path / 'code' / 'mmtricks'
+    broken.mkdir(parents=True)
+    (broken / '__init__.py').write_text(
+        'from .optim import Missing  # a tree caught mid-edit\n')
+    campaign = fi.Campaign(
+        'configs/auto_mbv3.py', 'digits', [0, 1], 2, 1, 1,
+        str(tmp_path / 'work'), str(tmp_path / 'failures'),
+        str(tmp_path / 'out'), 'cmd', 'machine', 'code', random.Random(0),
+        code_dir=str(tmp_path / 'code'), progress=lambda line: None)
+    with pytest.raises(RuntimeError, match='cannot import mmtricks'):
+        campaign.run()
+    assert not (tmp_path / 'work').exists()
