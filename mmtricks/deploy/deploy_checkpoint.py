@@ -7,10 +7,14 @@
    the validation set (:mod:`.parity`, :mod:`.samples`);
 3. the other precision candidates: the FP32 IR run at BF16 where the CPU has
    it, NNCF INT8 (:mod:`.quantize`, with accuracy control when plain
-   quantization loses too much), each checked the same way;
-4. :mod:`.latency`: each timed on the CPU;
-5. :mod:`.report`: the fastest within the accuracy tolerance recommended
-   (:mod:`.precision`), and the report written.
+   quantization loses too many of val's tuning images), each checked the
+   same way, on every image set (val's tuning and judging halves, test,
+   label-free training images);
+4. :mod:`.latency`: each timed on the CPU, in rounds;
+5. :mod:`.report`: the fastest candidate shown within the accuracy
+   tolerance on images that made no choice about it, and faster beyond the
+   rounds' spread, recommended (:mod:`.precision`), and the report
+   written.
 
 Everything is written to a staging folder first and moved into ``work_dir``
 only when the whole run succeeded, so a failed run leaves an existing model
@@ -35,11 +39,17 @@ from .inputs import build_checked_model, check_work_dir, file_sha256
 from .latency import benchmark_models
 from .options import DeployOptions, available_candidates
 from .parity import (ir_scores, parity_failures, parity_report,
-                     predicted_scores, top1_drop)
+                     predicted_scores)
+from .precision import Candidate
 from .prepare import prepare_configs
-from .quantize import calibration_inputs, int8_candidate
+from .quantize import int8_candidate
 from .report import recommend, write_report
-from .samples import CHOICE_SPLIT, preprocessed_batches, resolve_report_split
+from .samples import (CHOICE_SPLIT, preprocessed_batches,
+                      resolve_report_split, training_images,
+                      tuning_and_judging)
+
+# The label-free images' name among the image sets an IR is checked on.
+LABEL_FREE = 'label_free'
 
 
 class ParityError(RuntimeError):
@@ -87,6 +97,12 @@ def run(job: Deployment, folder: str) -> Dict:
     if job.report_split != CHOICE_SPLIT:
         shown[job.report_split] = preprocessed_batches(
             job.model_cfg, job.report_split, pre, options.parity_images)[0]
+    calibration, label_free = training_images(
+        job.model_cfg, pre,
+        options.calibration_images if 'int8' in job.candidates else 0,
+        options.label_free_images)
+    if label_free:
+        shown[LABEL_FREE] = label_free
     class_names = (job.saved.get('meta', {}).get('dataset_meta', {})
                    .get('classes') or dataset_classes)
     shape = tuple(batches[0][0].shape[1:])
@@ -96,20 +112,33 @@ def run(job: Deployment, folder: str) -> Dict:
     files['fp32'] = convert_to_ir(core, osp.join(folder, onnx_file), folder,
                                   job.deploy_cfg, info, log)
 
-    log(f'Parity check on {sum(len(b[1]) for b in batches)} '
-        f'{CHOICE_SPLIT} images ...')
-    references = {split: predicted_scores(job.torch_model, b)
-                  for split, b in shown.items()}
+    images = sum(len(b[1]) for b in batches)
+    log(f'Parity check on {images} {CHOICE_SPLIT} images ...')
+    references = {name: predicted_scores(job.torch_model, b)
+                  for name, b in shown.items()}
+    halves = dict(zip(('tuning', 'judging'), tuning_and_judging(images)))
 
-    def parity_of(xml: str, split: str = CHOICE_SPLIT) -> Dict:
-        reference, labels = references[split]
-        return parity_report(
-            reference, ir_scores(job.task_processor, xml, shown[split]),
-            labels)
+    def evaluate(xml: str) -> Dict[str, Dict]:
+        """The IR against PyTorch on every image set: all of val, its
+        tuning and judging halves, the report split, the label-free
+        images."""
+        scores = ir_scores(job.task_processor, xml, shown)
+        checks = {name: parity_report(references[name][0], scores[name],
+                                      references[name][1])
+                  for name in shown}
+        reference, labels = references[CHOICE_SPLIT]
+        for name, positions in halves.items():
+            checks[name] = parity_report(reference[positions],
+                                         scores[CHOICE_SPLIT][positions],
+                                         labels[positions])
+        return checks
 
-    report = new_report(job, shape, len(references[CHOICE_SPLIT][1]),
-                        class_names)
-    report['parity']['fp32'] = parity_of(files['fp32'])
+    report = new_report(job, shape, images, class_names)
+    report['image_roles'] = image_roles(
+        job, {name: len(p) for name, p in halves.items()},
+        len(calibration), references)
+    checks = {'fp32': evaluate(files['fp32'])}
+    report['parity']['fp32'] = checks['fp32'][CHOICE_SPLIT]
     failures = parity_failures(report['parity']['fp32'],
                                **options.tolerances())
     if failures:
@@ -120,20 +149,42 @@ def run(job: Deployment, folder: str) -> Dict:
     if 'bf16' in job.candidates:
         files['bf16'] = save_at_precision(core, files['fp32'], folder,
                                           'bf16')
-        report['parity']['bf16'] = parity_of(files['bf16'])
+        checks['bf16'] = evaluate(files['bf16'])
+    # INT8 is judged on the odd half of val when the even half may choose
+    # (whether to run accuracy control, and which model to keep).
+    int8_judged = 'judging' if options.accuracy_control else CHOICE_SPLIT
     if 'int8' in job.candidates:
-        calibration = calibration_inputs(job.model_cfg, pre,
-                                         options.calibration_images, log)
+        log(f'Quantizing to INT8 with NNCF on {len(calibration)} training '
+            'images ...')
+        reference, labels = references[CHOICE_SPLIT]
+        inputs = torch.cat([x for x, _ in batches])
+        right = reference.argmax(axis=1) == labels
+        tuning_items = [(inputs[i][None].numpy(), int(labels[i]),
+                         bool(right[i])) for i in halves['tuning']]
+        free = checks['fp32'].get(LABEL_FREE, {}).get('images', 0)
+        judging = Candidate('int8', 0, 0,
+                            checks['fp32'][int8_judged]['images'],
+                            label_free_images=free)
         files['int8'], report['int8_quantization'] = int8_candidate(
-            core, files['fp32'], folder, info, calibration, batches,
-            parity_of, top1_drop(report['parity']['fp32']), options, log)
-        report['parity']['int8'] = report['int8_quantization'].pop('parity')
+            core, files['fp32'], folder, info, calibration, tuning_items,
+            evaluate, judging, options, log)
+        checks['int8'] = report['int8_quantization'].pop('checks')
 
+    for name, checked in checks.items():
+        report['parity'][name] = checked[CHOICE_SPLIT]
+        judged_on = int8_judged if name == 'int8' else CHOICE_SPLIT
+        report['acceptance'][name] = dict(
+            judged_on=('val, odd positions' if judged_on == 'judging'
+                       else 'val, all'),
+            judging=checked[judged_on], tuning=checked['tuning'],
+            label_free=checked.get(LABEL_FREE),
+            reported=(checked[job.report_split]
+                      if job.report_split != CHOICE_SPLIT else None))
     if job.report_split != CHOICE_SPLIT:
         report['report_images'] = int(len(references[job.report_split][1]))
         report['reported_parity'] = {
-            name: parity_of(files[name], job.report_split)
-            for name in report['parity']}
+            name: checked[job.report_split]
+            for name, checked in checks.items()}
 
     if options.benchmark_seconds > 0:
         log('Timing PyTorch and OpenVINO on CPU ...')
@@ -143,9 +194,50 @@ def run(job: Deployment, folder: str) -> Dict:
              for name in report['parity']}, (1, ) + shape,
             options.benchmark_seconds)
     recommend(report, options)
+    for line in report['unshown']:
+        log(line)
     report['files'] = {k: osp.basename(v) for k, v in files.items()}
     write_report(folder, report)
     return report
+
+
+def image_roles(job: Deployment, halves: Dict[str, int], calibration: int,
+                references: Dict) -> Dict:
+    """Which images did what, with their counts (the report says so)."""
+    tuned = 'int8' in job.candidates and job.options.accuracy_control
+    count = {name: int(len(labels)) for name, (_, labels)
+             in references.items()}
+    roles = dict(
+        tuning=dict(
+            split=CHOICE_SPLIT, images=halves['tuning'],
+            which='even positions',
+            role=('choose INT8 (is plain quantization enough; NNCF accuracy '
+                  'control\'s metric; which INT8 model is kept); judge BF16 '
+                  'with the odd ones (nothing tunes BF16)') if tuned else
+            'judge every candidate with the odd ones (nothing is tuned on '
+            'val)'),
+        judging=dict(
+            split=CHOICE_SPLIT, images=halves['judging'],
+            which='odd positions',
+            role='judge INT8 (never seen by its choices), and BF16 with the '
+            'even ones' if tuned else 'judge every candidate with the even '
+            'ones'))
+    if calibration:
+        roles['calibration'] = dict(
+            split='train', images=calibration, which='a fixed random choice',
+            role='INT8 calibration statistics')
+    if LABEL_FREE in count:
+        roles['label_free'] = dict(
+            split='train', images=count[LABEL_FREE],
+            which='the next ones in the same order',
+            role='judge every candidate by its disagreements with PyTorch '
+            '(labels unused)')
+    if job.report_split != CHOICE_SPLIT:
+        roles['report'] = dict(
+            split=job.report_split, images=count[job.report_split],
+            which='the first ones, up to --parity-images',
+            role='reported only: no choice looks at them')
+    return roles
 
 
 def new_report(job: Deployment, shape, images: int, class_names) -> Dict:
@@ -160,7 +252,8 @@ def new_report(job: Deployment, shape, images: int, class_names) -> Dict:
                 skipped=dict(job.skipped), warnings=[],
                 tolerances=job.options.tolerances(),
                 accuracy_tolerance=job.options.accuracy_tolerance,
-                min_speedup=job.options.min_speedup)
+                confidence=job.options.confidence,
+                min_speedup=job.options.min_speedup, acceptance={})
 
 
 def deploy_checkpoint(model_config: str,

@@ -20,7 +20,9 @@ import numpy as np
 
 # Asynchronous requests per OpenVINO stream when measuring throughput.
 REQUESTS_PER_STREAM = 2
-# Rounds the models of benchmark_models take turns in; the median counts.
+# Rounds the models of benchmark_models take turns in: the medians are
+# reported, and a candidate counts as faster only beyond the rounds' spread
+# (with 3 rounds, two equally fast models pass 1 time in 20).
 TIMING_ROUNDS = 3
 
 
@@ -127,15 +129,29 @@ def openvino_throughput(core, ov_model, shape, seconds: float,
                 optimal_requests=int(optimal), batch=int(shape[0]))
 
 
+def timing_rounds(timing: Optional[Dict]) -> Tuple[List[float],
+                                                  List[float]]:
+    """A model's per-round batch-1 latencies (ms, the median of each round)
+    and throughputs (img/s) from its :func:`benchmark_models` entry; empty
+    when it was not timed."""
+    if not timing:
+        return [], []
+    return (list(timing['latency']['round_medians_ms']),
+            list(timing['throughput']['round_fps']))
+
+
 def benchmark_models(torch_model, ov_models: Dict[str, Tuple[object, Dict]],
                      shape, seconds: float,
                      rounds: int = TIMING_ROUNDS) -> Dict[str, Dict]:
     """PyTorch eager and each ``name: (ov_model, properties)`` on CPU
     (properties None or without a precision: the one the IR records).
 
-    The models take turns in ``rounds`` rounds of ``seconds / rounds`` each
-    and the median round counts, so that load from other jobs on a shared
-    CPU hits every candidate alike instead of whichever ran during it.
+    The models take turns in ``rounds`` rounds of ``seconds / rounds`` each,
+    so that load from other jobs on a shared CPU hits every candidate alike
+    instead of whichever ran during it. Each model's latency and throughput
+    are the median rounds; every round is kept too
+    (``latency.round_medians_ms``, ``throughput.round_fps``; read them with
+    :func:`timing_rounds`).
     """
     import openvino as ov
     core = ov.Core()

@@ -23,13 +23,24 @@ class DeployOptions:
     :func:`add_deploy_arguments`."""
 
     precision: str = _option(
-        'auto', 'auto: ship the fastest candidate within '
+        'auto', 'auto: ship the fastest candidate shown within '
         '--accuracy-tolerance; or force one (still checked; a warning when '
-        'it breaks the tolerance)', choices=('auto', ) + PRECISIONS)
+        'it is not shown within the tolerance)',
+        choices=('auto', ) + PRECISIONS)
     accuracy_tolerance: float = _option(
-        1.0, 'points of top-1 a candidate may lose against PyTorch')
+        1.0, 'points of top-1 a candidate may lose against PyTorch on '
+        'unseen images, at --confidence (an upper bound, not a point '
+        'estimate)')
+    confidence: float = _option(
+        0.95, 'one-sided confidence of that bound')
     min_speedup: float = _option(
-        1.05, 'speed-up over FP32 a candidate must reach')
+        1.0, 'speed-up over FP32 (median rounds) a candidate must also '
+        'reach; 1: being faster beyond the spread of the timing rounds '
+        'decides')
+    label_free_images: int = _option(
+        0, 'training images calibration did not see that also judge a '
+        'candidate by its disagreements with PyTorch (no labels); 0: none '
+        '(training images are easier than unseen ones: see docs/deploy.md)')
     int8: bool = _option(True, 'skip the INT8 candidate (NNCF)')
     accuracy_control: bool = _option(
         True, 'do not retry INT8 with NNCF accuracy control when plain '
@@ -41,8 +52,9 @@ class DeployOptions:
         'group left), so this bounds its time')
     report_split: str = _option(
         'auto', 'split whose accuracy is reported (the choice is always '
-        'made on val); auto: test when the config has a test split distinct '
-        'from val', choices=REPORT_SPLITS)
+        'made on val: its even-position images tune, its odd ones judge); '
+        'auto: test when the config has a test split distinct from val',
+        choices=REPORT_SPLITS)
     device: str = _option(
         'cpu', 'device of the PyTorch side (OpenVINO: CPU)')
     parity_images: int = _option(
@@ -112,8 +124,16 @@ def available_candidates(options: DeployOptions, core) -> Tuple[List[str],
         raise DeployInputError(
             f'--precision must be one of auto, {", ".join(PRECISIONS)}; got '
             f'{options.precision!r}.')
-    if options.accuracy_tolerance < 0:
-        raise DeployInputError('--accuracy-tolerance must be >= 0 points.')
+    if options.accuracy_tolerance <= 0:
+        raise DeployInputError(
+            '--accuracy-tolerance must be > 0 points: no number of images '
+            'shows that a candidate loses nothing at all.')
+    if not 0.5 <= options.confidence < 1:
+        raise DeployInputError(
+            f'--confidence must be in [0.5, 1), got {options.confidence} '
+            '(0.95: the drop bound holds 95% of the time).')
+    if options.label_free_images < 0:
+        raise DeployInputError('--label-free-images must be >= 0.')
     if options.accuracy_control and options.accuracy_control_iterations < 1:
         raise DeployInputError(
             '--accuracy-control-iterations must be at least 1 (groups of '
@@ -121,8 +141,8 @@ def available_candidates(options: DeployOptions, core) -> Tuple[List[str],
             'accuracy control.')
     if options.min_speedup <= 0:
         raise DeployInputError(
-            '--min-speedup must be > 0 (1.05: a candidate must be 5% faster '
-            'than FP32).')
+            '--min-speedup must be > 0 (1.05: a candidate must also be 5% '
+            'faster than FP32).')
     names, skipped = ['fp32'], {}
     if bf16_supported(core):
         names.append('bf16')

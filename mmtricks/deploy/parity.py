@@ -9,7 +9,10 @@ def parity_report(reference: np.ndarray, candidate: np.ndarray,
     """Compare two ``(N, K)`` score arrays on the same ``N`` labelled images.
 
     Returns top-1 (per cent) of each, the share of images whose top-1 class
-    differs (per cent) and the largest absolute score difference.
+    differs (per cent) and the largest absolute score difference; and the
+    counts the acceptance bounds take: images whose top-1 class differs
+    (``disagreements``), images the reference gets right and the candidate
+    wrong (``lost``) and the reverse (``gained``).
     """
     reference = np.asarray(reference, dtype=np.float64)
     candidate = np.asarray(candidate, dtype=np.float64)
@@ -20,12 +23,18 @@ def parity_report(reference: np.ndarray, candidate: np.ndarray,
             f'{len(labels)} labels do not describe the same images.')
     ref_top1 = reference.argmax(axis=1)
     cand_top1 = candidate.argmax(axis=1)
+    if not len(labels):
+        raise ValueError('No images to compare.')
+    ref_right, cand_right = ref_top1 == labels, cand_top1 == labels
     return dict(
         images=int(len(labels)),
         reference_top1=float(100.0 * np.mean(ref_top1 == labels)),
         candidate_top1=float(100.0 * np.mean(cand_top1 == labels)),
         top1_disagreement=float(100.0 * np.mean(ref_top1 != cand_top1)),
         max_abs_score_diff=float(np.max(np.abs(reference - candidate))),
+        disagreements=int(np.sum(ref_top1 != cand_top1)),
+        lost=int(np.sum(ref_right & ~cand_right)),
+        gained=int(np.sum(~ref_right & cand_right)),
     )
 
 
@@ -69,9 +78,11 @@ def predicted_scores(model, batches) -> Tuple[np.ndarray, np.ndarray]:
     return torch.cat(scores).numpy(), torch.cat(labels).numpy()
 
 
-def ir_scores(task_processor, xml: str, batches) -> np.ndarray:
-    """Scores of the IR through MMDeploy's own backend model (on the
-    replaced openvino backend, at the precision the IR records): the same
-    parity code for every candidate."""
+def ir_scores(task_processor, xml: str,
+              batches: Dict[str, list]) -> Dict[str, np.ndarray]:
+    """Scores of the IR on each named set of batches, through MMDeploy's own
+    backend model (on the replaced openvino backend, at the precision the IR
+    records; compiled once): the same parity code for every candidate."""
     backend_model = task_processor.build_backend_model([xml])
-    return predicted_scores(backend_model, batches)[0]
+    return {name: predicted_scores(backend_model, b)[0]
+            for name, b in batches.items()}

@@ -1,14 +1,27 @@
-"""Which precision to ship: the fastest candidate that keeps the accuracy.
+"""Which precision to ship: the fastest candidate shown to keep the accuracy.
 
 The candidates are the FP32 IR, the same IR run at BF16 (OpenVINO's
 ``INFERENCE_PRECISION_HINT``, on CPUs that have BF16) and the NNCF INT8 IR.
-Each is checked on the validation set against PyTorch through the same parity
-code (:mod:`.parity`) and timed; :func:`choose_precision` turns those numbers
-into a recommendation and the reason for it.
+Each is compared with PyTorch on images that made no choice about it (its
+judging images) and timed in rounds; :func:`choose_precision` turns those
+counts and rounds into a recommendation and the reason for it:
+
+- **accuracy**: the upper confidence bound of its top-1 drop
+  (:func:`~.acceptance.drop_bound`, 95% by default) is within the
+  tolerance; a point estimate is never enough;
+- **speed**: it is faster than FP32 beyond the spread of the timing rounds
+  (:func:`~.acceptance.faster_beyond_spread`), in latency and in
+  throughput.
+
+Pure: tests call it with counts, without a model.
 """
 import math
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
+
+from .acceptance import (DEFAULT_CONFIDENCE, drop_bound,
+                         faster_beyond_spread, images_to_show)
 
 PRECISIONS = ('fp32', 'bf16', 'int8')
 # What each candidate is compiled at (OpenVINO's INFERENCE_PRECISION_HINT):
@@ -18,39 +31,80 @@ RUNTIME_PRECISION = dict(fp32='f32', bf16='bf16', int8='f32')
 
 @dataclass
 class Candidate:
-    """One precision's accuracy against PyTorch and its speed.
+    """One precision against PyTorch on its judging images, and its speed.
 
     Args:
         name (str): ``'fp32'``, ``'bf16'`` or ``'int8'``.
-        top1_drop (float): Points of top-1 lost against PyTorch (negative
-            when the candidate is better).
-        flipped (float): Per cent of images whose top-1 class differs from
-            PyTorch's.
-        latency_ms (float, optional): Median batch-1 latency; None when not
-            timed.
-        throughput_fps (float, optional): Images per second at the
-            throughput setting; None when not timed.
+        lost (int): Judging images PyTorch gets right and it gets wrong.
+        gained (int): Judging images PyTorch gets wrong and it gets right.
+        images (int): Labelled judging images.
+        disagreements (int): Judging images whose top-1 class differs from
+            PyTorch's (lost, gained, and wrong in another way).
+        label_free_disagreements (int): The same on ``label_free_images``.
+        label_free_images (int): Images without a role in labels that also
+            judge it (0: none).
+        latency_rounds (sequence of float): Batch-1 latency (ms), the
+            median of each timing round; empty when not timed.
+        throughput_rounds (sequence of float): Images per second at the
+            throughput setting, one per round; empty when not timed.
     """
 
     name: str
-    top1_drop: float
-    flipped: float
-    latency_ms: Optional[float] = None
-    throughput_fps: Optional[float] = None
+    lost: int
+    gained: int
+    images: int
+    disagreements: int = 0
+    label_free_disagreements: int = 0
+    label_free_images: int = 0
+    latency_rounds: Sequence[float] = field(default_factory=tuple)
+    throughput_rounds: Sequence[float] = field(default_factory=tuple)
+
+    @property
+    def top1_drop(self) -> float:
+        """Points of top-1 lost against PyTorch on the judging images
+        (negative when it gains)."""
+        return 100.0 * (self.lost - self.gained) / max(self.images, 1)
 
     @property
     def timed(self) -> bool:
-        return self.latency_ms is not None and self.throughput_fps is not None
+        return bool(self.latency_rounds) and bool(self.throughput_rounds)
+
+    @property
+    def latency_ms(self) -> float:
+        return statistics.median(self.latency_rounds)
+
+    @property
+    def throughput_fps(self) -> float:
+        return statistics.median(self.throughput_rounds)
+
+    def bound(self, confidence: float = DEFAULT_CONFIDENCE) -> float:
+        """Upper bound (points) of its top-1 drop at ``confidence``."""
+        return drop_bound(self.lost, self.images,
+                          self.label_free_disagreements,
+                          self.label_free_images, confidence)
+
+    def can_show(self, tolerance: float,
+                 confidence: float = DEFAULT_CONFIDENCE) -> bool:
+        """Whether its images could show ``tolerance`` at all (with no
+        lost image and no disagreement)."""
+        return drop_bound(0, self.images, 0, self.label_free_images,
+                          confidence) <= tolerance
 
 
 @dataclass
 class Decision:
-    """What :func:`choose_precision` recommends, why, and what to warn."""
+    """What :func:`choose_precision` recommends, why, and what to warn.
+
+    ``unshown`` holds one line per candidate whose images cannot show the
+    tolerance however few it loses (with the number of images that
+    would); ``bounds`` each candidate's drop bound."""
 
     name: str
     reason: str
     warnings: List[str]
     speedups: Dict[str, Dict[str, float]]
+    bounds: Dict[str, float] = field(default_factory=dict)
+    unshown: List[str] = field(default_factory=list)
 
 
 def bf16_supported(core, device: str = 'CPU') -> bool:
@@ -60,50 +114,93 @@ def bf16_supported(core, device: str = 'CPU') -> bool:
 
 
 def speedup_over(reference: Candidate, candidate: Candidate) -> Dict:
-    """Latency and throughput speed-ups over ``reference``, and their
-    geometric mean (one number that weighs both equally)."""
+    """Latency and throughput speed-ups (medians of the rounds) over
+    ``reference``, and their geometric mean (one number that weighs both
+    equally)."""
     latency = reference.latency_ms / candidate.latency_ms
     throughput = candidate.throughput_fps / reference.throughput_fps
     return dict(latency=latency, throughput=throughput,
                 overall=math.sqrt(latency * throughput))
 
 
-def _accuracy(c: Candidate) -> str:
+def faster_than(reference: Candidate, candidate: Candidate) -> bool:
+    """Faster beyond the spread of the rounds in latency and in throughput
+    (compared as milliseconds per image)."""
+    return faster_beyond_spread(reference.latency_rounds,
+                                candidate.latency_rounds) and \
+        faster_beyond_spread([1e3 / f for f in reference.throughput_rounds],
+                             [1e3 / f for f in candidate.throughput_rounds])
+
+
+def accuracy_text(c: Candidate, confidence: float) -> str:
+    """Its drop, the counts behind it and the bound, in one phrase."""
     change = -c.top1_drop if abs(c.top1_drop) >= 5e-3 else 0.0
-    return (f'top-1 {change:+.2f} points vs PyTorch, '
-            f'{c.flipped:.2f}% of decisions flipped')
+    free = (f'; {c.label_free_disagreements} of {c.label_free_images} '
+            'label-free images flipped' if c.label_free_images else '')
+    return (f'top-1 {change:+.2f} points vs PyTorch on {c.images} judging '
+            f'images ({c.lost} lost, {c.gained} gained, {c.disagreements} '
+            f'flipped{free}), drop at most {c.bound(confidence):.2f} points '
+            f'at {confidence:.0%}')
 
 
-def _speed(s: Dict) -> str:
-    return (f'x{s["overall"]:.2f} FP32 (latency x{s["latency"]:.2f}, '
-            f'throughput x{s["throughput"]:.2f})')
+def _rounds(values: Sequence[float], unit: str) -> str:
+    return f'{min(values):.3g}-{max(values):.3g} {unit}'
+
+
+def speed_text(fp32: Candidate, c: Candidate, speedup: Dict) -> str:
+    return (f'x{speedup["overall"]:.2f} FP32 (latency '
+            f'x{speedup["latency"]:.2f}, rounds {_rounds(c.latency_rounds, "ms")} vs '
+            f'{_rounds(fp32.latency_rounds, "ms")}; throughput '
+            f'x{speedup["throughput"]:.2f}, rounds '
+            f'{_rounds(c.throughput_rounds, "img/s")} vs '
+            f'{_rounds(fp32.throughput_rounds, "img/s")})')
+
+
+def unshown_line(c: Candidate, tolerance: float, confidence: float) -> str:
+    """The one line saying that ``c``'s images cannot show the tolerance,
+    and how many would."""
+    free = (f' and {c.label_free_images} label-free images'
+            if c.label_free_images else '')
+    return (f'{c.name}: {c.images} judging images{free} cannot show a top-1 '
+            f'drop within the {tolerance:g}-point tolerance at '
+            f'{confidence:.0%} even with no image lost; '
+            f'{images_to_show(tolerance, confidence)} judging '
+            'images without a lost image would (more validation images: a '
+            'larger val split, or --parity-images). The safer candidate is '
+            'kept.')
 
 
 def choose_precision(candidates: Sequence[Candidate],
                      max_top1_drop: float = 1.0,
-                     min_speedup: float = 1.05,
+                     confidence: float = DEFAULT_CONFIDENCE,
+                     min_speedup: float = 1.0,
                      forced: Optional[str] = None) -> Decision:
-    """The fastest candidate within the accuracy tolerance.
+    """The fastest candidate shown to keep the accuracy.
 
-    FP32 is the reference: it is kept unless another candidate loses at
-    most ``max_top1_drop`` points of top-1 against PyTorch and is at least
-    ``min_speedup`` times faster than FP32 (geometric mean of the latency
-    and throughput speed-ups; a smaller gain is within the noise of a
-    shared CPU). Without timings nothing is known to be faster, so FP32 is
+    FP32 is the reference: it is kept unless another candidate (1) has an
+    upper ``confidence`` bound of its top-1 drop against PyTorch within
+    ``max_top1_drop`` points, on images that made no choice about it, and
+    (2) is faster than FP32 beyond the spread of the timing rounds, in
+    latency and in throughput, and by at least ``min_speedup`` (median
+    rounds, geometric mean of both). Among those, the fastest (geometric
+    mean) wins. Without timings nothing is known to be faster, so FP32 is
     kept. ``forced`` ships that candidate whatever the rule says, with a
-    warning for each tolerance it breaks.
+    warning for each condition it breaks.
 
     Args:
         candidates: One :class:`Candidate` per checked precision; must
             include ``'fp32'``.
         max_top1_drop (float): Points of top-1 a candidate may lose against
-            PyTorch.
-        min_speedup (float): Speed-up over FP32 a candidate must reach.
+            PyTorch, at ``confidence``.
+        confidence (float): One-sided confidence of the drop bound.
+        min_speedup (float): Speed-up over FP32 a candidate must also reach
+            (1: the rounds' spread alone decides).
         forced (str, optional): A candidate name to ship regardless.
 
     Returns:
-        Decision: name, reason (one sentence per candidate), warnings and
-        each timed candidate's speed-ups over FP32.
+        Decision: name, reason (one sentence per candidate), warnings, each
+        timed candidate's speed-ups over FP32, each candidate's bound, and
+        a line for each candidate its images cannot show.
     """
     by_name = {c.name: c for c in candidates}
     if 'fp32' not in by_name:
@@ -115,20 +212,31 @@ def choose_precision(candidates: Sequence[Candidate],
     fp32 = by_name['fp32']
     speedups = {c.name: speedup_over(fp32, c) for c in candidates
                 if c.timed and fp32.timed}
+    bounds = {c.name: c.bound(confidence) for c in candidates}
+    tolerance = f'{max_top1_drop:g}-point tolerance'
 
-    notes, eligible = [], []
+    notes, eligible, unshown, shown, fast = [], [], [], set(), set()
     for c in candidates:
         if c.name == 'fp32':
             continue
-        if c.top1_drop > max_top1_drop:
-            notes.append(f'{c.name}: {_accuracy(c)}, beyond the '
-                         f'{max_top1_drop:g}-point tolerance')
+        accuracy = accuracy_text(c, confidence)
+        if bounds[c.name] <= max_top1_drop:
+            shown.add(c.name)
+        if c.name in speedups and faster_than(fp32, c) and \
+                speedups[c.name]['overall'] >= min_speedup:
+            fast.add(c.name)
+        if c.name not in shown:
+            if not c.can_show(max_top1_drop, confidence):
+                unshown.append(unshown_line(c, max_top1_drop, confidence))
+            notes.append(f'{c.name}: {accuracy}: not shown within the '
+                         f'{tolerance}')
         elif c.name not in speedups:
-            notes.append(f'{c.name}: {_accuracy(c)}, not timed')
-        elif speedups[c.name]['overall'] < min_speedup:
-            notes.append(f'{c.name}: {_accuracy(c)}, but only '
-                         f'{_speed(speedups[c.name])}, below the '
-                         f'x{min_speedup:g} needed')
+            notes.append(f'{c.name}: {accuracy}, not timed')
+        elif c.name not in fast:
+            floor = (f' and x{min_speedup:g}' if min_speedup > 1 else '')
+            notes.append(f'{c.name}: {accuracy}, but '
+                         f'{speed_text(fp32, c, speedups[c.name])}: not '
+                         f'faster beyond the rounds\' spread{floor}')
         else:
             eligible.append(c)
     best = max(eligible, key=lambda c: speedups[c.name]['overall'],
@@ -138,30 +246,31 @@ def choose_precision(candidates: Sequence[Candidate],
             '; '.join(notes) if notes else 'no other candidate') + ').'
     else:
         others = notes + [
-            f'{c.name}: {_speed(speedups[c.name])}' for c in eligible
-            if c is not best]
-        reason = (f'{best.name}: {_accuracy(best)}, within the '
-                  f'{max_top1_drop:g}-point tolerance, and '
-                  f'{_speed(speedups[best.name])}'
+            f'{c.name}: {speed_text(fp32, c, speedups[c.name])}'
+            for c in eligible if c is not best]
+        reason = (f'{best.name}: {accuracy_text(best, confidence)}, within '
+                  f'the {tolerance}, and '
+                  f'{speed_text(fp32, best, speedups[best.name])}'
                   + (f' (also checked: {"; ".join(others)})' if others
                      else '') + '.')
 
     if forced is None or forced == best.name:
-        return Decision(best.name, reason, [], speedups)
+        return Decision(best.name, reason, [], speedups, bounds, unshown)
     chosen = by_name[forced]
     warnings = []
-    if chosen.top1_drop > max_top1_drop:
+    if forced != 'fp32' and forced not in shown:
         warnings.append(
-            f'--precision {forced} ships a model outside the accuracy '
-            f'tolerance: {_accuracy(chosen)} (tolerance {max_top1_drop:g} '
-            f'points). The rule would ship {best.name}.')
-    if forced in speedups and forced != 'fp32' and \
-            speedups[forced]['overall'] < min_speedup:
+            f'--precision {forced} ships a model not shown within the '
+            f'accuracy tolerance: {accuracy_text(chosen, confidence)} '
+            f'(tolerance {max_top1_drop:g} points). The rule would ship '
+            f'{best.name}.')
+    if forced in speedups and forced != 'fp32' and forced not in fast:
         warnings.append(
-            f'--precision {forced} is not faster than FP32 on this CPU: '
-            f'{_speed(speedups[forced])}. The rule would ship {best.name}.')
+            f'--precision {forced} is not shown faster than FP32 on this '
+            f'CPU: {speed_text(fp32, chosen, speedups[forced])}. The rule '
+            f'would ship {best.name}.')
     if not warnings:
         warnings.append(f'--precision {forced} overrides the rule, which '
                         f'would ship {best.name}.')
     return Decision(forced, f'{forced} forced by --precision; the rule: '
-                    + reason, warnings, speedups)
+                    + reason, warnings, speedups, bounds, unshown)

@@ -1,5 +1,5 @@
 """The INT8 candidate: NNCF post-training quantization, and NNCF's accuracy
-control when that loses more than the tolerance."""
+control when that loses too many tuning images (never the judging ones)."""
 import contextlib
 import logging
 import os.path as osp
@@ -9,9 +9,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
+from .acceptance import paired_drop_bound
 from .export import INT8_FILE, remove_ir, replace_ir, save_int8
-from .parity import top1_drop
-from .samples import CHOICE_SPLIT, preprocessed_batches
+from .precision import Candidate
 
 
 @contextlib.contextmanager
@@ -70,34 +70,40 @@ def quantize_int8(ov_model, calibration: List[torch.Tensor], log: Callable):
         'bias correction disabled', params
 
 
-def top1_validation_fn(compiled_model, items) -> Tuple[float, List[float]]:
-    """NNCF's validation function: top-1 (0..1) and per-image correctness
-    of ``(input NCHW batch 1, label)`` items."""
-    correct = []
+def not_lost_validation_fn(compiled_model,
+                           items) -> Tuple[float, List[float]]:
+    """NNCF's validation function: the share (0..1) of ``(input NCHW batch
+    1, label, PyTorch right)`` items the model does not lose (PyTorch right
+    and the model wrong), and that per image. Its drop from the FP32 IR's is
+    the share of images lost: the count the acceptance bound is made of."""
+    kept = []
     output = compiled_model.output(0)
-    for inputs, label in items:
+    for inputs, label, reference_right in items:
         scores = compiled_model(inputs)[output]
-        correct.append(float(int(np.argmax(scores[0])) == int(label)))
-    return float(np.mean(correct)), correct
+        right = int(np.argmax(scores[0])) == int(label)
+        kept.append(float(right or not reference_right))
+    return float(np.mean(kept)), kept
 
 
 def quantize_int8_with_accuracy_control(ov_model,
                                         calibration: List[torch.Tensor],
                                         validation: List[Tuple[np.ndarray,
-                                                               int]],
+                                                               int, bool]],
                                         max_drop_points: float,
                                         advanced_parameters=None,
                                         max_iterations: Optional[int] = None):
-    """NNCF INT8 that keeps top-1 on ``validation`` within
-    ``max_drop_points`` of ``ov_model``'s: NNCF ranks the quantized layers by
-    their effect on the metric and puts the worst back to floating point
-    until the drop is small enough (or none is left to revert).
+    """NNCF INT8 that loses at most ``max_drop_points`` per cent of the
+    ``validation`` images (:func:`not_lost_validation_fn`): NNCF ranks the
+    quantized layers by their effect on the metric and puts the worst back
+    to floating point until the drop is small enough (or none is left to
+    revert).
 
     Args:
         ov_model: The FP32 ``openvino.Model``.
         calibration: Inputs (NCHW, batch 1) for the statistics.
-        validation: ``(input, label)`` items through the test pipeline.
-        max_drop_points (float): Points of top-1 the INT8 model may lose.
+        validation: ``(input, label, PyTorch right)`` items through the test
+            pipeline: the tuning images.
+        max_drop_points (float): Per cent of them the INT8 model may lose.
         advanced_parameters: NNCF ``AdvancedQuantizationParameters``
             (e.g. bias correction disabled where it crashes).
         max_iterations (int, optional): Most groups of layers NNCF may put
@@ -117,7 +123,7 @@ def quantize_int8_with_accuracy_control(ov_model,
             max_num_iterations=int(max_iterations))
     return nncf.quantize_with_accuracy_control(
         ov_model, nncf.Dataset(calibration, lambda x: x.numpy()),
-        nncf.Dataset(validation), top1_validation_fn,
+        nncf.Dataset(validation), not_lost_validation_fn,
         max_drop=max(0.0, max_drop_points) / 100.0,
         drop_type=nncf.DropType.ABSOLUTE, subset_size=len(calibration),
         advanced_quantization_parameters=advanced_parameters,
@@ -129,94 +135,111 @@ def count_fake_quantize(ov_model) -> int:
                for op in ov_model.get_ops())
 
 
-def calibration_inputs(model_cfg, data_preprocessor, count: int,
-                       log: Callable[[str], None]) -> List[torch.Tensor]:
-    """``count`` training images (a fixed random choice) through the test
-    pipeline, one NCHW batch-1 tensor each. From the training split only:
-    the choice is made on val, and the reported accuracy may come from
-    test."""
-    log(f'Quantizing to INT8 with NNCF on {count} training images ...')
-    batches, _ = preprocessed_batches(model_cfg, 'train', data_preprocessor,
-                                      count, seed=0)
-    return [x[None] for inputs, _ in batches for x in inputs]
+def tuning_target(tolerance: float, tuning_images: int,
+                  confidence: float) -> Optional[int]:
+    """The most tuning images a candidate may lose and still be shown within
+    ``tolerance`` on as many images (None: none, however few it loses):
+    what tuning aims at, since the judging images then need about as
+    few."""
+    lost = None
+    for k in range(tuning_images + 1):
+        if paired_drop_bound(k, tuning_images, confidence) > tolerance:
+            break
+        lost = k
+    return lost
 
 
 def int8_candidate(core, fp32_xml: str, folder: str, info: Dict,
-                   calibration: List[torch.Tensor], batches,
-                   parity_of: Callable[[str], Dict], fp32_drop: float,
+                   calibration: List[torch.Tensor], tuning_items: List,
+                   evaluate: Callable[[str], Dict], judging: Candidate,
                    options, log: Callable[[str], None]) -> Tuple[str, Dict]:
-    """The INT8 IR: post-training quantization, and accuracy control when
-    that loses more than ``options.accuracy_tolerance`` (and
-    ``options.accuracy_control``); the better of the two is kept.
+    """The INT8 IR: post-training quantization, and NNCF accuracy control
+    when that loses more tuning images than :func:`tuning_target` allows
+    (and ``options.accuracy_control``); the one that loses fewer tuning
+    images is kept. Only the tuning images choose: the judging images stay
+    unseen.
 
     Args:
-        batches: The choice split's ``(inputs, labels)`` batches: accuracy
-            control's metric.
-        parity_of: An IR's parity report against PyTorch on ``batches``.
-        fp32_drop (float): Points of top-1 the FP32 IR loses against
-            PyTorch (NNCF measures the drop against the FP32 IR).
+        tuning_items: ``(input, label, PyTorch right)`` of each tuning
+            image: accuracy control's metric.
+        evaluate: An IR's parity reports against PyTorch per image set
+            (``'tuning'`` among them).
+        judging: An FP32-like candidate with the judging image counts (0
+            lost): whether accuracy control can pay off at all.
 
     Returns:
-        The IR written and what was tried (with the kept one's parity).
+        The IR written and what was tried (with each model's parity
+        reports).
     """
+    tolerance, confidence = options.accuracy_tolerance, options.confidence
     fp32_model = core.read_model(fp32_xml)
     with quiet_nncf():
         model, mode, params = quantize_int8(fp32_model, calibration, log)
     xml = osp.join(folder, INT8_FILE)
     save_int8(model, xml, info, f'nncf ptq ({mode})')
-    parity = parity_of(xml)
-    tolerance = options.accuracy_tolerance
-    drop = top1_drop(parity)
-    result = dict(mode='ptq', ptq_parity=parity,
-                  summary=f'NNCF post-training quantization ({mode}): '
-                  f'top-1 {0.0 - drop:+.2f} points vs PyTorch.')
-    if drop <= tolerance or not options.accuracy_control:
-        if drop > tolerance:
-            result['summary'] += (' Beyond the tolerance; accuracy '
-                                  'control not tried (disabled).')
-        return xml, dict(result, parity=parity)
+    checks = evaluate(xml)
+    tuning = checks['tuning']
+    images = tuning['images']
+    target = tuning_target(tolerance, images, confidence)
+    result = dict(mode='ptq', ptq=checks, tuning_target_lost=target,
+                  summary=f'NNCF post-training quantization ({mode}) loses '
+                  f'{tuning["lost"]} of {images} tuning images')
+    if target is not None and tuning['lost'] <= target:
+        result['summary'] += (
+            f' (at most {target} may be lost to be shown within the '
+            f'{tolerance:g}-point tolerance on as many).')
+        return xml, dict(result, checks=checks)
+    if not options.accuracy_control:
+        result['summary'] += ('; accuracy control not tried (disabled).')
+        return xml, dict(result, checks=checks)
+    if not judging.can_show(tolerance, confidence):
+        result['summary'] += (
+            f'; accuracy control not tried: the {judging.images} judging '
+            f'images cannot show the {tolerance:g}-point tolerance however '
+            'few INT8 loses.')
+        log(result['summary'])
+        return xml, dict(result, checks=checks)
 
-    validation = [(x[None].numpy(), int(y)) for inputs, ys in batches
-                  for x, y in zip(inputs, ys)]
-    log(f'INT8 loses {drop:.2f} points of top-1 (tolerance {tolerance:g}); '
-        f'retrying with NNCF accuracy control on {len(validation)} '
-        f'{CHOICE_SPLIT} images ...')
+    allowed = 0 if target is None else target
+    log(f'INT8 loses {tuning["lost"]} of {images} tuning images; retrying '
+        f'with NNCF accuracy control on them (at most {allowed} lost) ...')
     try:
         with quiet_nncf():
             controlled = quantize_int8_with_accuracy_control(
-                fp32_model, calibration, validation,
-                tolerance - max(0.0, fp32_drop), params,
+                fp32_model, calibration, tuning_items,
+                100.0 * (allowed + 0.5) / images, params,
                 max_iterations=options.accuracy_control_iterations)
     except Exception as error:  # noqa: BLE001 - NNCF raises many kinds
         result['summary'] += (
-            f' NNCF accuracy control failed ({type(error).__name__}: '
+            f'. NNCF accuracy control failed ({type(error).__name__}: '
             f'{error}); the plain INT8 model is kept as the candidate.')
         log(result['summary'])
-        return xml, dict(result, parity=parity)
+        return xml, dict(result, checks=checks)
     controlled_xml = osp.join(folder, 'end2end_int8_controlled.xml')
     save_int8(controlled, controlled_xml, info, 'nncf accuracy control')
-    controlled_parity = parity_of(controlled_xml)
-    controlled_drop = top1_drop(controlled_parity)
+    controlled_checks = evaluate(controlled_xml)
+    controlled_lost = controlled_checks['tuning']['lost']
     kept = count_fake_quantize(controlled)
-    result.update(accuracy_control_parity=controlled_parity,
+    result.update(accuracy_control=controlled_checks,
                   fake_quantize=dict(ptq=count_fake_quantize(model),
                                      accuracy_control=kept))
     result['summary'] += (
-        f' NNCF accuracy control ({kept} of {count_fake_quantize(model)} '
-        f'quantizers kept): top-1 {0.0 - controlled_drop:+.2f} points.')
-    if controlled_drop < drop:
+        f'; NNCF accuracy control on them ({kept} of '
+        f'{count_fake_quantize(model)} quantizers kept) loses '
+        f'{controlled_lost}.')
+    if controlled_lost < tuning['lost']:
         result['mode'] = 'accuracy control'
         replace_ir(controlled_xml, xml)
-        parity = controlled_parity
+        checks = controlled_checks
     else:
         remove_ir(controlled_xml)
-    if top1_drop(parity) > tolerance:
+    if target is None or checks['tuning']['lost'] > target:
         result['summary'] += (
-            ' Both lose more than the tolerance: INT8 is not a candidate '
-            'that keeps the accuracy; the best of the others is recommended. '
-            'Accuracy control may revert at most '
+            f' More than {allowed} lost: accuracy control may revert at most '
             f'{options.accuracy_control_iterations} groups of layers '
             '(--accuracy-control-iterations raises the bound, at the cost '
-            'of time).')
+            'of time).' if target is not None else
+            f' The {images} tuning images cannot show the {tolerance:g}-point '
+            'tolerance either.')
     log(result['summary'])
-    return xml, dict(result, parity=parity)
+    return xml, dict(result, checks=checks)

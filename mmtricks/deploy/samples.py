@@ -1,7 +1,8 @@
 """The labelled images a deployment is checked and calibrated on: which
-split, and its images through the config's test pipeline."""
+split, which of its images do what, and its images through the config's
+test pipeline."""
 import copy
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -12,6 +13,29 @@ from .inputs import DeployInputError
 # the test split when the config has one distinct from it.
 CHOICE_SPLIT = 'val'
 REPORT_SPLITS = ('auto', 'val', 'test')
+# Training images are drawn in this seeded order: the first ones calibrate
+# INT8, the next ones (if asked for) are label-free judging images.
+TRAINING_ORDER_SEED = 0
+
+
+def tuning_and_judging(images: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Positions of the choice split's images (in the order the dataset
+    lists them) that tune a candidate (even: 0, 2, 4, ...) and that judge it
+    (odd: 1, 3, 5, ...). Every choice made while a candidate is built (for
+    INT8: whether plain quantization is enough, NNCF accuracy control's
+    search, which model is kept) looks only at the tuning images, so the
+    judging images are as new to it as test images."""
+    positions = np.arange(images)
+    return positions[0::2], positions[1::2]
+
+
+def select(batches, positions, batch_size: int = 32):
+    """The ``(inputs, labels)`` batches of the images at ``positions``
+    (counted across ``batches``)."""
+    inputs = torch.cat([x for x, _ in batches])[torch.as_tensor(positions)]
+    labels = torch.cat([y for _, y in batches])[torch.as_tensor(positions)]
+    return [(inputs[i:i + batch_size], labels[i:i + batch_size])
+            for i in range(0, len(labels), batch_size)]
 
 
 def data_classes(model_cfg) -> Tuple[str, ...]:
@@ -87,3 +111,21 @@ def preprocessed_batches(model_cfg, split: str, data_preprocessor,
         labels = torch.cat([s.gt_label for s in data['data_samples']])
         batches.append((data['inputs'], labels))
     return batches, dataset.metainfo.get('classes')
+
+
+def training_images(model_cfg, data_preprocessor, calibration: int,
+                    label_free: int) -> Tuple[List[torch.Tensor], list]:
+    """Training images in a fixed random order (:data:`TRAINING_ORDER_SEED`):
+    the first ``calibration`` as NCHW batch-1 inputs (INT8 calibration),
+    the next at most ``label_free`` as ``(inputs, labels)`` batches (images
+    calibration did not see; their labels are not used)."""
+    if calibration + label_free <= 0:
+        return [], []
+    batches, _ = preprocessed_batches(model_cfg, 'train', data_preprocessor,
+                                      calibration + label_free,
+                                      seed=TRAINING_ORDER_SEED)
+    count = sum(len(y) for _, y in batches)
+    first = select(batches, np.arange(min(calibration, count)))
+    rest = np.arange(min(calibration, count), count)
+    return ([x[None] for inputs, _ in first for x in inputs],
+            select(batches, rest) if len(rest) else [])

@@ -25,6 +25,7 @@ def test_every_field_has_its_option():
     add_deploy_arguments(parser)
     changed = parser.parse_args([
         '--precision', 'int8', '--accuracy-tolerance', '0.5',
+        '--confidence', '0.9', '--label-free-images', '500',
         '--min-speedup', '1.2', '--no-int8', '--no-accuracy-control',
         '--accuracy-control-iterations', '3', '--report-split', 'val',
         '--device', 'cuda', '--parity-images', '16',
