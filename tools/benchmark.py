@@ -6,6 +6,7 @@
     python tools/benchmark.py tricks [--rows ...] [--epochs digits=15 ...]
     python tools/benchmark.py bag-of-tricks [--data digits] [--seeds 0 1]
     python tools/benchmark.py deploy [--archs small large] [--checkpoint CONFIG CKPT]
+    python tools/benchmark.py deploy-acceptance [--data digits mnist] [--seeds 0 1 2]
     python tools/benchmark.py pretrained [--cap 60]
     python tools/benchmark.py input-size [--data elpv_poly] [--sizes 32 64 ...]
     python tools/benchmark.py small-data [--data digits] [--sizes 10 20 ...]
@@ -177,6 +178,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(main=deploy)
 
     p = sub.add_parser(
+        'deploy-acceptance', parents=[
+            _data(['digits', 'mnist']),
+            _common('work_dirs/benchmark_deploy_acceptance')],
+        help='the precision tools/deploy.py ships, scored on test: the '
+        'rule of issue 32 vs the rule before it')
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    add_deploy_arguments(p, ('accuracy_tolerance', 'confidence',
+                             'parity_images', 'benchmark_seconds'))
+    p.add_argument('--label-free-images', type=int, default=2000,
+                   help='training images calibration did not see, checked '
+                   'to compare their disagreement rate with test\'s '
+                   '(default %(default)s)')
+    p.add_argument('--note', default='',
+                   help='a line about the machine for the report')
+    p.set_defaults(main=deploy_acceptance)
+
+    p = sub.add_parser(
         'pretrained', parents=[_data(ALL_DATASETS), _cache(),
                                _common('work_dirs/benchmark_pretrained')],
         help='EfficientNet-Lite0 from the packaged weights vs scratch')
@@ -253,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
-         'deploy', 'pretrained', 'input-size', 'speed', 'small-data')
+         'deploy', 'deploy-acceptance', 'pretrained', 'input-size', 'speed',
+         'small-data')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -422,6 +441,21 @@ def deploy(args, command: str) -> None:
         print(f'{r["label"]}: recommended {r["recommended"]}; goals met '
               f'{len(r["goals"]) - len(missed)}/{len(r["goals"])}'
               + (f' (missed: {"; ".join(missed)})' if missed else ''))
+
+
+def deploy_acceptance(args, command: str) -> None:
+    from benchmarks.deploy_acceptance import lscpu_summary, run_benchmark
+
+    from mmtricks.deploy import options_from_args
+    with _console(args, None) as console:
+        payload = run_benchmark(
+            args.data, args.seeds, args.out, args.work_dir, command,
+            progress=console.progress, options=options_from_args(args),
+            note=args.note, cpu=lscpu_summary())
+    for rule, s in payload['summary'].items():
+        print(f'{rule}: ships BF16/INT8 in {s["not_fp32"]} of {s["cells"]} '
+              f'cells; test drop beyond the tolerance in '
+              f'{s["beyond_tolerance"]}')
 
 
 def pretrained(args, command: str) -> None:

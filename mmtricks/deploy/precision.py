@@ -10,8 +10,8 @@ counts and rounds into a recommendation and the reason for it:
   (:func:`~.acceptance.drop_bound`, 95% by default) is within the
   tolerance; a point estimate is never enough;
 - **speed**: it is faster than FP32 beyond the spread of the timing rounds
-  (:func:`~.acceptance.faster_beyond_spread`), in latency and in
-  throughput.
+  (:func:`~.acceptance.faster_beyond_spread` on each round's geometric
+  mean of latency and time per image at throughput).
 
 Pure: tests call it with counts, without a model.
 """
@@ -123,13 +123,19 @@ def speedup_over(reference: Candidate, candidate: Candidate) -> Dict:
                 overall=math.sqrt(latency * throughput))
 
 
+def round_costs(c: Candidate) -> List[float]:
+    """Per timing round, the geometric mean of the batch-1 latency and the
+    time per image at the throughput setting (ms): the one number the
+    speed-up (:func:`speedup_over`'s ``overall``) ranks, round by round."""
+    return [math.sqrt(latency * 1e3 / fps) for latency, fps
+            in zip(c.latency_rounds, c.throughput_rounds)]
+
+
 def faster_than(reference: Candidate, candidate: Candidate) -> bool:
-    """Faster beyond the spread of the rounds in latency and in throughput
-    (compared as milliseconds per image)."""
-    return faster_beyond_spread(reference.latency_rounds,
-                                candidate.latency_rounds) and \
-        faster_beyond_spread([1e3 / f for f in reference.throughput_rounds],
-                             [1e3 / f for f in candidate.throughput_rounds])
+    """Faster beyond the spread of the timing rounds: the candidate's
+    slowest round (:func:`round_costs`) beats the reference's fastest."""
+    return faster_beyond_spread(round_costs(reference),
+                                round_costs(candidate))
 
 
 def accuracy_text(c: Candidate, confidence: float) -> str:
@@ -148,12 +154,12 @@ def _rounds(values: Sequence[float], unit: str) -> str:
 
 
 def speed_text(fp32: Candidate, c: Candidate, speedup: Dict) -> str:
+    """Its speed-ups, and the rounds the spread rule compares."""
     return (f'x{speedup["overall"]:.2f} FP32 (latency '
-            f'x{speedup["latency"]:.2f}, rounds {_rounds(c.latency_rounds, "ms")} vs '
-            f'{_rounds(fp32.latency_rounds, "ms")}; throughput '
-            f'x{speedup["throughput"]:.2f}, rounds '
-            f'{_rounds(c.throughput_rounds, "img/s")} vs '
-            f'{_rounds(fp32.throughput_rounds, "img/s")})')
+            f'x{speedup["latency"]:.2f}, throughput '
+            f'x{speedup["throughput"]:.2f}; rounds '
+            f'{_rounds(round_costs(c), "ms")} vs FP32\'s '
+            f'{_rounds(round_costs(fp32), "ms")})')
 
 
 def unshown_line(c: Candidate, tolerance: float, confidence: float) -> str:
@@ -180,11 +186,12 @@ def choose_precision(candidates: Sequence[Candidate],
     FP32 is the reference: it is kept unless another candidate (1) has an
     upper ``confidence`` bound of its top-1 drop against PyTorch within
     ``max_top1_drop`` points, on images that made no choice about it, and
-    (2) is faster than FP32 beyond the spread of the timing rounds, in
-    latency and in throughput, and by at least ``min_speedup`` (median
-    rounds, geometric mean of both). Among those, the fastest (geometric
-    mean) wins. Without timings nothing is known to be faster, so FP32 is
-    kept. ``forced`` ships that candidate whatever the rule says, with a
+    (2) is faster than FP32 beyond the spread of the timing rounds (its
+    slowest round, in the geometric mean of batch-1 latency and time per
+    image at throughput, beats FP32's fastest), and by at least
+    ``min_speedup`` (median rounds, the same geometric mean). Among those,
+    the fastest (geometric mean) wins. Without timings nothing is known to
+    be faster, so FP32 is kept. ``forced`` ships that candidate whatever the rule says, with a
     warning for each condition it breaks.
 
     Args:
