@@ -31,7 +31,7 @@ def test_validation_fn_counts_the_images_lost_against_pytorch():
 
 def test_tuning_aims_at_what_the_judging_images_can_accept():
     # 500 tuning images: 1 lost image is still shown within 1 point at 95%
-    # (bound 0.95), 2 are not (1.26).
+    # (bound 0.95), 2 are not (1.25).
     assert tuning_target(1.0, 500, 0.95) == 1
     assert tuning_target(1.0, 1000, 0.95) == 4
     # 180 images cannot show 1 point even with none lost.
