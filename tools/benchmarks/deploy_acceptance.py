@@ -28,6 +28,7 @@ at: how often does it lose more than the tolerance? And how much lower is
 the disagreement rate on training images than on test (training images are
 easier: if clearly lower, they must not judge)?
 """
+import dataclasses
 import glob
 import json
 import os
@@ -270,6 +271,25 @@ def summarise(cells: Sequence[Dict], tolerance: float) -> Dict[str, Dict]:
 
 
 # ------------------------------------------------------------- the running
+#: The options a deployment in the work dir was made with (beside its
+#: report): it is reused only under the same ones.
+OPTIONS_FILE = 'deploy_options.json'
+
+
+def deployed_report(folder: str, options) -> Optional[Dict]:
+    """The report of an earlier deployment in ``folder`` made with the same
+    ``options`` (the rules are recomputed from it), else None."""
+    report_path = osp.join(folder, 'deploy_report.json')
+    options_path = osp.join(folder, OPTIONS_FILE)
+    if not (osp.isfile(report_path) and osp.isfile(options_path)):
+        return None
+    with open(options_path) as f:
+        if json.load(f) != dataclasses.asdict(options):
+            return None
+    with open(report_path) as f:
+        return json.load(f)
+
+
 def measure_cell(dataset: str, seed: int, epochs: int, folder: str,
                  options, progress: Callable[[str], None]) -> Dict:
     """Train (or reuse), deploy, and apply every rule to one checkpoint."""
@@ -277,10 +297,16 @@ def measure_cell(dataset: str, seed: int, epochs: int, folder: str,
     from .deploy import DEPLOY_CFG
     start = time.perf_counter()
     trained = trained_checkpoint(dataset, seed, epochs, folder, progress)
-    progress(f'{dataset} seed {seed}: tools/deploy.py ...')
-    report = deploy_checkpoint(trained['config'], trained['checkpoint'],
-                               osp.join(folder, 'deployed'), DEPLOY_CFG,
-                               options, log=lambda line: None)
+    report = deployed_report(osp.join(folder, 'deployed'), options)
+    if report is None:
+        progress(f'{dataset} seed {seed}: tools/deploy.py ...')
+        report = deploy_checkpoint(trained['config'], trained['checkpoint'],
+                                   osp.join(folder, 'deployed'), DEPLOY_CFG,
+                                   options, log=lambda line: None)
+        with open(osp.join(folder, 'deployed', OPTIONS_FILE), 'w') as f:
+            json.dump(dataclasses.asdict(options), f, indent=2)
+    else:
+        progress(f'{dataset} seed {seed}: reusing its deployment')
     tolerance, confidence = options.accuracy_tolerance, options.confidence
     return dict(
         dataset=dataset, seed=seed, trained=trained,
@@ -303,9 +329,8 @@ def run_benchmark(datasets: Sequence[str], seeds: Sequence[int],
                   note: str = '', epochs: Optional[Dict] = None,
                   cpu: str = '') -> Dict:
     """Every (dataset, seed) cell, then the summary; writes the report
-    after each cell (an interrupted run keeps what it measured)."""
-    import dataclasses
-
+    after each cell (an interrupted run keeps what it measured; trained
+    checkpoints and deployments in ``work_dir`` are reused)."""
     from mmtricks.deploy import DeployOptions
 
     from .deploy import inference_machine_description

@@ -131,3 +131,19 @@ def test_summary_and_table_count_models_shipped_beyond_the_tolerance():
     assert '| before | 1 | 1 | 1 |' in markdown
     assert '| digits | 0 | 97.00 | before | int8 | x1.60 |' in markdown
     assert '**yes**' in markdown
+
+
+def test_a_deployment_is_reused_only_under_the_same_options(tmp_path):
+    import dataclasses
+    import json
+
+    from benchmarks.deploy_acceptance import OPTIONS_FILE, deployed_report
+    options = DeployOptions(label_free_images=2000)
+    assert deployed_report(str(tmp_path), options) is None
+    (tmp_path / 'deploy_report.json').write_text('{"recommended": "bf16"}')
+    (tmp_path / OPTIONS_FILE).write_text(
+        json.dumps(dataclasses.asdict(options)))
+    assert deployed_report(str(tmp_path), options) == dict(
+        recommended='bf16')
+    other = dataclasses.replace(options, benchmark_seconds=1.0)
+    assert deployed_report(str(tmp_path), other) is None
