@@ -128,7 +128,8 @@ def test_summary_and_table_count_models_shipped_beyond_the_tolerance():
                    summary=summary,
                    label_free=label_free_comparison([cell]))
     markdown = render(payload)
-    assert '| before | 1 | 1 | 1 |' in markdown
+    assert '| before | 1 | - | 1 | 1 |' in markdown
+    assert '| new | 1 | 0 | 0 | 0 |' in markdown
     assert '| digits | 0 | 97.00 | before | int8 | x1.60 |' in markdown
     assert '**yes**' in markdown
 
