@@ -9,6 +9,13 @@ makes them usable under ``default_scope='mmpretrain'``. Only
 which training does not.
 It also lets configs name the shipped ones as ``mmtricks::NAME``
 (:mod:`mmtricks.recipes`).
+
+Some of this changes other libraries for the whole process (a user's
+MMDetection run with ``custom_imports=['mmtricks']`` included): every such
+change, with why and whether ``MMTRICKS_KEEP_UPSTREAM`` can leave it out, is
+listed in :data:`mmtricks.compat.PROCESS_WIDE` (docs/compat.md). Beyond
+that list and the parts it registers, mmtricks changes nothing outside its
+own runs.
 """
 from . import compat
 

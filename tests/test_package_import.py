@@ -76,3 +76,11 @@ def test_import_mmtricks_registers_the_runner():
 
     import mmtricks  # noqa: F401
     assert RUNNERS.get('DataAwareRunner') is not None
+
+
+def test_import_mmtricks_points_to_what_it_changes_process_wide():
+    # the one list of changes to other libraries (tested against a diff of
+    # upstream in tests/compat/test_process_wide.py)
+    import mmtricks
+    assert 'mmtricks.compat.PROCESS_WIDE' in ' '.join(mmtricks.__doc__.split())
+    assert 'docs/compat.md' in mmtricks.__doc__

@@ -18,9 +18,12 @@ How each channel is handled:
 * MMEngine's ``MMLogger`` (``channel='mmengine'``, the logger name of every
   MMLogger, the one MMEngine, MMPretrain and MMDeploy log through): the record
   is lowered to DEBUG, so the default ``log_level='INFO'`` hides it and
-  ``log_level='DEBUG'`` still shows it. ``MMLogger`` instances are not in
-  ``logging``'s logger tree and every runner creates a new one, so the filter
-  is installed on the class (``MMLogger.filter``) rather than on one instance.
+  ``log_level='DEBUG'`` still shows it. Only on the loggers of mmtricks' own
+  runs (:func:`hide_upstream_noise`): each
+  :class:`~mmtricks.engine.DataAwareRunner`'s (upstream's messages during a
+  run go to the current MMLogger, the runner's) and, on ``import
+  mmtricks.deploy``, MMDeploy's. Any other MMLogger, a user's MMDetection
+  run's for one, shows everything.
 * Any other logger (``channel`` = its name): a ``logging.Filter`` on that
   logger drops the record unless the logger is enabled for DEBUG.
 
@@ -219,16 +222,13 @@ class UpstreamLogNoiseFilter(logging.Filter):
         return True
 
 
-MMLOGGER_FILTER = UpstreamLogNoiseFilter(demote=True)
-_original_mmlogger_filter = MMLogger.filter
-
-
-def mmlogger_filter(self, record):
-    """``MMLogger.filter``: :data:`MMLOGGER_FILTER`, then the instance's own
-    filters."""
-    if not MMLOGGER_FILTER.filter(record):
-        return False
-    return _original_mmlogger_filter(self, record)
+def hide_upstream_noise(logger: MMLogger) -> MMLogger:
+    """Lower :data:`NOISE`'s MMLogger messages to DEBUG on ``logger``, an
+    MMLogger of one of mmtricks' runs (idempotent); returns it."""
+    if not any(isinstance(f, UpstreamLogNoiseFilter)
+               for f in logger.filters):
+        logger.addFilter(UpstreamLogNoiseFilter(demote=True))
+    return logger
 
 
 def install_warning_filters() -> None:
@@ -248,8 +248,6 @@ def apply() -> None:
     # a user who set warning filters (-W, PYTHONWARNINGS) gets exactly those
     if not sys.warnoptions:
         install_warning_filters()
-    if MMLogger.filter is not mmlogger_filter:
-        MMLogger.filter = mmlogger_filter
     for channel in {n.channel for n in NOISE} - {'warnings', 'mmengine'}:
         logger = logging.getLogger(channel)
         if not any(isinstance(f, UpstreamLogNoiseFilter)

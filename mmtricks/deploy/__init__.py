@@ -1,11 +1,23 @@
 """From checkpoint to a verified, timed OpenVINO model.
 
 Importing this package makes MMDeploy's ``openvino`` backend work on today's
-OpenVINO (:mod:`mmtricks.deploy.mmdeploy_openvino`).
+OpenVINO (:mod:`mmtricks.deploy.mmdeploy_openvino`), its ONNX export use
+the TorchScript exporter on today's torch
+(:mod:`mmtricks.deploy.mmdeploy_onnx_export`, inside MMDeploy's export only)
+and MMDeploy's logger hide the upstream lines listed in
+:mod:`mmtricks.compat.upstream_noise`: what each changes for the whole
+process is listed in :data:`mmtricks.compat.PROCESS_WIDE`.
 """
-from . import mmdeploy_openvino
+from mmdeploy.utils import get_root_logger
 
+from ..compat import kept_upstream, upstream_noise
+from . import mmdeploy_onnx_export, mmdeploy_openvino
+
+if 'upstream_noise' not in kept_upstream():
+    # before the backend is registered: MMDeploy logs that it replaces one
+    upstream_noise.hide_upstream_noise(get_root_logger())
 mmdeploy_openvino.apply()
+mmdeploy_onnx_export.apply()
 
 from .classifier import OpenVINOClassifier, Prediction  # noqa: E402
 from .deploy_checkpoint import ParityError, deploy_checkpoint  # noqa: E402

@@ -15,7 +15,9 @@ testing and every hook are MMEngine's; this class only:
 - honours ``compile`` (True, a dict of torch.compile arguments, or
   ``'auto'``) by compiling the model's training forward rather than
   MMEngine's whole ``train_step`` (:mod:`~mmtricks.engine.compile_settings`);
-- logs each decision once, with its reason;
+- logs each decision once, with its reason, and hides on its logger the
+  upstream lines that ask nothing of the user
+  (:mod:`~mmtricks.compat.upstream_noise`; ``log_level='DEBUG'`` shows them);
 - stores the decisions in every checkpoint it saves
   (``meta['data_decisions']``), so that ``mim test``, ``--resume`` and
   ``tools/deploy.py`` use the size the model was trained at;
@@ -36,6 +38,7 @@ from mmengine.dist import is_main_process
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..compat.upstream_noise import hide_upstream_noise
 from .checkpoint_match import (check_checkpoint_classes, class_difference,
                                config_data, read_checkpoint_facts)
 from .compile_settings import install_compile_hook
@@ -105,6 +108,12 @@ class DataAwareRunner(Runner):
         with work_dir_lock(self.work_dir) if is_main_process() \
                 else nullcontext():
             return super().train()
+
+    def build_logger(self, *args, **kwargs):
+        """MMEngine's, with upstream's noise lowered to DEBUG on it: the
+        run's logger is the current MMLogger, which MMEngine's and
+        MMPretrain's messages go to during the run."""
+        return hide_upstream_noise(super().build_logger(*args, **kwargs))
 
     def _maybe_compile(self, target: str) -> None:
         """MMEngine compiles the whole ``train_step`` here, optimizer step

@@ -96,18 +96,20 @@ class Collect(logging.Handler):
 _loggers = iter(range(10 ** 6))
 
 
-def mmlogger(handler):
-    """A fresh MMLogger (now the 'current' one) writing only to ``handler``."""
+def mmlogger(handler, ours=True):
+    """A fresh MMLogger (now the 'current' one) writing only to ``handler``,
+    with the filter a run of ours puts on its logger unless ``ours`` is
+    False."""
     logger = MMLogger.get_instance(f'test_upstream_noise_{next(_loggers)}')
     logger.handlers = [handler]
-    return logger
+    return upstream_noise.hide_upstream_noise(logger) if ours else logger
 
 
 def log_from(module, channel, text, level=logging.WARNING,
-             handler_level=logging.INFO):
+             handler_level=logging.INFO, ours=True):
     collect = Collect(handler_level)
     if channel == 'mmengine':
-        logger = mmlogger(collect)
+        logger = mmlogger(collect, ours)
         # MMEngine's messages go through print_log, MMDeploy's directly
         code = ('logger.log(level, text)' if module.startswith('mmdeploy')
                 else 'print_log(text, logger="current", level=level)')
@@ -170,6 +172,39 @@ def test_registry_fallback_is_hidden_only_for_mmdeploys_own_registries():
                  fallback('mmdet', 'Codebases', 'mmdeploy'),
                  fallback('mmpretrain', 'Codebases', 'mmengine')):
         assert seen_from('mmengine', module, kept) == [kept]
+
+
+@pytest.mark.parametrize('channel,module,text',
+                         [s for s in SAMPLES if s[0] == 'mmengine'],
+                         ids=[s[1] + ':' + s[2][:20] for s in SAMPLES
+                              if s[0] == 'mmengine'])
+def test_an_mmlogger_not_of_our_runs_shows_everything(channel, module, text):
+    # a user's MMDetection run in a process that imported mmtricks (and
+    # mmtricks.deploy): its logger is MMEngine's, unfiltered
+    import mmtricks.deploy  # noqa: F401
+    assert MMLogger.filter is logging.Filterer.filter
+    assert [r.getMessage() for r in log_from(module, channel, text,
+                                             ours=False)] == [text]
+
+
+def test_mmdeploys_logger_hides_its_noise(monkeypatch):
+    import mmtricks.deploy  # noqa: F401
+    from mmdeploy.utils import get_root_logger
+    collect = Collect()
+    logger = get_root_logger()
+    monkeypatch.setattr(logger, 'handlers', [collect])
+    channel, module, text = SAMPLES[9]  # get_onnx_config
+    run_as(module, 'get_root_logger().warning(text)',
+           get_root_logger=get_root_logger, text=text)
+    run_as(module, 'get_root_logger().warning("Something else")',
+           get_root_logger=get_root_logger)
+    assert [r.getMessage() for r in collect.records] == ['Something else']
+
+
+def test_hide_upstream_noise_is_idempotent():
+    logger = mmlogger(Collect())
+    upstream_noise.hide_upstream_noise(logger)
+    assert len(logger.filters) == 1
 
 
 def test_mmlogger_noise_is_lowered_to_debug_not_lost():

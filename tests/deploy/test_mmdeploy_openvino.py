@@ -18,9 +18,12 @@ def onnx_file(tmp_path_factory):
                           nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                           nn.Linear(8, 4), nn.Softmax(dim=1)).eval()
     path = str(tmp_path_factory.mktemp('onnx') / 'end2end.onnx')
+    # dynamo=False: torch's TorchScript exporter, as MMDeploy's export gets
+    # it (mmtricks.deploy.mmdeploy_onnx_export); torch's default needs
+    # onnxscript
     torch.onnx.export(model, torch.randn(1, 3, 16, 16), path,
                       opset_version=17, input_names=['input'],
-                      output_names=['output'])
+                      output_names=['output'], dynamo=False)
     return path
 
 

@@ -67,6 +67,9 @@ def test_trains_on_a_folder_from_one_setting_and_stores_decisions(tmp_path):
     log = open(osp.join(run['log_dir'], osp.basename(run['log_dir']) +
                         '.log')).read()
     assert 'Data decision: image_size 64: the training images' in log
+    # upstream's noise is hidden on the run's logger (compat/upstream_noise)
+    assert 'paramwise_options' not in log
+    assert '"FileClient" will be deprecated' not in log
 
 
 def test_a_run_loading_a_checkpoint_uses_its_size(tmp_path):
