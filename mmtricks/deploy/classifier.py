@@ -23,6 +23,7 @@ from ..datasets.folder import (IMAGE_EXTENSIONS, is_hidden,
 from ..transforms.loading import read_image
 from .latency import static_input_model
 from .model_info import compile_recorded, read_model_info, warn_if_stale
+from .openvino_core import shared_core
 
 
 class Prediction(NamedTuple):
@@ -99,12 +100,11 @@ class OpenVINOClassifier:
 
     def __init__(self, model_path: str, device: str = 'CPU',
                  batch_size: int = 16):
-        import openvino as ov
         if not osp.isfile(model_path):
             raise FileNotFoundError(
                 f'No OpenVINO model at {model_path!r}. Make one with '
                 '`python tools/deploy.py CONFIG CHECKPOINT --work-dir DIR`.')
-        self.core = ov.Core()
+        self.core = shared_core()
         self.model = self.core.read_model(model_path)
         self.info = read_model_info(self.model)
         # An IR left beside another checkpoint's deploy report: said so.

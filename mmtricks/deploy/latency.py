@@ -18,6 +18,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .openvino_core import shared_core
+
 # Asynchronous requests per OpenVINO stream when measuring throughput.
 REQUESTS_PER_STREAM = 2
 # Rounds the models of benchmark_models take turns in: the medians are
@@ -153,8 +155,7 @@ def benchmark_models(torch_model, ov_models: Dict[str, Tuple[object, Dict]],
     (``latency.round_medians_ms``, ``throughput.round_fps``; read them with
     :func:`timing_rounds`).
     """
-    import openvino as ov
-    core = ov.Core()
+    core = shared_core()
     share = seconds / rounds
     runs = {name: [] for name in ov_models}
     for _ in range(rounds):

@@ -68,8 +68,8 @@ class OpenVINOWrapper(BaseWrapper):
                  output_names: Optional[Sequence[str]] = None,
                  device: str = 'CPU',
                  config: Optional[Dict[str, Any]] = None):
-        import openvino as ov
-        core = ov.Core()
+        from .openvino_core import shared_core
+        core = shared_core()
         model = core.read_model(ir_model_file)
         if output_names is None:
             output_names = [out.get_any_name() for out in model.outputs]
