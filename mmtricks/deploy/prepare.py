@@ -4,7 +4,7 @@ stored, and its classes checked against the data's."""
 import os.path as osp
 from typing import Callable, Optional
 
-from .inputs import DeployInputError, inference_pipeline
+from .inputs import DeployInputError, inference_pipeline, read_checkpoint
 from .samples import data_classes
 
 
@@ -16,14 +16,7 @@ def read_trained_facts(checkpoint: str):
     """What ``checkpoint`` says about its classes and training data
     (:class:`~mmtricks.engine.checkpoint_match.CheckpointFacts`)."""
     from ..engine.checkpoint_match import read_checkpoint_facts
-    if not osp.isfile(osp.expanduser(str(checkpoint))):
-        raise DeployInputError(
-            f'Checkpoint {checkpoint!r} does not exist. Pass the .pth that '
-            'training wrote (e.g. work_dirs/auto_mbv3/best_auto_epochs.pth).')
-    try:
-        return read_checkpoint_facts(checkpoint)
-    except Exception as error:  # refused pickle, damaged file: it says why
-        raise DeployInputError(str(error)) from error
+    return read_checkpoint(checkpoint, read_checkpoint_facts)
 
 
 def names_data(model_cfg, cfg_options: Optional[dict]) -> bool:

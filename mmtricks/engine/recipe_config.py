@@ -26,7 +26,6 @@ trained at.
 """
 import copy
 import os.path as osp
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -37,16 +36,14 @@ from .data_decisions import (DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_IMAGE_SIZE,
                              check_batch_size, check_num_classes,
                              choose_batch_size, choose_image_size,
                              choose_monitor, class_balance)
+from .size_placeholders import (SIZE_TOKEN, SPLIT_LOADERS, fill_image_size,
+                                fixed_sizes, has_size_placeholders,
+                                loader_dataset, size_placeholder)
 
 AUTO = 'auto'
-SIZE_TOKEN = 'image_size'
 BATCH_TOKEN = 'batch_size'
-SPLIT_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-PIPELINE_VARIABLES = ('train_pipeline', 'test_pipeline')
-SIZE_KEYS = ('scale', 'crop_size', 'padding')
 #: Where a checkpoint keeps the decisions it was trained under.
 META_KEY = 'data_decisions'
-_SIZE_PLACEHOLDER = re.compile(r'^image_size(?:/(\d+))?$')
 
 
 @dataclass
@@ -66,91 +63,6 @@ class DataDecisions:
         return meta
 
 
-# --------------------------------------------------------------- placeholders
-def size_placeholder(value) -> Optional[int]:
-    """The divisor of a size placeholder (1 for ``'image_size'``, N for
-    ``'image_size/N'``), None for anything else."""
-    if not isinstance(value, str):
-        return None
-    match = _SIZE_PLACEHOLDER.match(value)
-    if match is None:
-        return None
-    return int(match.group(1) or 1)
-
-
-def _pipelines(cfg) -> List[Tuple[str, list]]:
-    found = [(name, cfg[name]) for name in PIPELINE_VARIABLES
-             if isinstance(cfg.get(name), list)]
-    for loader in SPLIT_LOADERS:
-        dataset = _loader_dataset(cfg, loader)
-        if dataset is not None and isinstance(dataset.get('pipeline'), list):
-            found.append((f'{loader}.dataset.pipeline', dataset['pipeline']))
-    return found
-
-
-def _loader_dataset(cfg, loader: str) -> Optional[dict]:
-    dataloader = cfg.get(loader)
-    if not dataloader or not isinstance(dataloader.get('dataset'), dict):
-        return None
-    return unwrap_dataset_cfg(dataloader['dataset'])
-
-
-def _size_fields(cfg):
-    """``(owner dict, key, where)`` of every size-bearing field: pipeline
-    steps' scale / crop_size / padding, datasets' image_size."""
-    for where, pipeline in _pipelines(cfg):
-        for step in pipeline:
-            if isinstance(step, dict):
-                for key in SIZE_KEYS:
-                    if key in step:
-                        yield step, key, f'{where} {step.get("type")}.{key}'
-    for loader in SPLIT_LOADERS:
-        dataset = _loader_dataset(cfg, loader)
-        if dataset is not None and 'image_size' in dataset:
-            yield dataset, 'image_size', f'{loader}.dataset.image_size'
-
-
-def fill_image_size(cfg, size: int) -> int:
-    """Replace every size placeholder of ``cfg`` by ``size`` (its N-th part
-    for ``'image_size/N'``; ``Resize.scale`` becomes ``(size, size)``).
-
-    Returns:
-        How many fields were filled.
-    """
-    filled = 0
-    for owner, key, _ in _size_fields(cfg):
-        divisor = size_placeholder(owner[key])
-        if divisor is None:
-            continue
-        value = size // divisor
-        if key == 'scale' and owner.get('type') == 'Resize':
-            value = (value, value)
-        owner[key] = value
-        filled += 1
-    return filled
-
-
-def fixed_sizes(cfg) -> Dict[str, int]:
-    """The sides a config fixes without placeholders: ``where -> side`` of
-    every concrete ``scale`` and ``crop_size`` (not padding)."""
-    sizes = {}
-    for owner, key, where in _size_fields(cfg):
-        value = owner[key]
-        if key == 'padding' or value is None or \
-                size_placeholder(value) is not None:
-            continue
-        if isinstance(value, (tuple, list)) and len(set(value)) == 1:
-            value = value[0]
-        if isinstance(value, int) and not isinstance(value, bool):
-            sizes[where] = value
-    return sizes
-
-
-def has_size_placeholders(cfg) -> bool:
-    return any(size_placeholder(owner[key]) is not None
-               for owner, key, _ in _size_fields(cfg))
-
-
 # ------------------------------------------------------------------ data_root
 def apply_data_root(cfg) -> Optional[str]:
     """Point every split's dataset at the top-level ``data_root``.
@@ -168,7 +80,7 @@ def apply_data_root(cfg) -> Optional[str]:
             'one sub-folder of images per class (or with train/, val/ and '
             'test/ sub-folders, each holding the class sub-folders).')
     for loader in SPLIT_LOADERS:
-        dataset = _loader_dataset(cfg, loader)
+        dataset = loader_dataset(cfg, loader)
         if dataset is None:
             continue
         own = dataset.get('data_root')
@@ -178,6 +90,21 @@ def apply_data_root(cfg) -> Optional[str]:
                 f'{own!r}: two folders for one split. Set only data_root.')
         dataset['data_root'] = root
     return f'data: {root} (data_root; train, val and test read from it).'
+
+
+def refuse_clash(setting: str, requested, fixed: Dict[str, object],
+                 fix: str) -> None:
+    """Refuse a top-level ``setting`` that a place in the config fixes at
+    another value (``fixed``: where -> value), where it would not apply.
+    ``fix`` is the second remedy (``{fixed}`` is that place's value)."""
+    clash = {where: value for where, value in fixed.items()
+             if value != requested}
+    if clash:
+        where, value = next(iter(clash.items()))
+        raise RecipeConfigError(
+            f'{setting}={requested} but {where} is fixed at {value}, so '
+            f"{setting} would not apply there. Write it as '{setting}' (the "
+            f'top-level {setting}) or {fix.format(fixed=value)}.')
 
 
 # ----------------------------------------------------------------- batch size
@@ -201,15 +128,9 @@ def _decide_batch_size(cfg, facts: Callable[[], SplitFacts],
         else:
             size, reason = choose_batch_size(train_images)
     else:
-        clash = {name: value for name, value in fixed.items()
-                 if value != requested}
-        if clash:
-            name, value = next(iter(clash.items()))
-            raise RecipeConfigError(
-                f'batch_size={requested} but {name}.batch_size is fixed at '
-                f"{value}, so batch_size would not apply there. Write it as "
-                f"'{BATCH_TOKEN}' (the top-level batch_size) or set only "
-                'one of the two.')
+        refuse_clash(BATCH_TOKEN, requested,
+                     {f'{name}.batch_size': v for name, v in fixed.items()},
+                     'set only one of the two')
         size, reason = requested, f'batch_size {requested}: set in the config.'
     train = loaders.get('train_dataloader')
     if train is not None and not from_checkpoint:
@@ -260,15 +181,8 @@ def _decide_image_size(cfg, facts: Callable[[], SplitFacts],
             raise RecipeConfigError(
                 f"image_size must be 'auto' or a positive integer, got "
                 f'{requested!r}.')
-        clash = {where: side for where, side in fixed.items()
-                 if side != requested}
-        if clash:
-            where, side = next(iter(clash.items()))
-            raise RecipeConfigError(
-                f'image_size={requested} but {where} is fixed at {side}, so '
-                f'image_size would not apply there. Write it as '
-                f"'{SIZE_TOKEN}' (the top-level image_size) or set "
-                f'image_size={side}.')
+        refuse_clash(SIZE_TOKEN, requested, fixed,
+                     'set image_size={fixed}')
         return requested, f'image_size {requested}: set in the config.'
     if not placeholders:
         sides = sorted(set(fixed.values()))
