@@ -37,6 +37,7 @@ from .export import (convert_to_ir, export_onnx, ir_info, remove_ir,
                      save_at_precision, stale_candidates)
 from .inputs import build_checked_model, check_work_dir, file_sha256
 from .latency import benchmark_models
+from .openvino_core import shared_core
 from .options import DeployOptions, available_candidates
 from .parity import (ir_scores, parity_failures, parity_report,
                      predicted_scores)
@@ -45,7 +46,7 @@ from .prepare import prepare_configs
 from .quantize import int8_candidate
 from .report import recommend, write_report
 from .samples import (CHOICE_SPLIT, preprocessed_batches,
-                      resolve_report_split, training_images,
+                      resolve_report_split, select, training_images,
                       tuning_and_judging)
 
 # The label-free images' name among the image sets an IR is checked on.
@@ -86,8 +87,7 @@ def run(job: Deployment, folder: str) -> Dict:
     Raises:
         ParityError: The FP32 IR breaks ``job.options.tolerances()``.
     """
-    import openvino as ov
-    core, options, log = ov.Core(), job.options, job.log
+    core, options, log = shared_core(), job.options, job.log
     onnx_file = export_onnx(job.model_cfg, job.deploy_cfg, job.checkpoint,
                             options.device, folder, log)
     pre = job.torch_model.data_preprocessor
@@ -157,10 +157,11 @@ def run(job: Deployment, folder: str) -> Dict:
         log(f'Quantizing to INT8 with NNCF on {len(calibration)} training '
             'images ...')
         reference, labels = references[CHOICE_SPLIT]
-        inputs = torch.cat([x for x, _ in batches])
         right = reference.argmax(axis=1) == labels
-        tuning_items = [(inputs[i][None].numpy(), int(labels[i]),
-                         bool(right[i])) for i in halves['tuning']]
+        tuned = [(x, y) for inputs, ys in select(batches, halves['tuning'])
+                 for x, y in zip(inputs, ys)]
+        tuning_items = [(x[None].numpy(), int(y), bool(right[i]))
+                        for (x, y), i in zip(tuned, halves['tuning'])]
         free = checks['fp32'].get(LABEL_FREE, {}).get('images', 0)
         judging = Candidate('int8', 0, 0,
                             checks['fp32'][int8_judged]['images'],
@@ -271,12 +272,11 @@ def deploy_checkpoint(model_config: str,
         ParityError: the FP32 IR disagrees with PyTorch beyond the
             tolerances of ``options``.
     """
-    import openvino as ov
     from mmdeploy.apis import build_task_processor
     options = options or DeployOptions()
     model_cfg, deploy_cfg = prepare_configs(model_config, deploy_config,
                                             cfg_options, checkpoint, log)
-    candidates, skipped = available_candidates(options, ov.Core())
+    candidates, skipped = available_candidates(options, shared_core())
     report_split = resolve_report_split(model_cfg, options.report_split)
     check_work_dir(work_dir)
     task_processor = build_task_processor(model_cfg, deploy_cfg,

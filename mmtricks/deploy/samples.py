@@ -31,9 +31,20 @@ def tuning_and_judging(images: int) -> Tuple[np.ndarray, np.ndarray]:
 
 def select(batches, positions, batch_size: int = 32):
     """The ``(inputs, labels)`` batches of the images at ``positions``
-    (counted across ``batches``)."""
-    inputs = torch.cat([x for x, _ in batches])[torch.as_tensor(positions)]
-    labels = torch.cat([y for _, y in batches])[torch.as_tensor(positions)]
+    (ascending, counted across ``batches``); only those are copied."""
+    wanted = np.asarray(positions, dtype=np.int64)
+    inputs, labels, start = [], [], 0
+    for batch_inputs, batch_labels in batches:
+        count = len(batch_labels)
+        local = wanted[(wanted >= start) & (wanted < start + count)] - start
+        if len(local):
+            index = torch.as_tensor(local)
+            inputs.append(batch_inputs[index])
+            labels.append(batch_labels[index])
+        start += count
+    if not inputs:
+        return []
+    inputs, labels = torch.cat(inputs), torch.cat(labels)
     return [(inputs[i:i + batch_size], labels[i:i + batch_size])
             for i in range(0, len(labels), batch_size)]
 

@@ -148,3 +148,17 @@ def test_a_deployment_is_reused_only_under_the_same_options(tmp_path):
         recommended='bf16')
     other = dataclasses.replace(options, benchmark_seconds=1.0)
     assert deployed_report(str(tmp_path), other) is None
+
+
+def test_the_committed_table_renders_from_its_json():
+    import os.path as osp
+
+    from benchmarks import deploy_acceptance
+    from benchmarks.report import load_report
+    from conftest import REPO
+    docs = osp.join(REPO, 'docs', 'benchmarks')
+    if not osp.isfile(osp.join(docs, 'deploy_acceptance.json')):
+        pytest.skip('no committed deploy_acceptance.json yet')
+    with open(osp.join(docs, 'deploy_acceptance.md')) as f:
+        assert deploy_acceptance.render(
+            load_report(docs, deploy_acceptance.NAME)) == f.read()
