@@ -62,8 +62,9 @@ class DeployOptions:
     calibration_images: int = _option(
         300, 'training images for INT8 calibration')
     benchmark_seconds: float = _option(
-        2.0, 'time per timed model and mode; 0 skips timing (then FP32 is '
-        'kept: nothing is known to be faster)')
+        3.0, 'time per timed model and mode, split into 5 interleaved '
+        'rounds; 0 skips timing (then FP32 is kept: nothing is known to be '
+        'faster)')
     max_top1_drop: float = _option(
         0.5, 'FP32 IR check: points of top-1 it may lose')
     max_disagreement: float = _option(

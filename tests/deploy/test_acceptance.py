@@ -95,6 +95,31 @@ def test_a_drop_beyond_tolerance_is_rarely_accepted_by_simulation():
 
 
 def test_speed_must_beat_the_spread_of_the_rounds():
+    # 3 rounds each: every candidate round must beat every reference one.
     assert faster_beyond_spread([1.00, 1.02, 1.05], [0.90, 0.93, 0.95])
     assert not faster_beyond_spread([1.00, 1.02, 1.05], [0.90, 0.95, 1.01])
     assert not faster_beyond_spread([], [0.5])
+    # 5 rounds each: one candidate round slowed by another job into the
+    # reference's range (1.06) does not hide a x2 speed-up; slowed beyond
+    # all of it (1.30, 5 pairs the other way) it does; two equal models are
+    # not faster.
+    reference = [1.00, 1.02, 1.05, 1.08, 1.10]
+    assert faster_beyond_spread(reference, [0.50, 0.52, 0.55, 0.56, 1.06])
+    assert not faster_beyond_spread(reference,
+                                    [0.50, 0.52, 0.55, 0.56, 1.30])
+    assert not faster_beyond_spread(reference, reference)
+    assert not faster_beyond_spread(reference,
+                                    [0.98, 1.01, 1.03, 1.07, 1.09])
+
+
+def test_equally_fast_models_pass_the_speed_rule_at_most_alpha():
+    # Exchangeable rounds: every ordering of the 10 rounds equally likely.
+    import itertools
+    passed = total = 0
+    values = list(range(10))
+    for chosen in itertools.combinations(values, 5):
+        candidate = list(chosen)
+        reference = [v for v in values if v not in chosen]
+        passed += faster_beyond_spread(reference, candidate)
+        total += 1
+    assert passed / total <= 0.05
