@@ -154,6 +154,11 @@ default_hooks = dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=2,
         save_best='auto', rule='greater'),  # 'auto': the monitor above
 )
+# One console line per validation and test, whatever the number of classes:
+# top-1, the monitor ('auto': the one above) and the class recalled worst.
+# Every value, per-class ones included, still goes to vis_data/scalars.json
+# (and mim test's JSON); the matrices to PerClassReportHook's PNGs.
+log_processor = dict(type='ConciseLogProcessor', monitor='auto')
 custom_hooks = [
     # A clear error when model.head.num_classes does not fit the dataset.
     dict(type='NumClassesCheckHook'),

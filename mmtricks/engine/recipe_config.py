@@ -11,8 +11,8 @@ depend on them as placeholders:
   ``image_size``;
 - ``None`` in ``model.head.num_classes`` and
   ``data_preprocessor.num_classes``;
-- ``'auto'`` in ``AutoEpochsLR``'s ``monitor`` and ``CheckpointHook``'s
-  ``save_best``;
+- ``'auto'`` in ``AutoEpochsLR``'s ``monitor``, ``CheckpointHook``'s
+  ``save_best`` and ``ConciseLogProcessor``'s ``monitor``;
 - ``'batch_size'`` in a dataloader's ``batch_size`` (the top-level
   ``batch_size``: ``'auto'`` chooses it from the training split's size).
 
@@ -228,6 +228,10 @@ def _monitor_placeholders(cfg) -> List[Tuple[dict, str]]:
     checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
     if isinstance(checkpoint, dict) and checkpoint.get('save_best') == AUTO:
         targets.append((checkpoint, 'save_best'))
+    log_processor = cfg.get('log_processor')
+    if isinstance(log_processor, dict) and \
+            log_processor.get('monitor') == AUTO:
+        targets.append((log_processor, 'monitor'))  # ConciseLogProcessor
     return targets
 
 

@@ -55,6 +55,9 @@ SAMPLES = [
      'Backend manager of `openvino` has already been registered.'),
     ('torch.utils.cpp_extension', 'torch.utils.cpp_extension',
      "No CUDA runtime is found, using CUDA_HOME='/usr/local'"),
+    ('mmengine', 'mmengine.hooks.checkpoint_hook',
+     'The previous best checkpoint /w/best_accuracy_top1_epoch_1.pth is '
+     'removed'),
 ]
 OURS = 'mmtricks.hooks.auto_epochs_hook'
 
