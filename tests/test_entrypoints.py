@@ -156,6 +156,7 @@ names = {
                       'WarmupExponentialMovingAverage',
                       'AugMixDataPreprocessor'],
     registry.OPTIM_WRAPPERS: ['SAMOptimWrapper', 'SAMAmpOptimWrapper'],
+    registry.LOG_PROCESSORS: ['ConciseLogProcessor'],
 }
 DefaultScope.get_instance('t', scope_name='mmpretrain')
 for reg, types in names.items():
@@ -164,4 +165,4 @@ for reg, types in names.items():
 print('resolved', sum(map(len, names.values())))
 '''
     output = run([sys.executable, '-c', code])
-    assert 'resolved 31' in output
+    assert 'resolved 32' in output

@@ -153,7 +153,8 @@ def test_imbalanced_folder_monitors_macro_f1(tmp_path):
     policy = next(s for s in cfg.param_scheduler
                   if s['type'] == 'AutoEpochsLR')
     assert decisions.monitor == policy['monitor'] == \
-        cfg.default_hooks.checkpoint.save_best == 'macro/f1-score'
+        cfg.default_hooks.checkpoint.save_best == \
+        cfg.log_processor.monitor == 'macro/f1-score'
     assert any('imbalanced (minority/majority 0.33' in r
                for r in decisions.reasons)
 
