@@ -5,9 +5,12 @@ MMEngine's ``LogProcessor`` prints every value an evaluation returns in the
 numbers a class in one line, then the confusion matrix as a tensor, one
 console line a class, at every validation. :class:`ConciseLogProcessor`
 shortens only the line that is printed: top-1, the monitored metric and the
-class with the lowest recall, e.g.::
+class with the lowest recall, e.g. (elpv_poly, monitoring macro-F1)::
 
-    Epoch(val) [2][6/6]  accuracy/top1: 76.3231  weakest class: 8 (class/recall 21.6216)
+    Epoch(val) [2][5/5]  accuracy/top1: 70.9677  macro/f1-score: 41.5094
+    weakest class: defective (class/recall 0.0000)
+
+(one line, wrapped here).
 
 What MMEngine records is unchanged: the tag it returns still holds every
 value, so ``vis_data/scalars.json`` (and any other visualizer backend) gets
@@ -54,7 +57,8 @@ def weakest_class(values: Dict[str, object],
 
 
 def concise_line(header: str, values: Dict[str, object],
-                 shown: Iterable[str], weakest_of: Optional[str] = CLASS_RECALL,
+                 shown: Iterable[str],
+                 weakest_of: Optional[str] = CLASS_RECALL,
                  num_digits: int = 4) -> str:
     """One line: ``header``, each scalar of ``shown`` that ``values`` holds
     (in that order, each once) and the class with the lowest
