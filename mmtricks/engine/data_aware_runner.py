@@ -43,6 +43,8 @@ from .checkpoint_match import (check_checkpoint_classes, class_difference,
                                config_data, read_checkpoint_facts)
 from .compile_settings import install_compile_hook
 from .cpu_settings import apply_cpu_settings
+from .data_checks import (FILE_NAME, DataChecks, run_data_checks,
+                          write_detail)
 from .gpu_settings import apply_gpu_settings
 from .recipe_config import (META_KEY, DataDecisions, apply_data_decisions,
                             checkpoint_to_load)
@@ -62,6 +64,8 @@ class DataAwareRunner(Runner):
     """
 
     data_decisions: DataDecisions = DataDecisions()
+    #: What the data checks found (logged by train(), or by test()).
+    data_checks: DataChecks = DataChecks()
     #: Whether train() ran: its head then replaced the loaded one.
     trained_here: bool = False
 
@@ -75,6 +79,9 @@ class DataAwareRunner(Runner):
             check_checkpoint_classes(
                 read_checkpoint_facts(checkpoint_to_load(cfg)),
                 decisions.classes, config_data(cfg))
+        # Duplicates and image statistics (engine/data_checks.py), before
+        # anything is built: cross_split_duplicates='drop' changes val/test.
+        checks = run_data_checks(cfg)
         # After the data decisions: whether images sit in memory depends on
         # the size they settled.
         machine = apply_cpu_settings(cfg) + apply_gpu_settings(cfg)
@@ -83,6 +90,7 @@ class DataAwareRunner(Runner):
         cfg['runner_type'] = RUNNER_TYPE
         runner = super().from_cfg(cfg)
         runner.data_decisions = decisions
+        runner.data_checks = checks
         for reason in decisions.reasons:
             runner.logger.info(f'Data decision: {reason}')
         for line in machine:
@@ -107,6 +115,7 @@ class DataAwareRunner(Runner):
         # rank 0 ends the whole distributed launch).
         with work_dir_lock(self.work_dir) if is_main_process() \
                 else nullcontext():
+            self._report_data_checks(write=True)
             return super().train()
 
     def build_logger(self, *args, **kwargs):
@@ -140,7 +149,21 @@ class DataAwareRunner(Runner):
 
     def test(self):
         self._check_loaded_classes()
+        if not self.trained_here:
+            self._report_data_checks(write=False)
         return super().test()
+
+    def _report_data_checks(self, write: bool) -> None:
+        """Log the data checks, one line each; training (rank 0) writes
+        their detail into the work dir (a test run leaves the training
+        run's file as it is)."""
+        where = f'{FILE_NAME} not written (test run)'
+        if write and self.data_checks.detail:
+            where = osp.join(self.work_dir, FILE_NAME)
+            if is_main_process():
+                write_detail(self.work_dir, self.data_checks.detail)
+        for level, line in self.data_checks.lines(where):
+            getattr(self.logger, level)(line)
 
     def _check_loaded_classes(self) -> None:
         """Testing a checkpoint (``mim test`` sets ``load_from``) on data
