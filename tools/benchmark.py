@@ -10,6 +10,7 @@
     python tools/benchmark.py pretrained [--cap 60]
     python tools/benchmark.py input-size [--data elpv_poly] [--sizes 32 64 ...]
     python tools/benchmark.py small-data [--data digits] [--sizes 10 20 ...]
+    python tools/benchmark.py speed [--quick] [--compile [--cases ...] [--cap 3]]
 
 ``headline`` is the default: ``python tools/benchmark.py --quick`` runs it.
 Every benchmark writes NAME.json and NAME.md (rendered from that JSON) into
@@ -253,18 +254,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(main=small_data)
 
     p = sub.add_parser(
-        'speed', parents=[_common('work_dirs/benchmark_speed')],
+        'speed', parents=[_common('work_dirs/benchmark_speed'), _cache()],
         help='training images/s: the settings before the speed work vs '
-        'the new defaults, each change alone, a profile of one epoch')
+        'the new defaults, each change alone, a profile of one epoch; '
+        'with --compile: the whole recipe eager vs compiled vs '
+        "compile='auto'")
     p.add_argument('--iters', type=int, default=12,
                    help='timed iterations of the 32 px rows (fewer at '
                    '128 px and for EfficientNet-Lite0)')
     p.add_argument('--warmup', type=int, default=3)
-    p.add_argument('--repeats', type=int, default=2,
+    p.add_argument('--repeats', type=int, default=None,
                    help='interleaved repeats of every row (the fastest '
-                   'is kept)')
+                   'is kept; default 2); with --compile: seeds of every '
+                   'arm (default 3)')
     p.add_argument('--quick', action='store_true',
                    help='digits at 32 px only, no ELPV, no EfficientNet')
+    p.add_argument('--compile', action='store_true',
+                   help="whole runs of the recipe with compile=False, True "
+                   "and 'auto' (docs/benchmarks/speed_compile.md)")
+    p.add_argument('--cases', nargs='+', default=None,
+                   help='with --compile: digits_32 elpv_poly_128 '
+                   'elpv_poly_224_effnet (default: all, in that order), '
+                   'each NAME or NAME=REPEATS (default --repeats)')
+    p.add_argument('--cap', type=int, default=None,
+                   help='with --compile: the epoch cap of every run '
+                   '(default 3)')
     p.set_defaults(main=speed)
     return parser
 
@@ -521,12 +535,32 @@ def small_data(args, command: str) -> None:
 
 
 def speed(args, command: str) -> None:
+    if args.compile:
+        return speed_compile(args, command)
     from benchmarks.speed import NAME, run_benchmark
     with _console(args, None) as console:
         run_benchmark(args.out, args.work_dir, command, iters=args.iters,
-                      warmup=args.warmup, repeats=args.repeats,
+                      warmup=args.warmup, repeats=args.repeats or 2,
                       quick=args.quick, progress=console.progress)
     with open(osp.join(args.out, f'{NAME}.md')) as f:
+        print(f.read())
+
+
+def speed_compile(args, command: str) -> None:
+    from benchmarks import speed_compile as bench
+    from benchmarks.runs import machine_description
+    try:
+        cases = bench.parse_cases(args.cases or list(bench.CASES),
+                                  args.repeats or 3)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    cap = args.cap or bench.DEFAULT_CAP
+    with _console(args, len(bench.plan(cases))) as console:
+        import mmtricks  # noqa: F401
+        bench.run_benchmark(cases, cap, args.out, args.work_dir,
+                            command, machine_description(),
+                            _cache_of(args), progress=console.progress)
+    with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
         print(f.read())
 
 
