@@ -217,10 +217,15 @@ def _cross_counts(counts: Dict[str, Dict[str, int]]) -> Dict[str, int]:
         merged, key=lambda n: [SPLIT_ORDER.index(s) for s in n.split('/')])}
 
 
+def _plural(count: int, noun: str) -> str:
+    return f'{count:,} {noun}' + ('' if count == 1 else 's')
+
+
 def _kinds_text(pairs: Sequence[DuplicatePair]) -> str:
+    """``'3 pairs (1 exact, 2 near'``: left open for more."""
     exact = sum(p.kind == 'exact' for p in pairs)
-    return f'{exact:,} exact and {len(pairs) - exact:,} near pair' + \
-        ('' if len(pairs) == 1 else 's')
+    return (f'{_plural(len(pairs), "pair")} ({exact:,} exact, '
+            f'{len(pairs) - exact:,} near')
 
 
 def _duplicates_line(mode, cross, within, counts, distance, dropped,
@@ -230,15 +235,15 @@ def _duplicates_line(mode, cross, within, counts, distance, dropped,
     if unread:
         notes += (f'; {unread:,} images not checked (their dataset gives '
                   'no file or array)')
-    within_text = f'{len(within):,} pair' + \
-        ('' if len(within) == 1 else 's') + ' within a split'
+    within_text = f'{len(within):,} within a split'
     if not cross:
         return 'info', (
-            f'Duplicates: none across splits, {within_text} (exact: same '
-            f'bytes; near: hash within {distance}/{HASH_BITS} bits)'
+            f'Duplicates: no pair across splits, {within_text} (exact: '
+            f'same bytes; near: hash within {distance}/{HASH_BITS} bits)'
             f'{notes}: {where}')
-    found = (f'Duplicates: {_kinds_text(cross)} across splits '
-             f'({_counts_text(_cross_counts(counts))}), {within_text}')
+    found = (f'Duplicates: {_kinds_text(cross)}; '
+             f'{_counts_text(_cross_counts(counts))}) across splits, '
+             f'{within_text}')
     if mode == 'drop':
         return 'warning', (
             f'{found}; dropped the later copy of each from its split '
@@ -254,8 +259,8 @@ def _duplicates_line(mode, cross, within, counts, distance, dropped,
 def _error_message(cross, counts, names, splits, where) -> str:
     example = cross[0]
     return (
-        f'Duplicates across splits: {_kinds_text(cross)} '
-        f'({_counts_text(_cross_counts(counts))}), listed in {where} '
+        f'Duplicates across splits: {_kinds_text(cross)}; '
+        f'{_counts_text(_cross_counts(counts))}), listed in {where} '
         f'(e.g. {splits[example.first]} {names[example.first]} and '
         f'{splits[example.second]} {names[example.second]}, '
         f'{example.kind}). Delete the later copy of each pair (its val or '
