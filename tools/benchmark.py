@@ -10,6 +10,7 @@
     python tools/benchmark.py pretrained [--cap 60]
     python tools/benchmark.py input-size [--data elpv_poly] [--sizes 32 64 ...]
     python tools/benchmark.py small-data [--data digits] [--sizes 10 20 ...]
+    python tools/benchmark.py duplicates [--data elpv_poly lfw_faces mnist]
     python tools/benchmark.py speed [--quick] [--compile [--cases ...] [--cap 3]]
 
 ``headline`` is the default: ``python tools/benchmark.py --quick`` runs it.
@@ -280,13 +281,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help='with --compile: the epoch cap of every run '
                    '(default 3)')
     p.set_defaults(main=speed)
+
+    p = sub.add_parser(
+        'duplicates', parents=[_common('work_dirs/benchmark_duplicates')],
+        help='the duplicate check on planted exact/near copies: recall, '
+        'false pairs, the near threshold chosen')
+    p.add_argument('--data', nargs='+', default=None,
+                   help='bundled sets (default elpv_poly lfw_faces mnist)')
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of the evaluation plant')
+    p.add_argument('--tuning-seed', type=int, default=1,
+                   help='seed of the plant that chooses the threshold')
+    p.set_defaults(main=duplicates)
     return parser
 
 
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
          'deploy', 'deploy-acceptance', 'pretrained', 'input-size', 'speed',
-         'small-data')
+         'small-data', 'duplicates')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -562,6 +575,19 @@ def speed_compile(args, command: str) -> None:
                             _cache_of(args), progress=console.progress)
     with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
         print(f.read())
+
+
+def duplicates(args, command: str) -> None:
+    from benchmarks import duplicates as bench
+    payload = bench.run_benchmark(args.data or bench.DATASETS, args.out,
+                                  args.work_dir, command, seed=args.seed,
+                                  tuning_seed=args.tuning_seed)
+    with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
+        print(f.read())
+    verdicts = ', '.join(
+        f'{row["dataset"]} {"met" if bench.goal_met(row) else "missed"}'
+        for row in payload['datasets'])
+    print(f'duplicate check goal: {verdicts}')
 
 
 def main(argv=None) -> None:
