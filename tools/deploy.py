@@ -10,11 +10,13 @@ candidate, each recording the precision it was checked at and carrying class
 names and preprocessing in its runtime info: ``end2end.xml`` (FP32),
 ``end2end_bf16.xml`` (the same weights run at BF16, only on CPUs with BF16)
 and ``end2end_int8.xml`` (NNCF, with accuracy control when plain
-quantization loses too much). Each is checked against PyTorch on the
-validation set and timed; ``deploy_report.json/.md`` name the recommended
-one: the fastest within ``--accuracy-tolerance`` points of PyTorch's top-1,
-or the one ``--precision`` forces. Exits non-zero when the FP32 IR does not
-match PyTorch.
+quantization loses too many of val's tuning images). Each is checked
+against PyTorch on val images that made no choice about it and timed in
+rounds; ``deploy_report.json/.md`` name the recommended one: the fastest
+whose 95% upper bound of its top-1 drop is within ``--accuracy-tolerance``
+points and that is faster than FP32 beyond the rounds' spread, or the one
+``--precision`` forces (docs/deploy.md: the rule, checkable by hand).
+Exits non-zero when the FP32 IR does not match PyTorch.
 """
 import argparse
 import os.path as osp
