@@ -39,6 +39,11 @@ amp = 'auto'
 # steps (at least 8 images a batch); or N. Every loader's
 # batch_size='batch_size' takes it (docs/data.md).
 batch_size = 'auto'
+# Images of val/test that duplicate an earlier split's (same bytes, or a
+# resized/re-encoded copy): 'warn' (one log line), 'error' (stop), 'drop'
+# (leave them out of the later split) or 'off'. Detail in the work dir's
+# data_checks.json (docs/data.md, "Duplicates and image statistics").
+cross_split_duplicates = 'warn'
 pretrained = ('https://download.openmmlab.com/mmclassification/v0/'
               'mobilenet_v3/mobilenet-v3-small_8xb128_in1k_20221114-bd1bfcde.pth')
 
