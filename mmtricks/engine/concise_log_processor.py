@@ -25,9 +25,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from mmengine.runner import LogProcessor
 from mmpretrain.registry import LOG_PROCESSORS
 
-#: Where ``monitor`` is left to the recipe: filled by
-#: :func:`~mmtricks.engine.recipe_config.apply_data_decisions`.
-AUTO = 'auto'
+from .config_keys import AUTO  # monitor='auto': filled by apply_data_decisions
+
 TOP1 = 'accuracy/top1'
 #: The per-class recall scalars PerClassReportHook names
 #: (``class/recall/<class>``) of the shipped configs'

@@ -40,9 +40,8 @@ from dataclasses import dataclass
 from typing import Iterable, List, Optional
 
 from ..cpu_facts import usable_cpus
-
-AUTO = 'auto'
-LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+from .config_keys import AUTO
+from .config_keys import SPLIT_LOADERS as LOADERS
 
 
 @dataclass(frozen=True)

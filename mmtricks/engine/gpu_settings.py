@@ -29,8 +29,9 @@ plan and the config it writes).
 from dataclasses import dataclass
 from typing import List, Optional
 
-AUTO = 'auto'
-LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+from .config_keys import AUTO
+from .config_keys import SPLIT_LOADERS as LOADERS
+
 AMP_TWINS = {'OptimWrapper': 'AmpOptimWrapper',
              'SAMOptimWrapper': 'SAMAmpOptimWrapper'}
 

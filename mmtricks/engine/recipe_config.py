@@ -31,6 +31,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ..datasets.facts import SplitFacts, training_split_facts, \
     unwrap_dataset_cfg
+from .config_keys import AUTO
 from .data_decisions import (DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_IMAGE_SIZE,
                              MACRO_F1, TOP1, RecipeConfigError,
                              check_batch_size, check_num_classes,
@@ -40,7 +41,6 @@ from .size_placeholders import (SIZE_TOKEN, SPLIT_LOADERS, fill_image_size,
                                 fixed_sizes, has_size_placeholders,
                                 loader_dataset, size_placeholder)
 
-AUTO = 'auto'
 BATCH_TOKEN = 'batch_size'
 #: Where a checkpoint keeps the decisions it was trained under.
 META_KEY = 'data_decisions'

@@ -11,9 +11,9 @@ import re
 from typing import Dict, List, Optional, Tuple
 
 from ..datasets.facts import unwrap_dataset_cfg
+from .config_keys import SPLIT_LOADERS
 
 SIZE_TOKEN = 'image_size'
-SPLIT_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 PIPELINE_VARIABLES = ('train_pipeline', 'test_pipeline')
 SIZE_KEYS = ('scale', 'crop_size', 'padding')
 _SIZE_PLACEHOLDER = re.compile(r'^image_size(?:/(\d+))?$')
