@@ -512,8 +512,9 @@ def render(payload: Dict) -> str:
         'iteration after the first. Compile: seconds torch spent '
         'compiling; graphs: graphs it compiled (recompiles included). Test '
         'top-1 of the weights each run ships. Means ± sd over the seeds, '
-        'each value after. Benchmark wall time '
-        f'{payload.get("wall_s", 0) / 60:.0f} min.',
+        'each value after. This invocation took '
+        f'{payload.get("wall_s", 0) / 60:.0f} min (runs the run cache '
+        'served take none).',
         '',
         '| setting | arm | images/s | whole run s | compile s | graphs | '
         'epochs | test top-1 | trained compiled | auto decided |',
