@@ -516,17 +516,17 @@ def render(payload: Dict) -> str:
         f'{payload.get("wall_s", 0) / 60:.0f} min (runs the run cache '
         'served take none).',
         '',
-        '| setting | arm | images/s | whole run s | compile s | graphs | '
-        'epochs | test top-1 | trained compiled | auto decided |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+        '| setting | arm | seeds | images/s | whole run s | compile s | '
+        'graphs | epochs | test top-1 | trained compiled | auto decided |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
     summary = payload.get('summary', dict(cases={}, goals={}))
     for case, c in summary['cases'].items():
-        setting = (f'{c["dataset"]} {c["image_size"]} px, {c["recipe"]} '
-                   f'({payload["repeats"][case]} seeds)')
+        setting = f'{c["dataset"]} {c["image_size"]} px, {c["recipe"]}'
         for arm, a in c['arms'].items():
             all_ = a['all']
             lines.append(
-                f'| {setting} | {arm} | {_ms(a["images_per_s"])} '
+                f'| {setting} | {arm} | {len(a["seeds"])} | '
+                f'{_ms(a["images_per_s"])} '
                 f'({_values(all_["images_per_s"])}) | {_ms(a["seconds"])} '
                 f'({_values(all_["seconds"])}) | {_ms(a["compile_s"])} | '
                 f'{_values(a["graphs"])} | {_values(a["epochs"])} | '
@@ -588,7 +588,8 @@ def render(payload: Dict) -> str:
                 f'{p["steps"]} | {p["eager_s"]:.0f} | {p["compiled_s"]:.0f} '
                 f'| {"yes" if p["pays"] else "no"} | {even} | '
                 f'{"yes" if p["auto_tries"] else "no"} / '
-                f'{"yes" if p["auto_keeps"] else "no"} | {p["auto_s"]:.0f} |')
+                f'{"yes" if p["auto_keeps"] else "no"} | {p["auto_s"]:.0f} '
+                f'(x{p["auto_s"] / p["eager_s"]:.2f} eager) |')
     autos = [(CASES[r['case']], r['seed'], r['result']['log_lines']['auto'])
              for r in payload['runs'] if 'auto' in r['result']['log_lines']]
     if autos:

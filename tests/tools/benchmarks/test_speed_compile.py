@@ -187,12 +187,12 @@ def test_report_from_a_payload():
                    summary=bench.summarise(runs, dict(digits_32=60)))
     text = bench.render(payload)
     assert '**shared**' in text and 'avx512f no' in text
-    assert ('| digits 32 px, mbv3 (3 seeds) | auto | 128 ± 0 (128, 128, 128)'
-            ' |') in text
+    assert '| digits 32 px, mbv3 | auto | 3 | 128 ± 0 (128, 128, 128) |' \
+        in text
     assert 'eager, not tried (74 steps x 0.500 s)' in text
     assert 'nothing to take' in text and '**met**' in text
     assert '**3 epochs**' in text and 'elpv_poly_128 compiled seed 0' in text
-    assert '| digits 32 px | 60 | 530 |' in text
+    assert '| digits 32 px | 60 | 530 |' in text and '(x1.14 eager)' in text
 
 
 def test_a_fresh_process_gets_the_environment_and_its_output_is_logged(
