@@ -163,8 +163,12 @@ def test_projection_uses_the_recipes_rules():
     assert short['break_even_steps'] == pytest.approx(450.0)
     # a faster step that does not repay the compile: auto keeps it anyway
     # (the compile is paid by then), slower than eager
-    late = bench.projection(0.5, 0.4, 90.0, 16, 60, 50)
+    late = bench.projection(0.7, 0.56, 90.0, 16, 60, 50)
     assert not late['pays'] and late['auto_keeps']
+    # a run whose best saving is under the compile 'auto' expects: no trial
+    short_run = bench.projection(0.5, 0.4, 90.0, 16, 60, 50)
+    assert not short_run['auto_tries']
+    assert short_run['auto_s'] == short_run['eager_s']
     slower = bench.projection(1.0, 1.2, 90.0, 16, 60, 50)
     assert not slower['pays'] and slower['auto_tries']
     assert not slower['auto_keeps'] and slower['break_even_steps'] is None
@@ -192,7 +196,7 @@ def test_report_from_a_payload():
     assert 'eager, not tried (74 steps x 0.500 s)' in text
     assert 'nothing to take' in text and '**met**' in text
     assert '**3 epochs**' in text and 'elpv_poly_128 compiled seed 0' in text
-    assert '| digits 32 px | 60 | 530 |' in text and '(x1.14 eager)' in text
+    assert '| digits 32 px | 60 | 530 |' in text and '(x1.00 eager)' in text
 
 
 def test_a_fresh_process_gets_the_environment_and_its_output_is_logged(
