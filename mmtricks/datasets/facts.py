@@ -63,7 +63,8 @@ def evenly_spaced(count: int, sample: int) -> np.ndarray:
     return np.linspace(0, count - 1, sample).round().astype(int)
 
 
-def _bundled_name(dataset_cfg: dict) -> Optional[str]:
+def bundled_name(dataset_cfg: dict) -> Optional[str]:
+    """The bundled set a dataset config reads, or None (a folder)."""
     if dataset_cfg.get('type') == 'FolderOrBundledDataset' and \
             not dataset_cfg.get('data_root'):
         return dataset_cfg.get('bundled', 'digits')
@@ -124,7 +125,7 @@ def _built_facts(dataset_cfg: dict, sample: int) -> SplitFacts:
 
 
 def _one_dataset_facts(dataset_cfg: dict, sample: int) -> SplitFacts:
-    name = _bundled_name(dataset_cfg)
+    name = bundled_name(dataset_cfg)
     if name is not None:
         return _bundled_facts(name, dataset_cfg)
     return _built_facts(dataset_cfg, sample)

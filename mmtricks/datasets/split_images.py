@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .facts import inner_dataset_cfgs
+from .facts import bundled_name, inner_dataset_cfgs
 
 ImageSource = Union[str, np.ndarray]
 
@@ -55,15 +55,6 @@ def subset_positions(total: int, indices) -> List[int]:
         return list(range(total))[:indices] if indices >= 0 \
             else list(range(total))[indices:]
     return [int(i) for i in indices]
-
-
-def _bundled_name(dataset_cfg: dict) -> Optional[str]:
-    if dataset_cfg.get('type') == 'FolderOrBundledDataset' and \
-            not dataset_cfg.get('data_root'):
-        return dataset_cfg.get('bundled', 'digits')
-    if dataset_cfg.get('type') == 'BundledDataset':
-        return dataset_cfg.get('name', 'digits')
-    return None
 
 
 def _bundled_images(name: str, dataset_cfg: dict, cache: Dict
@@ -120,7 +111,7 @@ def split_images(dataset_cfg: dict, split: str,
     cache = {} if cache is None else cache
     names, sources, parts, positions = [], [], [], []
     for part, inner in enumerate(inner_dataset_cfgs(dict(dataset_cfg))):
-        bundled = _bundled_name(inner)
+        bundled = bundled_name(inner)
         found_names, found_sources = \
             _bundled_images(bundled, inner, cache) if bundled \
             else _built_images(inner)
