@@ -201,9 +201,12 @@ def apply_cpu_settings(cfg, environ=None, cpus: Optional[int] = None,
     loaders = list(_loaders(cfg))
     in_memory = all(_in_memory(loader.get('dataset'))
                     for _, loader in loaders)
+    # Threads change a float reduction's order: a run asked to be
+    # deterministic must not take its thread count from the machine's load.
+    deterministic = bool((cfg.get('randomness') or {}).get('deterministic'))
+    busy = 0 if deterministic else busy_cpus(cpus, load)
     settings = choose_cpu_settings(cpus, local_world_size(environ),
-                                   omp_num_threads(environ), in_memory,
-                                   busy_cpus(cpus, load))
+                                   omp_num_threads(environ), in_memory, busy)
     filled, kept = [], []
     for name, loader in loaders:
         workers = loader.get('num_workers', 0)
@@ -221,6 +224,9 @@ def apply_cpu_settings(cfg, environ=None, cpus: Optional[int] = None,
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     line = f'CPU settings: {settings.reason}'
+    if deterministic and settings.threads is not None:
+        line += ('; load average ignored (randomness.deterministic=True: '
+                 'reruns use the same threads)')
     if kept:
         line += f'; kept as configured: {", ".join(kept)}'
     return [line]

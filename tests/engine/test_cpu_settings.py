@@ -106,6 +106,19 @@ def test_apply_fills_auto_and_sets_threads():
     assert len(lines) == 1 and '2 torch threads' in lines[0]
 
 
+def test_a_deterministic_run_takes_its_threads_from_the_cpus_not_the_load():
+    """Threads change the order of float reductions: two runs of one
+    deterministic config under different loads must compute alike."""
+    cfg = config()
+    cfg.randomness = dict(seed=0, deterministic=True)
+    lines = apply_cpu_settings(cfg, environ={}, cpus=2, load=1.5)
+    assert torch.get_num_threads() == 2
+    assert 'load average ignored' in lines[0]
+    cfg.randomness.deterministic = False
+    apply_cpu_settings(cfg, environ={}, cpus=2, load=1.5)
+    assert torch.get_num_threads() == 1
+
+
 def test_apply_keeps_explicit_workers_and_omp():
     cfg = config(num_workers=3)
     torch.set_num_threads(1)
