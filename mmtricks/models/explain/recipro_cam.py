@@ -1,0 +1,119 @@
+"""Recipro-CAM: class saliency maps from the head alone, without gradients.
+
+Byun & Lee, "Recipro-CAM: Fast gradient-free visual explanations for
+convolutional neural networks" (2022, arXiv:2209.14074), the method
+OpenVINO Training Extensions puts into its exported CNN classifiers. For
+each location ``(i, j)`` of the last feature map, the map is kept only
+around ``(i, j)`` (a 3x3 Gaussian-like window: 1/4 at the centre, 1/8 at
+the sides, 1/16 at the corners, cut at the border) and zeroed elsewhere;
+the head's softmax score of class ``k`` for that masked map is the
+saliency of ``k`` at ``(i, j)``. The ``H*W`` masked maps go through the
+head as one batch, so the cost is ``H*W`` head passes and no backbone pass;
+every shape is static, so the whole computation exports to ONNX.
+
+Each class's map is then min-max normalised to [0, 1] (as OTX does), so the
+peak reads the same whatever the class's absolute score.
+"""
+from typing import Callable, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# OTX's window: a 3x3 binomial kernel around the kept location.
+WINDOW = ((1 / 16, 1 / 8, 1 / 16), (1 / 8, 1 / 4, 1 / 8),
+          (1 / 16, 1 / 8, 1 / 16))
+# Below this range a class's map is flat: it normalises to zeros, not to
+# amplified rounding noise.
+FLAT_RANGE = 1e-12
+
+
+def spatial_masks(height: int, width: int) -> torch.Tensor:
+    """``(H*W, 1, H, W)`` masks: mask ``i*W + j`` holds :data:`WINDOW`
+    centred on ``(i, j)``, cut at the border, zeros elsewhere."""
+    masks = torch.zeros(height * width, 1, height, width)
+    for i in range(height):
+        for j in range(width):
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    y, x = i + di, j + dj
+                    if 0 <= y < height and 0 <= x < width:
+                        masks[i * width + j, 0, y, x] = WINDOW[di + 1][dj + 1]
+    return masks
+
+
+def min_max_normalise(maps: torch.Tensor) -> torch.Tensor:
+    """Each ``(H, W)`` map of ``(N, K, H, W)`` scaled to [0, 1]; a flat map
+    (range under :data:`FLAT_RANGE`) becomes zeros."""
+    flat = maps.flatten(2)
+    low = flat.min(dim=2, keepdim=True)[0]
+    span = flat.max(dim=2, keepdim=True)[0] - low
+    scaled = (flat - low) / span.clamp(min=FLAT_RANGE)
+    return scaled.reshape(maps.shape)
+
+
+def recipro_cam(features: torch.Tensor,
+                head_fn: Callable[[torch.Tensor], torch.Tensor],
+                masks: torch.Tensor = None) -> torch.Tensor:
+    """Recipro-CAM maps ``(N, K, H, W)`` in [0, 1].
+
+    Args:
+        features: The last feature map ``(N, C, H, W)``.
+        head_fn: Maps a feature map ``(M, C, H, W)`` to logits ``(M, K)``
+            (the classifier's neck and head).
+        masks: :func:`spatial_masks` of ``(H, W)``; made here when None.
+    """
+    n, c, h, w = features.shape
+    if masks is None:
+        masks = spatial_masks(h, w).to(features)
+    # (N, 1, C, H, W) * (1, H*W, 1, H, W) -> N*H*W masked maps.
+    masked = (features.unsqueeze(1) * masks.unsqueeze(0)).reshape(
+        n * h * w, c, h, w)
+    scores = F.softmax(head_fn(masked), dim=1)
+    maps = scores.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+    return min_max_normalise(maps)
+
+
+def classifier_head_fn(model: nn.Module) -> Callable:
+    """Feature map to logits through an MMPretrain ``ImageClassifier``'s
+    neck (if any) and head, as its ``extract_feat`` and ``head`` chain
+    them (both take the backbone's tuple of stages; the head reads the
+    last)."""
+    def head_fn(feature_map: torch.Tensor) -> torch.Tensor:
+        feats = (feature_map, )
+        if getattr(model, 'neck', None) is not None:
+            feats = model.neck(feats)
+        return model.head(feats)
+    return head_fn
+
+
+class ExplainedClassifier(nn.Module):
+    """An MMPretrain ``ImageClassifier`` whose ``forward(inputs)`` (inputs
+    already normalised, as MMDeploy exports it) returns ``(scores,
+    saliency)``: the softmax scores ``(N, K)`` MMDeploy's export gives, and
+    the Recipro-CAM maps ``(N, K, H, W)`` of the backbone's last feature
+    map. Shapes are static, so it exports to ONNX as it is."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.head_fn = classifier_head_fn(model)
+        self._masks = {}
+
+    def masks_for(self, height: int, width: int,
+                  like: torch.Tensor) -> torch.Tensor:
+        key = (int(height), int(width))
+        if key not in self._masks:  # a constant in an exported graph
+            self._masks[key] = spatial_masks(*key)
+        return self._masks[key].to(like)
+
+    def forward(self, inputs: torch.Tensor) -> Tuple[torch.Tensor,
+                                                     torch.Tensor]:
+        features = self.model.backbone(inputs)
+        last = features[-1] if isinstance(features, (tuple, list)) \
+            else features
+        scores = F.softmax(self.head_fn(last), dim=1)
+        height, width = last.shape[-2:]
+        saliency = recipro_cam(last, self.head_fn,
+                               self.masks_for(height, width, last))
+        return scores, saliency
