@@ -68,18 +68,10 @@ def model_config(arch: str, image_size: int, work_dir: str):
     cfg.work_dir = work_dir
     cfg.model.backbone = dict(type='MobileNetV3', arch=arch)
     cfg.model.head.in_channels = IN_CHANNELS[arch]
-    for pipeline in (cfg.train_pipeline, cfg.test_pipeline,
-                     cfg.train_dataloader.dataset.pipeline,
-                     cfg.val_dataloader.dataset.pipeline,
-                     cfg.test_dataloader.dataset.pipeline):
-        for step in pipeline:
-            if step['type'] == 'Resize':
-                step['scale'] = (image_size, image_size)
-            if step['type'] == 'RandomCrop':
-                step['crop_size'] = image_size
-                step['padding'] = image_size // 8
+    # The recipe's one size setting: the runner's data decisions (training)
+    # and tools/deploy.py's fill every 'image_size' placeholder from it.
+    cfg.image_size = image_size
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[name].dataset.image_size = image_size
         cfg[name].num_workers = 0
         cfg[name].persistent_workers = False
     return cfg

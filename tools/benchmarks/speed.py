@@ -81,26 +81,16 @@ def model_macs(model, image_size: int) -> float:
     return macs
 
 
-def set_image_size(cfg, image_size: int) -> None:
-    """The recipe at ``image_size``: its datasets and pipelines."""
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        dataset = cfg[name].dataset
-        dataset.image_size = image_size
-        for step in dataset.pipeline:
-            if step['type'] == 'Resize':
-                step['scale'] = (image_size, image_size)
-            elif step['type'] == 'RandomCrop':
-                step['crop_size'] = image_size
-                step['padding'] = image_size // 8
-
-
 def variant_config(config: str, dataset: str, image_size: int,
                    variant: Dict, work_dir: str, batch_size: int = 64):
     """The recipe's config for one variant (LR finder and epoch policy
-    off: throughput only)."""
+    off: throughput only), at ``image_size`` and with the runner's data
+    decisions applied (the benchmark builds a plain Runner, which does not
+    decide them: ``cpu_settings`` is the variant's, not the machine's)."""
+    from mmtricks.engine.recipe_config import apply_data_decisions
     cfg = bundled_config(dataset, epochs=2, seed=0, work_dir=work_dir,
                          finder=False, path=config)
-    set_image_size(cfg, image_size)
+    cfg.image_size = image_size  # the recipe's one size setting
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[name].batch_size = batch_size
         cfg[name].dataset.cache_images = variant['cache']
@@ -109,6 +99,7 @@ def variant_config(config: str, dataset: str, image_size: int,
         else:
             cfg[name].num_workers = variant.get('workers', TODAY_WORKERS)
             cfg[name].persistent_workers = cfg[name].num_workers > 0
+    apply_data_decisions(cfg)
     return cfg
 
 

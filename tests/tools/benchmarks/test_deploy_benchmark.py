@@ -176,3 +176,23 @@ def test_trained_stages_are_reused_not_trained_again(tmp_path):
     with pytest.raises(ValueError, match='both 0'):
         trained_checkpoint('small', 32, 32, 0, 0, str(tmp_path / 'x'),
                            said.append)
+
+
+def test_a_model_config_is_the_recipe_at_image_size_n(tmp_path,
+                                                     monkeypatch):
+    # What training and tools/deploy.py decide from the benchmark's config
+    # is what cfg.image_size = N gives on the recipe: every size field (the
+    # recipe's extra CenterCrop included), not only Resize / RandomCrop.
+    from mmengine.config import Config
+
+    from mmtricks.engine.recipe_config import apply_data_decisions
+    from resized_recipe import recipe_with_one_more_size_step, size_fields
+    recipe = recipe_with_one_more_size_step(str(tmp_path))
+    monkeypatch.setattr(deploy, 'AUTO_MBV3', recipe)
+    ours = deploy.model_config('small', 64, str(tmp_path))
+    reference = Config.fromfile(recipe)
+    reference.image_size = 64
+    apply_data_decisions(ours)
+    apply_data_decisions(reference)
+    assert size_fields(ours) == size_fields(reference)
+    assert ours.image_size == 64  # tools/deploy.py: 'set in the config'

@@ -62,3 +62,24 @@ def test_table_from_a_payload():
     assert '| new_defaults | 250 (90, 100) | x2.50 |' in text
     assert 'shared' in text and '128 GFLOP/s' in text
     assert 'PreciseBNStatsHook 1.00 s' in text and 'LoggerHook' not in text
+
+
+def test_a_resized_row_is_the_recipe_at_image_size_n(tmp_path):
+    # The runner's own decisions on cfg.image_size = N, every size field
+    # (the recipe's extra CenterCrop included), not a hand edit of the
+    # Resize / RandomCrop steps.
+    from benchmarks.runs import bundled_config
+    from mmtricks.engine.recipe_config import apply_data_decisions
+    from resized_recipe import recipe_with_one_more_size_step, size_fields
+    recipe = recipe_with_one_more_size_step(str(tmp_path))
+    row = variant_config(recipe, 'digits', 64, VARIANTS['today'],
+                         str(tmp_path))
+    reference = bundled_config('digits', epochs=2, seed=0,
+                               work_dir=str(tmp_path), finder=False,
+                               path=recipe)
+    reference.image_size = 64
+    apply_data_decisions(reference)
+    assert size_fields(row) == size_fields(reference)
+    crops = [s for s in row.test_dataloader.dataset.pipeline
+             if s['type'] == 'CenterCrop']
+    assert crops[0]['crop_size'] == 64
