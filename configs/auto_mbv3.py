@@ -44,6 +44,14 @@ batch_size = 'auto'
 # (leave them out of the later split) or 'off'. Detail in the work dir's
 # data_checks.json (docs/data.md, "Duplicates and image statistics").
 cross_split_duplicates = 'warn'
+# For 2 classes: the threshold on one class's score that replaces argmax,
+# chosen on val at the end of training (on the shipped weights) and stored
+# in the checkpoint and the deployed IR. 'auto': on imbalanced classes (as
+# for `monitor`), the minority class's threshold that maximises val
+# macro-F1; dict(cls='defective', min_recall=0.9): the highest threshold
+# whose val recall of that class is >= 0.9; None: argmax. More than 2
+# classes: argmax (docs/operating_point.md).
+operating_point = 'auto'
 pretrained = ('https://download.openmmlab.com/mmclassification/v0/'
               'mobilenet_v3/mobilenet-v3-small_8xb128_in1k_20221114-bd1bfcde.pth')
 
@@ -129,7 +137,9 @@ val_evaluator = [
     dict(type='SingleLabelMetric', average=None, prefix='class'),
     dict(type='ConfusionMatrix'),
 ]
-test_evaluator = val_evaluator
+# Test adds the class's recall/precision at the operating point next to
+# argmax's (the stock metrics above read the scores: argmax).
+test_evaluator = val_evaluator + [dict(type='OperatingPointMetric')]
 
 optim_wrapper = dict(
     optimizer=dict(
@@ -173,6 +183,9 @@ custom_hooks = [
     # Hands each validation to AutoEpochsLR, stops when it says so, and
     # ships the best checkpoint above as best_auto_epochs.pth.
     dict(type='AutoEpochsHook'),
+    # Then chooses `operating_point` on val with those weights and stores
+    # it in best_auto_epochs.pth (after AutoEpochsHook: keep it below).
+    dict(type='OperatingPointHook'),
     # Stops a run whose loss became NaN; flags validation collapsed to one
     # class, which AutoEpochsLR then does not count as a plateau.
     dict(type='HealthCheckHook'),

@@ -73,11 +73,18 @@ def checkpoint_state_dict(saved: dict) -> dict:
             for k, v in state_dict.items()}
 
 
+#: Model state a checkpoint may lack: the operating point of
+#: DataAwareClassifier (absent: argmax).
+OPTIONAL_KEYS = ('operating_point', )
+
+
 def checkpoint_mismatches(model: torch.nn.Module,
                           state_dict: dict) -> List[str]:
     """Keys the model needs that the checkpoint lacks or shapes differently."""
     problems = []
     for key, tensor in model.state_dict().items():
+        if key not in state_dict and key in OPTIONAL_KEYS:
+            continue  # loads as its default (argmax)
         if key not in state_dict:
             problems.append(f'{key}: missing')
         elif tuple(state_dict[key].shape) != tuple(tensor.shape):

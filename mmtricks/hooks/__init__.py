@@ -9,6 +9,7 @@ from .health_check_hook import HealthCheckHook
 from .lr_finder_hook import LRFinderHook
 from .mix_off_hook import MixOffHook, current_lr, mix_off_due
 from .num_classes_check_hook import NumClassesCheckHook, num_classes_mismatch
+from .operating_point_hook import OperatingPointHook
 from .precise_bn_stats_hook import PreciseBNStatsHook
 from .per_class_report_hook import PerClassReportHook  # noqa: F401
 from .progressive_resizing_hook import (ProgressiveResizingHook,
@@ -16,7 +17,7 @@ from .progressive_resizing_hook import (ProgressiveResizingHook,
 from .soft_target_check_hook import SoftTargetCheckHook, soft_target_problem
 
 __all__ = [
-    'AutoEpochsHook', 'ChannelsLastHook', 'HealthCheckHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
+    'AutoEpochsHook', 'OperatingPointHook', 'ChannelsLastHook', 'HealthCheckHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
     'PlateauPolicy', 'PolicyState', 'PreciseBNStatsHook',
     'ProgressiveResizingHook', 'SUGGESTION_RULES', 'SoftTargetCheckHook',
     'current_lr', 'decide', 'mix_off_due', 'num_classes_mismatch',

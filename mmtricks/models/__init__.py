@@ -13,13 +13,15 @@ from .efficientnet_lite_weights import (convert_efficientnet_lite_weights,
 from .heads import AMSoftmaxClsHead
 from .losses import AugMixJSDLoss
 from .model_state import cloned_state_dict, unwrap_model
+from .operating_point_metric import OperatingPointMetric
 from .packaged_init import PackagedEfficientNetLite
 from .pretrained_init import PretrainedIfAvailable
 from .warmup_ema import WarmupExponentialMovingAverage, ema_warmup_momentum
 from .zero_gamma_init import ZeroInitLastBN, zero_init_last_bn
 
 __all__ = [
-    'AMSoftmaxClsHead', 'DataAwareClassifier', 'DataDecisionsMissingError',
+    'AMSoftmaxClsHead', 'DataAwareClassifier', 'OperatingPointMetric',
+    'DataDecisionsMissingError',
     'AugMixDataPreprocessor', 'with_augmix_views', 'AugMixJSDLoss', 'DistillationClassifier',
     'EfficientNetLite', 'MixupCutMix', 'PackagedEfficientNetLite',
     'PretrainedIfAvailable', 'RandomResolutionDecrement',

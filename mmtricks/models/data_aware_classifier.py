@@ -12,10 +12,18 @@ shipped config they met ``LinearClsHead(num_classes=None)`` and failed with
 ``TypeError: '<=' not supported between instances of 'NoneType' and
 'int'``. This class turns that into an error that names the config to use.
 """
-from typing import Optional
+import math
+from typing import List, Optional, Tuple
 
+import torch
 from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
+
+from .operating_point import predict_labels
+
+#: The state dict entry of the operating point: ``[class index, threshold]``
+#: (``[-1, nan]``: argmax). A checkpoint written before it loads as argmax.
+OPERATING_POINT_KEY = 'operating_point'
 
 
 class DataDecisionsMissingError(ValueError):
@@ -36,8 +44,12 @@ class DataAwareClassifier(ImageClassifier):
     """:class:`~mmpretrain.models.ImageClassifier`, built only once the
     settings a recipe leaves to the data are decided.
 
-    Everything else is ``ImageClassifier``'s (same arguments, weights and
-    state dict keys; a checkpoint of either loads into the other).
+    Everything else is ``ImageClassifier``'s (same arguments and weights;
+    a checkpoint of either loads into the other), plus an operating point:
+    the buffer ``operating_point`` (``[class index, threshold]``) that
+    :class:`~mmtricks.hooks.OperatingPointHook` chooses on val for 2
+    classes. With it ``predict`` sets ``pred_label`` at the threshold
+    (argmax without; a checkpoint that lacks it loads as argmax).
 
     Raises:
         DataDecisionsMissingError: ``head.num_classes`` is still None: the
@@ -65,3 +77,56 @@ class DataAwareClassifier(ImageClassifier):
                 'mmtricks.engine.apply_data_decisions(cfg, checkpoint=CKPT, '
                 'from_checkpoint=True).')
         super().__init__(backbone, head=head, **kwargs)
+        # A buffer, so the checkpoint carries it and every upstream path
+        # that loads one (mim test, MMPretrain's inferencers, MMDeploy's
+        # PyTorch model) predicts at it.
+        self.register_buffer(OPERATING_POINT_KEY,
+                             torch.tensor([-1.0, float('nan')]))
+
+    @property
+    def operating_threshold(self) -> Tuple[Optional[int], Optional[float]]:
+        """``(class index, threshold)`` of a 2-class operating point, or
+        ``(None, None)``: argmax."""
+        index, threshold = (float(v) for v in self.operating_point)
+        if index < 0 or not math.isfinite(threshold):
+            return None, None
+        return int(index), threshold
+
+    def set_operating_point(self, class_index: Optional[int],
+                            threshold: Optional[float]) -> None:
+        """Predict ``class_index`` when its score is at least
+        ``threshold`` (None: argmax again)."""
+        value = [-1.0, float('nan')] if class_index is None or \
+            threshold is None else [float(class_index), float(threshold)]
+        self.operating_point.copy_(torch.tensor(value))
+
+    def predict(self, inputs: torch.Tensor, data_samples=None, **kwargs
+                ) -> List:
+        """MMPretrain's predictions; with an operating point, ``pred_label``
+        at its threshold (``pred_score`` unchanged, so the stock metrics
+        stay argmax's) and the point in each sample's metainfo."""
+        samples = super().predict(inputs, data_samples, **kwargs)
+        index, threshold = self.operating_threshold
+        if index is None or not samples or \
+                samples[0].pred_score.numel() != 2:
+            return samples
+        scores = torch.stack([s.pred_score for s in samples])
+        labels = predict_labels(scores.detach().float().cpu().numpy(),
+                                index, threshold)
+        for sample, label in zip(samples, labels):
+            sample.set_pred_label(int(label))
+            sample.set_metainfo(dict(operating_point=(index, threshold)))
+        return samples
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # Checkpoints from before the operating point (and ImageClassifier's)
+        # load as argmax, strictly too.
+        key = prefix + OPERATING_POINT_KEY
+        if key not in state_dict:
+            state_dict = dict(state_dict)
+            state_dict[key] = torch.tensor([-1.0, float('nan')])
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
