@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     from mmdeploy.apis import build_task_processor
 
     from mmtricks.deploy import DeployInputError
+    from mmtricks.deploy.classifier import list_images
     from mmtricks.deploy.inputs import build_checked_model
     from mmtricks.deploy.prepare import prepare_configs
     from mmtricks.deploy.saliency import INDEX_FILE, explain_images
@@ -56,7 +57,8 @@ def main(argv=None) -> int:
             'classes') or ()
         entries = explain_images(model, model_cfg, args.out,
                                  split=None if args.images else args.split,
-                                 images=args.images, limit=args.limit,
+                                 images=list_images(args.images)
+                                 if args.images else (), limit=args.limit,
                                  class_names=names)
     except (DeployInputError, FileNotFoundError, ValueError) as error:
         print(f'ERROR: {error}', file=sys.stderr)

@@ -7,13 +7,16 @@ the model file is all a consumer needs::
     clf = OpenVINOClassifier('work_dirs/deploy/end2end.xml')
     clf.classify('photo.jpg')       # [Prediction(path, label, score, index)]
     clf.classify('folder/')         # every image under the folder
+    # An IR deployed with --explain also gives Recipro-CAM maps:
+    p = clf.classify('photo.jpg', explain=True)[0]  # p.saliency: (K, h, w)
+    cv2.imwrite('seen.png', clf.overlay(p))  # predicted class's map
 
 A damaged image (e.g. a JPEG cut short) is an error naming the file, as in
 training; hidden files and folders are skipped, as in training.
 """
 import os
 import os.path as osp
-from typing import List, NamedTuple, Sequence, Union
+from typing import List, NamedTuple, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -22,7 +25,8 @@ from ..datasets.folder import (IMAGE_EXTENSIONS, is_hidden,
                                is_visible_image_file)
 from ..transforms.loading import read_image
 from .latency import static_input_model
-from .model_info import compile_recorded, read_model_info, warn_if_stale
+from .model_info import (SALIENCY_OUTPUT, compile_recorded,
+                         read_model_info, warn_if_stale)
 from .openvino_core import shared_core
 
 
@@ -31,6 +35,8 @@ class Prediction(NamedTuple):
     label: str
     score: float
     index: int
+    #: ``(classes, h, w)`` maps in [0, 1] with ``explain=True``, else None.
+    saliency: Optional[np.ndarray] = None
 
 
 def read_bgr(path: str) -> np.ndarray:
@@ -129,15 +135,52 @@ class OpenVINOClassifier:
         compiled = self._compiled_for(len(batch))
         return compiled(batch)[compiled.output(0)]
 
-    def classify(self, path: Union[str, Sequence[str]]) -> List[Prediction]:
-        """Top-1 class of an image file, every image in a folder, or a list."""
+    def scores_and_saliency(self, images: Sequence[np.ndarray]):
+        """Class scores ``(N, K)`` and saliency maps ``(N, K, h, w)`` for
+        BGR uint8 images, from an IR deployed with ``--explain``."""
+        if not self.info.get('saliency'):
+            raise ValueError(
+                f'This IR has no {SALIENCY_OUTPUT!r} output, so it cannot '
+                'explain its predictions: deploy it again with `python '
+                'tools/deploy.py CONFIG CHECKPOINT --work-dir DIR '
+                '--explain`.')
+        batch = to_network_input(images, self.info)
+        compiled = self._compiled_for(len(batch))
+        results = compiled(batch)
+        return (results[compiled.output(0)],
+                results[compiled.output(SALIENCY_OUTPUT)])
+
+    def classify(self, path: Union[str, Sequence[str]],
+                 explain: bool = False) -> List[Prediction]:
+        """Top-1 class of an image file, every image in a folder, or a
+        list; with ``explain``, each prediction carries its per-class
+        saliency maps (an IR deployed with ``--explain``)."""
         paths = list_images(path) if isinstance(path, str) else list(path)
         predictions = []
         for start in range(0, len(paths), self.batch_size):
             chunk = paths[start:start + self.batch_size]
-            scores = self.scores([read_bgr(p) for p in chunk])
-            for p, row in zip(chunk, scores):
+            images = [read_bgr(p) for p in chunk]
+            if explain:
+                scores, maps = self.scores_and_saliency(images)
+            else:
+                scores, maps = self.scores(images), [None] * len(chunk)
+            for p, row, saliency in zip(chunk, scores, maps):
                 index = int(np.argmax(row))
                 predictions.append(Prediction(p, self.class_names[index],
-                                              float(row[index]), index))
+                                              float(row[index]), index,
+                                              saliency))
         return predictions
+
+    def overlay(self, prediction: Prediction,
+                class_index: Optional[int] = None) -> np.ndarray:
+        """A BGR image: the saliency map of ``class_index`` (default: the
+        predicted class) blended onto the image as the network saw it."""
+        from .saliency import overlay
+        if prediction.saliency is None:
+            raise ValueError('This prediction has no saliency maps: classify '
+                             'with explain=True.')
+        image = resize_for_network(read_bgr(prediction.path),
+                                   self.info['input_size'],
+                                   self.info['resize_type'])
+        index = prediction.index if class_index is None else class_index
+        return overlay(image, prediction.saliency[index])

@@ -33,10 +33,11 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-from .export import (convert_to_ir, export_onnx, ir_info, remove_ir,
-                     save_at_precision, stale_candidates)
+from .export import (convert_to_ir, export_explained_onnx, export_onnx,
+                     ir_info, remove_ir, save_at_precision, stale_candidates)
 from .inputs import build_checked_model, check_work_dir, file_sha256
 from .latency import benchmark_models
+from .model_info import SALIENCY_KEY
 from .openvino_core import shared_core
 from .options import DeployOptions, available_candidates
 from .parity import (ir_scores, parity_failures, parity_report,
@@ -45,6 +46,7 @@ from .precision import Candidate
 from .prepare import prepare_configs
 from .quantize import int8_candidate
 from .report import recommend, write_report
+from .saliency import SALIENCY_METHOD, saliency_checks
 from .samples import (CHOICE_SPLIT, preprocessed_batches,
                       resolve_report_split, select, training_images,
                       tuning_and_judging)
@@ -88,8 +90,10 @@ def run(job: Deployment, folder: str) -> Dict:
         ParityError: The FP32 IR breaks ``job.options.tolerances()``.
     """
     core, options, log = shared_core(), job.options, job.log
-    onnx_file = export_onnx(job.model_cfg, job.deploy_cfg, job.checkpoint,
-                            options.device, folder, log)
+    # --explain: the wrapped model's own export, once the shape is known.
+    onnx_file = None if options.explain else export_onnx(
+        job.model_cfg, job.deploy_cfg, job.checkpoint, options.device,
+        folder, log)
     pre = job.torch_model.data_preprocessor
     batches, dataset_classes = preprocessed_batches(
         job.model_cfg, CHOICE_SPLIT, pre, options.parity_images)
@@ -108,6 +112,10 @@ def run(job: Deployment, folder: str) -> Dict:
     shape = tuple(batches[0][0].shape[1:])
     info = ir_info(job.model_cfg, class_names, shape, job.checkpoint,
                    job.checkpoint_sha256)
+    if options.explain:
+        onnx_file = export_explained_onnx(job.torch_model, shape,
+                                          job.deploy_cfg, folder, log)
+        info['extra'][SALIENCY_KEY[1]] = SALIENCY_METHOD
     files = dict(onnx=onnx_file)
     files['fp32'] = convert_to_ir(core, osp.join(folder, onnx_file), folder,
                                   job.deploy_cfg, info, log)
@@ -187,6 +195,21 @@ def run(job: Deployment, folder: str) -> Dict:
             name: checked[job.report_split]
             for name, checked in checks.items()}
 
+    if options.explain:
+        log('Checking the saliency maps against PyTorch ...')
+        report['saliency_parity'] = saliency_checks(
+            job.torch_model, files, batches, options.max_saliency_diff)
+        for name, check in report['saliency_parity'].items():
+            log(f'Saliency {name}: predicted-class maps within '
+                f'{check["max_abs_diff_predicted"]:.1e} of PyTorch, same '
+                f'peak on {check["same_peak"]:.1f}% of {check["images"]} '
+                'images')
+        if report['saliency_parity']['fp32']['failures']:
+            write_report(folder, report)
+            raise ParityError(
+                'The FP32 IR\'s saliency maps do not match PyTorch: '
+                + '; '.join(report['saliency_parity']['fp32']['failures'])
+                + '.')
     if options.benchmark_seconds > 0:
         log('Timing PyTorch and OpenVINO on CPU ...')
         report['benchmark'] = benchmark_models(

@@ -40,6 +40,35 @@ def export_onnx(model_cfg, deploy_cfg, checkpoint: str, device: str,
     return onnx_file
 
 
+def export_explained_onnx(torch_model, shape, deploy_cfg, folder: str,
+                          log: Callable[[str], None]) -> str:
+    """The ONNX file of the model wrapped by
+    :class:`~mmtricks.models.explain.ExplainedClassifier`: outputs
+    ``output`` (the softmax MMDeploy's export gives) and
+    :data:`~.model_info.SALIENCY_OUTPUT` (Recipro-CAM maps), at batch 1 and
+    ``shape`` (C, H, W). torch's exporter directly, not MMDeploy's: MMDeploy
+    rewrites the classifier's forward to return the softmax alone, and a
+    second output would need a rewriter of that forward replacing its own
+    for every export in the process (docs/deploy.md)."""
+    import torch
+
+    from ..models.explain import ExplainedClassifier
+    from .model_info import SALIENCY_OUTPUT
+    log('Exporting ONNX with the saliency output (Recipro-CAM) ...')
+    onnx_cfg = deploy_cfg.onnx_config
+    onnx_file = onnx_cfg.get('save_file', 'end2end.onnx')
+    wrapped = ExplainedClassifier(torch_model).eval()
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapped, torch.zeros((1, ) + tuple(shape)),
+            osp.join(folder, onnx_file),
+            input_names=list(onnx_cfg.get('input_names', ['input'])),
+            output_names=[onnx_cfg.get('output_names', ['output'])[0],
+                          SALIENCY_OUTPUT],
+            opset_version=onnx_cfg.get('opset_version', 17), dynamo=False)
+    return onnx_file
+
+
 def ir_info(model_cfg, class_names: Sequence[str], shape, checkpoint: str,
             checkpoint_sha256: str) -> Dict:
     """What every IR records: class names, preprocessing, input shape and

@@ -27,6 +27,10 @@ VERIFIED_PRECISION = 'f32'
 PRECISION_KEY = (MMTRICKS, 'inference_precision')
 CHECKPOINT_KEY = (MMTRICKS, 'checkpoint')
 CHECKPOINT_SHA256_KEY = (MMTRICKS, 'checkpoint_sha256')
+#: The IR output holding saliency maps (``tools/deploy.py --explain``), and
+#: the runtime-info key naming the method that made them.
+SALIENCY_OUTPUT = 'saliency'
+SALIENCY_KEY = (MMTRICKS, 'saliency')
 #: ``tools/deploy.py``'s report (``.json`` and ``.md``) in its work dir.
 DEPLOY_REPORT = 'deploy_report'
 #: Digits of a sha256 shown to people (the report and IRs keep all 64).
@@ -145,7 +149,17 @@ def read_model_info(ov_model) -> Dict:
         resize_type=_rt_value(ov_model, MODEL_INFO, 'resize_type')
         or 'standard',
         input_size=(height, width),
+        saliency=saliency_method(ov_model),
     )
+
+
+def saliency_method(ov_model) -> Optional[str]:
+    """The method of the IR's :data:`SALIENCY_OUTPUT` maps (``recipro_cam``),
+    or None when the IR has no such output."""
+    names = {name for out in ov_model.outputs for name in out.get_names()}
+    if SALIENCY_OUTPUT not in names:
+        return None
+    return _rt_value(ov_model, *SALIENCY_KEY) or 'unrecorded'
 
 
 def checkpoint_of(ov_model) -> Tuple[Optional[str], Optional[str]]:

@@ -19,7 +19,8 @@ def _option(default, help: str, **argparse_kwargs):
 class DeployOptions:
     """How ``tools/deploy.py`` deploys. Each field is a command-line option
     (``--accuracy-tolerance`` for ``accuracy_tolerance``; a field that
-    defaults to True is turned off by ``--no-NAME``): see
+    defaults to True is turned off by ``--no-NAME``, one that defaults to
+    False turned on by ``--NAME``): see
     :func:`add_deploy_arguments`."""
 
     precision: str = _option(
@@ -71,6 +72,13 @@ class DeployOptions:
         0.5, 'FP32 IR check: per cent of images with another top-1 class')
     max_score_diff: float = _option(
         1e-3, 'FP32 IR check: largest softmax difference')
+    explain: bool = _option(
+        False, 'give every IR a second output, saliency: Recipro-CAM maps '
+        '(N, classes, H, W) in [0, 1], checked against PyTorch '
+        '(docs/deploy.md); off: the IR is the plain one, at no extra cost')
+    max_saliency_diff: float = _option(
+        0.02, 'FP32 IR check with --explain: largest difference of the '
+        'predicted class\'s normalised saliency map')
 
     def tolerances(self) -> Dict[str, float]:
         """The FP32 IR's parity tolerances (a conversion check)."""
@@ -102,6 +110,10 @@ def add_deploy_arguments(parser: argparse.ArgumentParser,
             parser.add_argument('--no-' + _flag(option.name)[2:],
                                 dest=option.name, action='store_false',
                                 help=help_text)
+            continue
+        if default is False:  # an opt-in switch: --NAME turns it on
+            parser.add_argument(_flag(option.name), dest=option.name,
+                                action='store_true', help=help_text)
             continue
         parser.add_argument(_flag(option.name), dest=option.name,
                             type=type(default), default=default,

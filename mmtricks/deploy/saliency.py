@@ -15,6 +15,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+#: What ``tools/deploy.py --explain`` records in the IR's runtime info.
+SALIENCY_METHOD = 'recipro_cam'
 #: Share of the blended overlay taken by the colour-mapped saliency.
 OVERLAY_ALPHA = 0.5
 INDEX_FILE = 'saliency_index.json'
@@ -53,19 +55,18 @@ def explained_model(torch_model):
     return ExplainedClassifier(torch_model).eval()
 
 
-def _inputs(model_cfg, split: Optional[str], images: Optional[str],
+def _inputs(model_cfg, split: Optional[str], images: Sequence[str],
             limit: int):
     """``(name, pipeline output)`` of each image: a split of the config's
-    data (through the test pipeline) or the image files under a folder."""
+    data or the image files ``images``, through the test pipeline."""
     from mmengine.dataset import Compose
     from mmpretrain.registry import DATASETS, TRANSFORMS
 
-    from .classifier import list_images
     from .samples import _dataset_cfg
     if images:
         pipeline = Compose([TRANSFORMS.build(step)
                             for step in model_cfg.test_pipeline])
-        for path in list_images(images)[:limit]:
+        for path in list(images)[:limit]:
             yield path, pipeline(dict(img_path=path))
         return
     dataset = DATASETS.build(_dataset_cfg(model_cfg, split))
@@ -75,7 +76,8 @@ def _inputs(model_cfg, split: Optional[str], images: Optional[str],
 
 
 def explain_images(torch_model, model_cfg, out_dir: str,
-                   split: Optional[str] = 'val', images: Optional[str] = None,
+                   split: Optional[str] = 'val',
+                   images: Sequence[str] = (),
                    limit: int = 100, batch_size: int = 16,
                    class_names: Sequence[str] = ()) -> List[Dict]:
     """Overlay PNGs of the predicted class's map for each image, and
@@ -130,3 +132,75 @@ def _write_one(out_dir: str, number: int, name: str, sample: Dict,
                 score=float(scores[predicted]),
                 peak_yx=list(peak_location(maps[predicted], image.shape[:2])),
                 overlay=file)
+
+
+def torch_saliency(torch_model, batches) -> Tuple[np.ndarray, np.ndarray]:
+    """Scores ``(N, K)`` and maps ``(N, K, H, W)`` of the PyTorch model on
+    ``(inputs, labels)`` batches."""
+    import torch
+    explained = explained_model(torch_model)
+    scores, maps = [], []
+    with torch.no_grad():
+        for inputs, _ in batches:
+            batch_scores, batch_maps = explained(inputs)
+            scores.append(batch_scores.numpy())
+            maps.append(batch_maps.numpy())
+    return np.concatenate(scores), np.concatenate(maps)
+
+
+def ir_saliency(xml: str, batches) -> np.ndarray:
+    """Maps ``(N, K, H, W)`` of an IR's saliency output on the batches, at
+    the precision the IR records."""
+    from .latency import static_input_model
+    from .model_info import SALIENCY_OUTPUT, compile_recorded
+    from .openvino_core import shared_core
+    core = shared_core()
+    model = core.read_model(xml)
+    compiled, maps = {}, []
+    for inputs, _ in batches:
+        shape = tuple(inputs.shape)
+        if shape not in compiled:
+            compiled[shape] = compile_recorded(
+                core, static_input_model(model, shape))
+        result = compiled[shape](inputs.numpy())
+        maps.append(result[compiled[shape].output(SALIENCY_OUTPUT)])
+    return np.concatenate(maps)
+
+
+def saliency_report(scores: np.ndarray, reference: np.ndarray,
+                    candidate: np.ndarray) -> Dict:
+    """The candidate's maps against the reference's: the largest absolute
+    difference on each image's predicted class (by the reference's scores;
+    the map a user is shown) and over all classes (a class the model all
+    but rules out has a near-flat map, which normalising stretches: its
+    difference is reported, not checked), and the share of images whose
+    predicted-class map peaks in the same cell."""
+    predicted = np.asarray(scores).argmax(axis=1)
+    rows = np.arange(len(predicted))
+    ref, cand = reference[rows, predicted], candidate[rows, predicted]
+    same_peak = ref.reshape(len(rows), -1).argmax(1) == \
+        cand.reshape(len(rows), -1).argmax(1)
+    return dict(images=int(len(rows)),
+                max_abs_diff_predicted=float(np.max(np.abs(ref - cand))),
+                max_abs_diff_all=float(np.max(np.abs(reference - candidate))),
+                same_peak=float(100.0 * np.mean(same_peak)))
+
+
+def saliency_checks(torch_model, files: Dict[str, str], batches,
+                    max_diff: float) -> Dict[str, Dict]:
+    """Every IR candidate's maps against PyTorch on ``batches``; the FP32
+    IR's are checked (``failures``: its predicted-class maps differ by more
+    than ``max_diff``), BF16 and INT8 are reported (their scores move by
+    design; the accuracy rule judges them)."""
+    scores, reference = torch_saliency(torch_model, batches)
+    checks = {}
+    for name, xml in files.items():
+        if not str(xml).endswith('.xml'):
+            continue
+        checks[name] = saliency_report(scores, reference,
+                                       ir_saliency(xml, batches))
+        worst = checks[name]['max_abs_diff_predicted']
+        checks[name]['failures'] = [
+            f'predicted-class maps differ by up to {worst:.2e} (tolerance '
+            f'{max_diff})'] if name == 'fp32' and worst > max_diff else []
+    return checks

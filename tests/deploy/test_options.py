@@ -31,7 +31,8 @@ def test_every_field_has_its_option():
         '--device', 'cuda', '--parity-images', '16',
         '--calibration-images', '8', '--benchmark-seconds', '0',
         '--max-top1-drop', '0.1', '--max-disagreement', '0.2',
-        '--max-score-diff', '1e-4'])
+        '--max-score-diff', '1e-4', '--explain',
+        '--max-saliency-diff', '0.01'])
     options = options_from_args(changed)
     assert all(getattr(options, f.name) != f.default
                for f in fields(DeployOptions))
@@ -47,3 +48,12 @@ def test_a_subset_of_options_for_the_benchmark():
         DeployOptions().parity_images
     with pytest.raises(ValueError, match='Not DeployOptions fields'):
         add_deploy_arguments(argparse.ArgumentParser(), ['parity'])
+
+
+def test_explain_is_an_opt_in_switch():
+    parser = argparse.ArgumentParser()
+    add_deploy_arguments(parser, ['explain', 'int8'])
+    assert options_from_args(parser.parse_args([])).explain is False
+    assert options_from_args(parser.parse_args(['--explain'])).explain
+    with pytest.raises(SystemExit):  # a switch takes no value
+        parser.parse_args(['--explain', 'False'])

@@ -49,7 +49,7 @@ def min_max_normalise(maps: torch.Tensor) -> torch.Tensor:
     low = flat.min(dim=2, keepdim=True)[0]
     span = flat.max(dim=2, keepdim=True)[0] - low
     scaled = (flat - low) / span.clamp(min=FLAT_RANGE)
-    return scaled.reshape(maps.shape)
+    return scaled.reshape_as(maps)
 
 
 def recipro_cam(features: torch.Tensor,
@@ -63,14 +63,16 @@ def recipro_cam(features: torch.Tensor,
             (the classifier's neck and head).
         masks: :func:`spatial_masks` of ``(H, W)``; made here when None.
     """
-    n, c, h, w = features.shape
+    _, c, h, w = features.shape
     if masks is None:
         masks = spatial_masks(h, w).to(features)
-    # (N, 1, C, H, W) * (1, H*W, 1, H, W) -> N*H*W masked maps.
+    # (N, 1, C, H, W) * (1, H*W, 1, H, W) -> N*H*W masked maps. The batch
+    # stays -1: an exported graph keeps no batch size of its own, so an IR
+    # reshaped to another batch still computes.
     masked = (features.unsqueeze(1) * masks.unsqueeze(0)).reshape(
-        n * h * w, c, h, w)
+        -1, c, h, w)
     scores = F.softmax(head_fn(masked), dim=1)
-    maps = scores.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+    maps = scores.reshape(-1, h, w, scores.shape[1]).permute(0, 3, 1, 2)
     return min_max_normalise(maps)
 
 
