@@ -76,3 +76,63 @@ def test_the_work_dir_config_and_the_checkpoint_decisions_work(trained):
         scores.append(result['pred_scores'])
     # The same decisions (32 px): the same scores.
     np.testing.assert_allclose(scores[0], scores[1], rtol=1e-6)
+
+
+@pytest.fixture(scope='module')
+def two_class_model():
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(AUTO_MBV3)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.head.num_classes = 2
+    torch.manual_seed(0)
+    return MODELS.build(cfg.model).eval()
+
+
+def test_predict_applies_the_operating_point(two_class_model):
+    """Without the point predict is argmax; with it pred_label follows the
+    threshold while pred_score (what MMPretrain's metrics read) stays."""
+    model = two_class_model
+    inputs = torch.randn(6, 3, 32, 32)
+    with torch.no_grad():
+        before = model.predict(inputs)
+    assert model.operating_threshold == (None, None)
+    scores = torch.stack([s.pred_score for s in before])
+    assert [int(s.pred_label) for s in before] == \
+        scores.argmax(1).tolist()
+    low = float(scores[:, 1].min()) - 1e-6
+    model.set_operating_point(1, low)
+    try:
+        with torch.no_grad():
+            after = model.predict(inputs)
+    finally:
+        model.set_operating_point(None, None)
+    assert [int(s.pred_label) for s in after] == [1] * 6
+    assert torch.equal(torch.stack([s.pred_score for s in after]), scores)
+    assert after[0].operating_point == (1, pytest.approx(low))
+
+
+def test_the_operating_point_survives_a_checkpoint(two_class_model):
+    from mmpretrain.registry import MODELS
+    model = two_class_model
+    model.set_operating_point(0, 0.3)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.set_operating_point(None, None)
+    fresh = MODELS.build(dict(type='DataAwareClassifier',
+                              backbone=dict(type='MobileNetV3',
+                                            arch='small'),
+                              neck=dict(type='GlobalAveragePooling'),
+                              head=model_head_cfg()))
+    fresh.load_state_dict(state, strict=True)
+    assert fresh.operating_threshold == (0, pytest.approx(0.3))
+    # A checkpoint from before the point (or ImageClassifier's) loads
+    # strictly, as argmax.
+    old = {k: v for k, v in state.items() if k != 'operating_point'}
+    fresh.load_state_dict(old, strict=True)
+    assert fresh.operating_threshold == (None, None)
+
+
+def model_head_cfg():
+    cfg = Config.fromfile(AUTO_MBV3)
+    head = cfg.model.head.to_dict()
+    head['num_classes'] = 2
+    return head
