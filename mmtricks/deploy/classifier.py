@@ -24,6 +24,7 @@ import numpy as np
 from ..datasets.folder import (IMAGE_EXTENSIONS, is_hidden,
                                is_visible_image_file)
 from ..transforms.loading import read_image
+from ..models.operating_point import predict_labels
 from .latency import static_input_model
 from .model_info import (SALIENCY_OUTPUT, compile_recorded,
                          read_model_info, warn_if_stale)
@@ -153,8 +154,10 @@ class OpenVINOClassifier:
     def classify(self, path: Union[str, Sequence[str]],
                  explain: bool = False) -> List[Prediction]:
         """Top-1 class of an image file, every image in a folder, or a
-        list; with ``explain``, each prediction carries its per-class
-        saliency maps (an IR deployed with ``--explain``)."""
+        list (a 2-class IR with an operating point in its runtime info:
+        the class at that threshold, not argmax); with ``explain``, each
+        prediction carries its per-class saliency maps (an IR deployed with
+        ``--explain``)."""
         paths = list_images(path) if isinstance(path, str) else list(path)
         predictions = []
         for start in range(0, len(paths), self.batch_size):
@@ -164,8 +167,10 @@ class OpenVINOClassifier:
                 scores, maps = self.scores_and_saliency(images)
             else:
                 scores, maps = self.scores(images), [None] * len(chunk)
-            for p, row, saliency in zip(chunk, scores, maps):
-                index = int(np.argmax(row))
+            # At the IR's operating point (2 classes), else argmax.
+            labels = predict_labels(scores, *self.info['operating_point'])
+            for p, row, saliency, index in zip(chunk, scores, maps, labels):
+                index = int(index)
                 predictions.append(Prediction(p, self.class_names[index],
                                               float(row[index]), index,
                                               saliency))

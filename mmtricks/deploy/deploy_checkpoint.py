@@ -37,7 +37,7 @@ from .export import (convert_to_ir, export_explained_onnx, export_onnx,
                      ir_info, remove_ir, save_at_precision, stale_candidates)
 from .inputs import build_checked_model, check_work_dir, file_sha256
 from .latency import benchmark_models
-from .model_info import SALIENCY_KEY
+from .model_info import SALIENCY_KEY, operating_point_extra
 from .openvino_core import shared_core
 from .options import DeployOptions, available_candidates
 from .parity import (ir_scores, parity_failures, parity_report,
@@ -112,6 +112,10 @@ def run(job: Deployment, folder: str) -> Dict:
     shape = tuple(batches[0][0].shape[1:])
     info = ir_info(job.model_cfg, class_names, shape, job.checkpoint,
                    job.checkpoint_sha256)
+    # A 2-class model's threshold (DataAwareClassifier): into the IR, and
+    # both sides of every parity check predict at it.
+    point = getattr(job.torch_model, 'operating_threshold', (None, None))
+    info['extra'].update(operating_point_extra(*point))
     if options.explain:
         onnx_file = export_explained_onnx(job.torch_model, shape,
                                           job.deploy_cfg, folder, log)
@@ -132,16 +136,20 @@ def run(job: Deployment, folder: str) -> Dict:
         images."""
         scores = ir_scores(job.task_processor, xml, shown)
         checks = {name: parity_report(references[name][0], scores[name],
-                                      references[name][1])
+                                      references[name][1], point)
                   for name in shown}
         reference, labels = references[CHOICE_SPLIT]
         for name, positions in halves.items():
             checks[name] = parity_report(reference[positions],
                                          scores[CHOICE_SPLIT][positions],
-                                         labels[positions])
+                                         labels[positions], point)
         return checks
 
     report = new_report(job, shape, images, class_names)
+    if point[0] is not None:
+        report['operating_point'] = operating_point_numbers(
+            point, class_names, {name: references[name] for name in shown
+                                 if name != LABEL_FREE})
     report['image_roles'] = image_roles(
         job, {name: len(p) for name, p in halves.items()},
         len(calibration), references)
@@ -262,6 +270,19 @@ def image_roles(job: Deployment, halves: Dict[str, int], calibration: int,
             which='the first ones, up to --parity-images',
             role='reported only: no choice looks at them')
     return roles
+
+
+def operating_point_numbers(point, class_names, references: Dict) -> Dict:
+    """The PyTorch model's recall, precision and top-1 of the class at its
+    operating point and at argmax (per cent), on each labelled image set."""
+    from ..models.operating_point import at_threshold_and_argmax
+    index, threshold = point
+    return dict(
+        class_index=int(index), class_name=str(class_names[index]),
+        threshold=float(threshold),
+        splits={name: {k: 100.0 * v for k, v in at_threshold_and_argmax(
+            scores, labels, index, threshold).items()}
+            for name, (scores, labels) in references.items()})
 
 
 def new_report(job: Deployment, shape, images: int, class_names) -> Dict:

@@ -150,7 +150,35 @@ def read_model_info(ov_model) -> Dict:
         or 'standard',
         input_size=(height, width),
         saliency=saliency_method(ov_model),
+        operating_point=operating_point_of(ov_model),
     )
+
+
+#: A 2-class model's operating point (mmtricks.models.operating_point):
+#: the class index and the threshold on its score (absent: argmax).
+OPERATING_CLASS_KEY = (MMTRICKS, 'operating_point_class')
+OPERATING_THRESHOLD_KEY = (MMTRICKS, 'operating_point_threshold')
+
+
+def operating_point_extra(class_index: Optional[int],
+                          threshold: Optional[float]) -> Dict[str, str]:
+    """The runtime-info entries (for :func:`write_model_info`'s
+    ``extra``) of an operating point; none for argmax."""
+    if class_index is None or threshold is None:
+        return {}
+    return {OPERATING_CLASS_KEY[1]: str(int(class_index)),
+            OPERATING_THRESHOLD_KEY[1]: repr(float(threshold))}
+
+
+def operating_point_of(ov_model
+                       ) -> Tuple[Optional[int], Optional[float]]:
+    """``(class index, threshold)`` the IR records, or ``(None, None)``:
+    argmax."""
+    index = _rt_value(ov_model, *OPERATING_CLASS_KEY)
+    threshold = _rt_value(ov_model, *OPERATING_THRESHOLD_KEY)
+    if index is None or threshold is None:
+        return None, None
+    return int(index), float(threshold)
 
 
 def saliency_method(ov_model) -> Optional[str]:

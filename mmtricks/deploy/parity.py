@@ -1,12 +1,20 @@
 """Does the deployed model predict what the PyTorch model predicts?"""
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..models.operating_point import predict_labels
+
 
 def parity_report(reference: np.ndarray, candidate: np.ndarray,
-                  labels: np.ndarray) -> Dict[str, float]:
+                  labels: np.ndarray,
+                  operating_point: Tuple[Optional[int], Optional[float]]
+                  = (None, None)) -> Dict[str, float]:
     """Compare two ``(N, K)`` score arrays on the same ``N`` labelled images.
+
+    Both sides predict at ``operating_point`` (``(class index,
+    threshold)`` of a 2-class model; ``(None, None)``: argmax), as the
+    deployed model does.
 
     Returns top-1 (per cent) of each, the share of images whose top-1 class
     differs (per cent) and the largest absolute score difference; and the
@@ -21,8 +29,8 @@ def parity_report(reference: np.ndarray, candidate: np.ndarray,
         raise ValueError(
             f'Score arrays {reference.shape} and {candidate.shape} and '
             f'{len(labels)} labels do not describe the same images.')
-    ref_top1 = reference.argmax(axis=1)
-    cand_top1 = candidate.argmax(axis=1)
+    ref_top1 = predict_labels(reference, *operating_point)
+    cand_top1 = predict_labels(candidate, *operating_point)
     if not len(labels):
         raise ValueError('No images to compare.')
     ref_right, cand_right = ref_top1 == labels, cand_top1 == labels

@@ -114,7 +114,28 @@ def report_markdown(report: Dict) -> str:
         b = bench['pytorch']
         lines.append(f'\nPyTorch eager: {b["latency"]["median_ms"]:.3f} ms '
                      f'batch 1, {b["throughput"]["fps"]:.0f} img/s.')
+    lines += operating_point_lines(report.get('operating_point'))
     return '\n'.join(lines) + '\n'
+
+
+def operating_point_lines(point: Optional[Dict]) -> List[str]:
+    """The operating point the IRs record, and PyTorch's numbers of its
+    class at it and at argmax on each image set (the parity checks above
+    already predict at it)."""
+    if not point:
+        return []
+    lines = ['', f'Operating point: {point["class_name"]!r} when its score '
+             f'>= {point["threshold"]:.4f} (recorded in every IR; '
+             'OpenVINOClassifier and the checks above predict at it).', '',
+             f'| images | {point["class_name"]} recall | argmax recall | '
+             'precision | argmax precision | top-1 | argmax top-1 |',
+             '| --- | --- | --- | --- | --- | --- | --- |']
+    for name, n in point['splits'].items():
+        lines.append(
+            f'| {name} | {n["recall"]:.1f} | {n["argmax_recall"]:.1f} | '
+            f'{n["precision"]:.1f} | {n["argmax_precision"]:.1f} | '
+            f'{n["top1"]:.1f} | {n["argmax_top1"]:.1f} |')
+    return lines
 
 
 def recommend(report: Dict, options) -> None:

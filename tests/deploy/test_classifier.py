@@ -83,3 +83,32 @@ def test_reads_the_pixels_training_reads(tmp_path):
     path.write_bytes(jpeg_bytes((5, 7)))
     trained_on = LoadImageIfPath()(dict(img_path=str(path)))['img']
     np.testing.assert_array_equal(read_bgr(str(path)), trained_on)
+
+
+def test_classify_predicts_at_the_irs_operating_point(tmp_path):
+    """A 2-class IR (softmax of the mean colour's first two channels) whose
+    runtime info holds a threshold on class 'b': an image scoring 0.27 for
+    'b' is 'a' by argmax and 'b' at a threshold of 0.2."""
+    from mmtricks.deploy.model_info import operating_point_extra
+    param = ov.opset13.parameter([1, 3, 8, 8], ov.Type.f32, name='input')
+    pooled = ov.opset13.reduce_mean(param, [2, 3], keep_dims=False)
+    two = ov.opset13.slice(pooled, np.array([0]), np.array([2]),
+                           np.array([1]), np.array([1]))
+    irs = {}
+    for name, extra in (('argmax', {}),
+                        ('point', operating_point_extra(1, 0.2))):
+        model = ov.Model([ov.opset13.softmax(two, 1)], [param], name)
+        write_model_info(model, build_model_info(['a', 'b'], [0] * 3,
+                                                 [1] * 3, False, 'standard'),
+                         ['a', 'b'], extra, inference_precision='f32')
+        irs[name] = str(tmp_path / f'{name}.xml')
+        ov.save_model(model, irs[name])
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[..., 0] = 1  # BGR read, fed as is (to_rgb False): channel 0 = 1
+    path = str(tmp_path / 'x.png')
+    Image.fromarray(image[..., ::-1]).save(path)  # PIL writes RGB
+    # softmax([1, 0]) = [0.73, 0.27]
+    assert OpenVINOClassifier(irs['argmax']).classify(path)[0].label == 'a'
+    found = OpenVINOClassifier(irs['point']).classify(path)[0]
+    assert (found.label, found.index) == ('b', 1)
+    assert found.score == pytest.approx(0.269, abs=1e-3)

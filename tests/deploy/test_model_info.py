@@ -116,3 +116,21 @@ def test_written_by_deploy_reads_the_xml_alone(tmp_path):
     assert not written_by_deploy(theirs)
     assert not written_by_deploy(str(tmp_path / 'text.xml'))
     assert not written_by_deploy(str(tmp_path / 'missing.xml'))
+
+
+def test_the_operating_point_round_trips_through_a_saved_ir(tmp_path):
+    from mmtricks.deploy.model_info import operating_point_extra
+    model = tiny_ov_model()
+    names = ['functional', 'defective']
+    write_model_info(model, build_model_info(names, [0] * 3, [1] * 3, False,
+                                             'standard'), names,
+                     operating_point_extra(1, 0.123456789012))
+    ov.save_model(model, str(tmp_path / 'm.xml'))
+    read = read_model_info(ov.Core().read_model(str(tmp_path / 'm.xml')))
+    assert read['operating_point'] == (1, 0.123456789012)  # exact
+    # argmax: nothing recorded, read as (None, None)
+    assert operating_point_extra(None, None) == {}
+    plain = tiny_ov_model()
+    write_model_info(plain, build_model_info(names, [0] * 3, [1] * 3, False,
+                                             'standard'), names)
+    assert read_model_info(plain)['operating_point'] == (None, None)

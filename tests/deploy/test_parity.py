@@ -29,3 +29,16 @@ def test_failures_name_each_broken_tolerance():
     assert len(failures) == 3
     assert 'dropped by 1.00 points' in failures[0]
     assert parity_failures(report, 1.0, 2.0, 0.01) == []
+
+
+def test_both_sides_predict_at_the_operating_point():
+    """At a threshold of 0.3 on class 1 both models call the second image 1
+    (argmax: 0), so top-1 is counted as the deployed model predicts."""
+    reference = np.array([[0.9, 0.1], [0.65, 0.35], [0.2, 0.8]])
+    candidate = np.array([[0.9, 0.1], [0.66, 0.34], [0.2, 0.8]])
+    labels = np.array([0, 1, 1])
+    argmax = parity_report(reference, candidate, labels)
+    at_point = parity_report(reference, candidate, labels, (1, 0.3))
+    assert argmax['reference_top1'] == pytest.approx(200 / 3)
+    assert at_point['reference_top1'] == at_point['candidate_top1'] == 100.0
+    assert at_point['disagreements'] == 0
