@@ -11,6 +11,7 @@
     python tools/benchmark.py input-size [--data elpv_poly] [--sizes 32 64 ...]
     python tools/benchmark.py small-data [--data digits] [--sizes 10 20 ...]
     python tools/benchmark.py duplicates [--data elpv_poly lfw_faces mnist]
+    python tools/benchmark.py operating-point [--seeds 0 1 2] [--cap 60]
     python tools/benchmark.py speed [--quick] [--compile [--cases ...] [--cap 3]]
 
 ``headline`` is the default: ``python tools/benchmark.py --quick`` runs it.
@@ -293,13 +294,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--tuning-seed', type=int, default=1,
                    help='seed of the plant that chooses the threshold')
     p.set_defaults(main=duplicates)
+
+    p = sub.add_parser(
+        'operating-point', parents=[_cache(), _common(
+            'work_dirs/benchmark_operating_point')],
+        help="elpv_poly's defective class: test recall and precision at "
+        "the threshold chosen on val ('auto', min_recall 0.9) vs argmax")
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    p.add_argument('--cap', type=int, default=60, help='epoch cap')
+    p.add_argument('--note', default='',
+                   help='a line about the machine for the report')
+    p.set_defaults(main=operating_point)
     return parser
 
 
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
          'deploy', 'deploy-acceptance', 'pretrained', 'input-size', 'speed',
-         'small-data', 'duplicates')
+         'small-data', 'duplicates', 'operating-point')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -588,6 +600,19 @@ def duplicates(args, command: str) -> None:
         f'{row["dataset"]} {"met" if bench.goal_met(row) else "missed"}'
         for row in payload['datasets'])
     print(f'duplicate check goal: {verdicts}')
+
+
+def operating_point(args, command: str) -> None:
+    from benchmarks import operating_point as bench
+    from benchmarks.runs import machine_description
+    with _console(args, len(args.seeds)) as console:
+        import mmtricks  # noqa: F401
+        bench.run_benchmark(args.seeds, args.cap, args.out, args.work_dir,
+                            command, machine_description(),
+                            _cache_of(args), note=args.note,
+                            progress=console.progress)
+    with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
+        print(f.read())
 
 
 def main(argv=None) -> None:
