@@ -13,6 +13,7 @@
     python tools/benchmark.py duplicates [--data elpv_poly lfw_faces mnist]
     python tools/benchmark.py operating-point [--seeds 0 1 2] [--cap 60]
     python tools/benchmark.py speed [--quick] [--compile [--cases ...] [--cap 3]]
+    python tools/benchmark.py pointing-game [--epochs 30] [--seed 0]
 
 ``headline`` is the default: ``python tools/benchmark.py --quick`` runs it.
 Every benchmark writes NAME.json and NAME.md (rendered from that JSON) into
@@ -256,6 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(main=small_data)
 
     p = sub.add_parser(
+        'pointing-game', parents=[_common('work_dirs/benchmark_pointing')],
+        help='do the saliency maps point at the digit (PyTorch and the '
+        '--explain IR, vs a random map), and the latency the maps cost')
+    p.add_argument('--epochs', type=int, default=30,
+                   help='training budget (default %(default)s)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--latency-seconds', type=float, default=10.0,
+                   help='timing per IR, over 5 interleaved rounds')
+    p.set_defaults(main=pointing_game)
+
+    p = sub.add_parser(
         'speed', parents=[_common('work_dirs/benchmark_speed'), _cache()],
         help='training images/s: the settings before the speed work vs '
         'the new defaults, each change alone, a profile of one epoch; '
@@ -311,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
          'deploy', 'deploy-acceptance', 'pretrained', 'input-size', 'speed',
-         'small-data', 'duplicates', 'operating-point')
+         'small-data', 'duplicates', 'pointing-game', 'operating-point')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -557,6 +569,20 @@ def small_data(args, command: str) -> None:
     met = payload['summary']['goal']['met']
     verdict = 'not measured' if met is None else 'met' if met else 'missed'
     print(f'small data goal ({bench.GOAL}): {verdict}')
+
+
+def pointing_game(args, command: str) -> None:
+    from benchmarks import pointing_game as bench
+    from benchmarks.deploy_acceptance import lscpu_summary
+    import mmtricks  # noqa: F401
+    payload = bench.run_benchmark(args.epochs, args.seed, args.out,
+                                  args.work_dir, command, lscpu_summary(),
+                                  latency_seconds=args.latency_seconds)
+    with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
+        print(f.read())
+    print('pointing game goals: ' + ', '.join(
+        f'{k} {"met" if v else "missed"}'
+        for k, v in bench.goals_met(payload).items()))
 
 
 def speed(args, command: str) -> None:

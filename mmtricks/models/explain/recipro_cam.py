@@ -89,17 +89,60 @@ def classifier_head_fn(model: nn.Module) -> Callable:
     return head_fn
 
 
+def pools_globally(model: nn.Module) -> bool:
+    """Whether the classifier's neck is a global average pooling (MMPretrain's
+    ``GlobalAveragePooling``, which pools with ``AdaptiveAvgPool2d(1)``):
+    then the masked maps' pooling is a product with the masks, and the head
+    runs on pooled vectors (:class:`ExplainedClassifier`)."""
+    gap = getattr(getattr(model, 'neck', None), 'gap', None)
+    return isinstance(gap, nn.AdaptiveAvgPool2d) and \
+        gap.output_size in (1, (1, 1))
+
+
+def pooled_recipro_cam(features: torch.Tensor, head: Callable,
+                       masks: torch.Tensor) -> Tuple[torch.Tensor,
+                                                     torch.Tensor]:
+    """Scores and Recipro-CAM maps of a global-average-pooling classifier
+    in one head pass: the pooled whole map and the ``H*W`` pooled masked
+    maps are rows of one product ``weights @ features``, so the head's
+    weights are read once and no ``(N*H*W, C, H, W)`` tensor is made. The
+    same numbers as :func:`recipro_cam` with the neck in ``head_fn``.
+
+    Args:
+        features: ``(N, C, H, W)``.
+        head: Maps pooled vectors ``(M, C)`` to logits ``(M, K)``.
+        masks: :func:`spatial_masks` of ``(H, W)``.
+    """
+    _, c, h, w = features.shape
+    weights = torch.cat([torch.ones_like(masks[:1]), masks]).flatten(1)
+    # (H*W+1, H*W) @ (N, H*W, C) -> (N, H*W+1, C): row 0 is the plain mean.
+    pooled = torch.matmul(weights / (h * w), features.flatten(2).transpose(
+        1, 2))
+    logits = head(pooled.reshape(-1, c))
+    logits = logits.reshape(-1, h * w + 1, logits.shape[-1])
+    scores = F.softmax(logits[:, 0], dim=1)
+    maps = F.softmax(logits[:, 1:], dim=2).reshape(
+        -1, h, w, logits.shape[-1]).permute(0, 3, 1, 2)
+    return scores, min_max_normalise(maps)
+
+
 class ExplainedClassifier(nn.Module):
     """An MMPretrain ``ImageClassifier`` whose ``forward(inputs)`` (inputs
     already normalised, as MMDeploy exports it) returns ``(scores,
     saliency)``: the softmax scores ``(N, K)`` MMDeploy's export gives, and
     the Recipro-CAM maps ``(N, K, H, W)`` of the backbone's last feature
-    map. Shapes are static, so it exports to ONNX as it is."""
+    map. Shapes are static, so it exports to ONNX as it is.
+
+    With a global-average-pooling neck (MobileNetV3, EfficientNet-Lite)
+    the scores and maps come from one head pass on pooled rows
+    (:func:`pooled_recipro_cam`); other necks run on the masked maps
+    (:func:`recipro_cam`) after the classifier's own pass."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
         self.head_fn = classifier_head_fn(model)
+        self.pools_globally = pools_globally(model)
         self._masks = {}
 
     def masks_for(self, height: int, width: int,
@@ -114,8 +157,10 @@ class ExplainedClassifier(nn.Module):
         features = self.model.backbone(inputs)
         last = features[-1] if isinstance(features, (tuple, list)) \
             else features
-        scores = F.softmax(self.head_fn(last), dim=1)
         height, width = last.shape[-2:]
-        saliency = recipro_cam(last, self.head_fn,
-                               self.masks_for(height, width, last))
-        return scores, saliency
+        masks = self.masks_for(height, width, last)
+        if self.pools_globally:
+            return pooled_recipro_cam(
+                last, lambda pooled: self.model.head((pooled, )), masks)
+        scores = F.softmax(self.head_fn(last), dim=1)
+        return scores, recipro_cam(last, self.head_fn, masks)

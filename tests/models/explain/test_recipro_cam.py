@@ -78,6 +78,16 @@ def test_wrapper_returns_the_classifiers_scores_and_a_map_per_class(config):
     assert torch.allclose(scores, logits.softmax(dim=1), atol=1e-6)
     assert saliency.shape == (2, 3, 2, 2)  # stride 32
     assert 0 <= float(saliency.min()) and float(saliency.max()) <= 1
+    # One head pass on pooled rows: the numbers of masking the feature map.
+    assert explained.pools_globally
+    with torch.no_grad():
+        last = model.backbone(inputs)[-1]
+        masked = recipro_cam(last, explained.head_fn)
+        explained.pools_globally = False
+        generic_scores, generic = explained(inputs)
+    assert torch.allclose(saliency, masked, atol=1e-5)
+    assert torch.allclose(saliency, generic, atol=1e-5)
+    assert torch.allclose(scores, generic_scores, atol=1e-6)
 
 
 def test_wrapper_exports_to_onnx_with_two_outputs(tmp_path):
