@@ -52,6 +52,13 @@ cross_split_duplicates = 'warn'
 # whose val recall of that class is >= 0.9; None: argmax. More than 2
 # classes: argmax (docs/operating_point.md).
 operating_point = 'auto'
+# Minutes the whole run may take (e.g. --cfg-options time_budget=15), or
+# None. Before training, a step is timed at each input size (32 px up to
+# the images' own, at most 224); the largest size that still gets the
+# epochs the epoch policy needs is chosen, with the epochs that fit, and
+# the anneal ends by the deadline (docs/time_budget.md). Overrides
+# max_image_size and the epoch cap; an explicit image_size is kept.
+time_budget = None
 pretrained = ('https://download.openmmlab.com/mmclassification/v0/'
               'mobilenet_v3/mobilenet-v3-small_8xb128_in1k_20221114-bd1bfcde.pth')
 

@@ -79,8 +79,9 @@ def _bundled_facts(name: str, dataset_cfg: dict) -> SplitFacts:
     source = load_bundled(name)
     val_ratio, test_ratio = bundled_split_ratios(
         name, dataset_cfg.get('val_ratio'), dataset_cfg.get('test_ratio'))
-    indices = select_split(source.labels, 'train', val_ratio, test_ratio,
-                           dataset_cfg.get('seed', 0))
+    # The config's split (the training one, unless asked for another's).
+    indices = select_split(source.labels, dataset_cfg.get('split', 'train'),
+                           val_ratio, test_ratio, dataset_cfg.get('seed', 0))
     labels = source.labels[indices]
     counts = np.bincount(labels, minlength=len(source.classes))
     short_side = int(min(source.images.shape[1:3]))

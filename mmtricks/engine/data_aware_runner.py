@@ -47,7 +47,8 @@ from .data_checks import (FILE_NAME, DataChecks, run_data_checks,
                           write_detail)
 from .gpu_settings import apply_gpu_settings
 from .recipe_config import (META_KEY, DataDecisions, apply_data_decisions,
-                            checkpoint_to_load)
+                            checkpoint_to_load, stored_decisions)
+from .time_budget import plan_time_budget
 from .work_dir_lock import busy_with, work_dir_lock
 
 RUNNER_TYPE = 'DataAwareRunner'
@@ -72,7 +73,12 @@ class DataAwareRunner(Runner):
     @classmethod
     def from_cfg(cls, cfg) -> 'DataAwareRunner':
         cfg = copy.deepcopy(cfg)
+        # Before the data decisions: the budget sets the size cap they use.
+        plan = plan_time_budget(cfg, _stored_plan(cfg))
         decisions = apply_data_decisions(cfg)
+        if plan is not None:
+            decisions.time_budget = plan.to_meta()
+            decisions.reasons.append(plan.reason)
         if cfg.get('resume') and checkpoint_to_load(cfg):
             # Before anything is built: resuming on other classes would
             # train a random head on under the old one's history.
@@ -188,6 +194,14 @@ class DataAwareRunner(Runner):
         super().save_checkpoint(out_dir, partial, *args, meta=meta, **kwargs)
         if is_main_process():
             os.replace(osp.join(out_dir, partial), osp.join(out_dir, filename))
+
+
+def _stored_plan(cfg):
+    """The time budget's plan of the checkpoint a run resumes, if any."""
+    if not cfg.get('resume') or not cfg.get('time_budget'):
+        return None
+    return (stored_decisions(checkpoint_to_load(cfg)) or {}).get(
+        'time_budget')
 
 
 def partial_name(filename: str) -> str:

@@ -54,6 +54,8 @@ class DataDecisions:
     batch_size: Optional[int] = None
     monitor: Optional[str] = None
     class_balanced_sampling: bool = False
+    #: The time budget's plan (engine/time_budget.py), when one was given.
+    time_budget: Optional[Dict] = None
     reasons: List[str] = field(default_factory=list)
 
     def to_meta(self) -> Dict:

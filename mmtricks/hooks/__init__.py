@@ -15,11 +15,13 @@ from .per_class_report_hook import PerClassReportHook  # noqa: F401
 from .progressive_resizing_hook import (ProgressiveResizingHook,
                                         scale_pipeline)
 from .soft_target_check_hook import SoftTargetCheckHook, soft_target_problem
+from .time_budget_hook import TimeBudgetHook
 
 __all__ = [
     'AutoEpochsHook', 'OperatingPointHook', 'ChannelsLastHook', 'HealthCheckHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
     'PlateauPolicy', 'PolicyState', 'PreciseBNStatsHook',
     'ProgressiveResizingHook', 'SUGGESTION_RULES', 'SoftTargetCheckHook',
+    'TimeBudgetHook',
     'current_lr', 'decide', 'mix_off_due', 'num_classes_mismatch',
     'recompute_bn_statistics', 'scale_pipeline', 'soft_target_problem',
     'suggest_lr'

@@ -74,3 +74,12 @@ def test_concat_of_other_classes_is_refused(tmp_path):
         folder_cfg(tmp_path / 'a'), folder_cfg(tmp_path / 'b')])
     with pytest.raises(DatasetFolderError, match='same classes'):
         training_split_facts(concat)
+
+
+def test_facts_of_a_bundled_split_count_that_split():
+    """The time budget counts val images with it (it counted train's)."""
+    from mmpretrain.registry import DATASETS
+    for split in ('train', 'val'):
+        cfg = dict(type='BundledDataset', name='digits', split=split)
+        assert sum(training_split_facts(cfg).counts) == \
+            len(DATASETS.build(dict(cfg, pipeline=[])))

@@ -135,3 +135,33 @@ def test_a_resumed_run_keeps_its_own_cap():
     resumed = auto(optim_wrapper(), end_epochs=3)
     resumed.load_state_dict(saved)
     assert resumed.budget == 3
+
+
+def test_shorten_moves_the_cap_forward_never_back():
+    scheduler = auto(optim_wrapper(), end_epochs=20)
+    scheduler.shorten(30)
+    assert scheduler.budget == 20
+    scheduler.shorten(12)
+    assert scheduler.budget == 12
+
+
+def test_shorten_compresses_an_anneal_under_way_and_moves_the_lr_at_once():
+    """A deadline that came closer: the anneal must still reach the floor
+    by the new cap, from the LR it is at (not a later jump)."""
+    wrapper = optim_wrapper()
+    scheduler = auto(wrapper, end_epochs=20, mode='anneal', warmup=0,
+                     patience=1, min_delta=1.0, anneal_ratio=20.0)
+    iterate(wrapper, [scheduler], EPOCH)
+    scheduler.step_validation({'accuracy/top1': 50.0})
+    iterate(wrapper, [scheduler], EPOCH)
+    scheduler.step_validation({'accuracy/top1': 50.0})  # plateau: anneal
+    assert scheduler.state.anneal_end == 20
+    iterate(wrapper, [scheduler], 2 * EPOCH)  # at epoch 4 of the anneal
+    scheduler.shorten(10)
+    assert scheduler.budget == 10 and scheduler.state.anneal_end == 10
+    expected = 0.1 * scheduler.scale_at(scheduler.position)
+    assert lrs(wrapper)[0] == pytest.approx(expected)
+    used = iterate(wrapper, [scheduler], 6 * EPOCH)
+    # reaches the floor at the new cap, never rising on the way
+    assert all(b <= a + 1e-12 for a, b in zip(used, used[1:]))
+    assert lrs(wrapper)[0] == pytest.approx(0.1 * scheduler.policy.min_scale)

@@ -13,6 +13,7 @@ only to ``by_epoch`` schedulers with ``need_val_args`` (as
 move an anneal every iteration; an iteration-stepped scheduler gets no
 metrics from it.
 """
+from dataclasses import replace
 from typing import Optional, Tuple
 
 from mmengine.optim import _ParamScheduler
@@ -194,6 +195,31 @@ class AutoEpochsParamScheduler(_ParamScheduler):
             self._last_value = [group[self.param_name]
                                 for group in self.optimizer.param_groups]
         return action, reason
+
+    def shorten(self, budget: int) -> None:
+        """Bring the cap forward to ``budget`` (in the policy's unit; never
+        back): a time budget's deadline came closer than planned. The
+        forced anneal then starts earlier, and an anneal under way is
+        compressed to end at the new cap, its LR moved at once.
+
+        Args:
+            budget (int): The new cap, after the last validated step.
+        """
+        if budget >= self.budget:
+            return
+        budget = max(int(budget), self.last_validated_step + 1)
+        self.cap = budget * self.steps_per_unit
+        old = self.state
+        if old.anneal_end is None or old.anneal_end <= budget:
+            return
+        self.state = replace(old, anneal_end=float(budget))
+        position = self.position
+        ratio = self.scale_at(position) / lr_scale_at(self.policy, old,
+                                                      position)
+        for group in self.optimizer.param_groups:
+            group[self.param_name] *= ratio
+        self._last_value = [group[self.param_name]
+                            for group in self.optimizer.param_groups]
 
     # checkpoints: plain types only (loaded with weights_only=True) ----------
 

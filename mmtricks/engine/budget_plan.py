@@ -1,0 +1,145 @@
+"""What fits in a time budget: the input size, the epochs and the LR range
+test's length, as a pure rule over measured step times.
+
+The rule prefers the largest input size at which the epoch policy gets the
+epochs it needs: on the bundled sets ``configs/auto_mbv3.py``'s policy
+(plateau, then an anneal) ran 26 to 42 epochs from scratch before it stopped
+(docs/benchmarks/auto_epochs.md, ``anneal_p5``; 38 +- 9 on elpv_poly,
+docs/benchmarks/input_size.md), and on elpv_poly every size from 64 px up
+scored within a point of the others while 32 px lost 6 points of macro-F1
+(docs/benchmarks/input_size.md). So a size is worth its cost only while the
+run still gets :data:`NEEDED_EPOCHS`; below that, the smallest size trains
+longest. Fewer than :data:`MIN_EPOCHS` at the smallest size is refused,
+naming the budget that would do.
+"""
+import math
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Sequence
+
+#: Epochs the automatic epoch policy used before stopping on the bundled
+#: sets (26-42, see above): a size is chosen only if the run gets them.
+NEEDED_EPOCHS = 40
+#: Fewest epochs worth starting: the policy's warmup (2), patience (5) and
+#: shortest anneal (5) need about this many to act at all.
+MIN_EPOCHS = 12
+#: Most epochs planned: a budget larger than the data needs ends early
+#: rather than training for the sake of the clock.
+MAX_EPOCHS = 200
+#: Share of the budget kept back for what is not measured (the end of
+#: training: loading the best weights, the last checkpoint).
+RESERVE = 0.05
+#: Share of the budget the LR range test may take, and its step bounds
+#: (LRFinderHook's default is 50 steps; it needs at least 5).
+FINDER_SHARE = 0.05
+FINDER_STEPS = (15, 50)
+#: Seconds a checkpoint write takes, per epoch (measured on the bundled
+#: sets: well under a second for MobileNetV3-small).
+CHECKPOINT_S = 0.3
+
+
+class BudgetTooSmall(ValueError):
+    """Not even the cheapest candidate trains meaningfully in the budget."""
+
+
+@dataclass(frozen=True)
+class SizeTiming:
+    """Measured cost of one candidate input size on this machine."""
+    size: int
+    train_step_s: float    # one optimizer step at the training batch size
+    infer_image_s: float   # one image forward (validation, BN statistics)
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What one epoch of the run does, independent of the size."""
+    train_steps: int      # optimizer steps per epoch
+    eval_images: int      # val images + BN-statistics images per epoch
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    budget_s: float
+    image_size: int
+    max_epochs: int
+    finder_steps: int
+    epoch_s: float
+    reason: str
+
+    def to_meta(self) -> Dict:
+        return asdict(self)
+
+
+def epoch_seconds(timing: SizeTiming, shape: RunShape) -> float:
+    return (shape.train_steps * timing.train_step_s +
+            shape.eval_images * timing.infer_image_s + CHECKPOINT_S)
+
+
+def finder_steps(budget_s: float, train_step_s: float) -> int:
+    """LR range test steps that take about FINDER_SHARE of the budget."""
+    low, high = FINDER_STEPS
+    wanted = int(FINDER_SHARE * budget_s / max(train_step_s, 1e-9))
+    return max(low, min(high, wanted))
+
+
+def plan_budget(budget_s: float, spent_s: float,
+                timings: Sequence[SizeTiming], shape: RunShape,
+                needed_epochs: int = NEEDED_EPOCHS,
+                min_epochs: int = MIN_EPOCHS) -> BudgetPlan:
+    """Choose the size and epochs that fit ``budget_s`` seconds.
+
+    Args:
+        budget_s: The whole run's budget, in seconds.
+        spent_s: Seconds already gone (start-up, data scan, measuring).
+        timings: Each candidate size's measured costs (any order).
+        shape: Steps and evaluated images per epoch.
+
+    Raises:
+        BudgetTooSmall: naming the smallest budget that would do.
+    """
+    if not timings:
+        raise ValueError('No candidate size was measured.')
+    timings = sorted(timings, key=lambda t: t.size)
+    fits: List[tuple] = []
+    for timing in timings:
+        steps = finder_steps(budget_s, timing.train_step_s)
+        left = budget_s * (1 - RESERVE) - spent_s - \
+            steps * timing.train_step_s
+        epoch_s = epoch_seconds(timing, shape)
+        fits.append((timing, steps, epoch_s,
+                     max(0, math.floor(left / epoch_s))))
+    good = [fit for fit in fits if fit[3] >= needed_epochs]
+    if good:
+        timing, steps, epoch_s, epochs = good[-1]
+        why = (f'the largest size that gets the {needed_epochs} epochs the '
+               'epoch policy needs')
+        larger = [fit for fit in fits if fit[0].size > timing.size]
+        if larger:
+            why += (f' ({larger[0][0].size} px would get '
+                    f'{larger[0][3]})')
+    else:
+        timing, steps, epoch_s, epochs = fits[0]
+        if epochs < min_epochs:
+            need = (spent_s + steps * timing.train_step_s +
+                    min_epochs * epoch_s) / (1 - RESERVE)
+            raise BudgetTooSmall(
+                f'time_budget={budget_s / 60:g} min is too small: even '
+                f'{timing.size} px gets {epochs} epochs ({epoch_s:.1f} s '
+                f'each, {spent_s:.0f} s already spent), under the '
+                f'{min_epochs} the epoch policy needs. Give at least '
+                f'time_budget={math.ceil(need / 60)} (minutes), or fewer '
+                'training images.')
+        why = (f'the smallest size; it gets {epochs} epochs, under the '
+               f'{needed_epochs} the epoch policy used on the bundled sets, '
+               'so a larger budget may still pay')
+    epochs = min(epochs, MAX_EPOCHS)
+    reason = (f'time budget {budget_s / 60:g} min: image_size at most '
+              f'{timing.size}, {epochs} epochs ({epoch_s:.1f} s each: '
+              f'{shape.train_steps} steps x {timing.train_step_s:.3f} s + '
+              f'{shape.eval_images} evaluated images x '
+              f'{1000 * timing.infer_image_s:.2f} ms), LR range test '
+              f'{steps} steps; {why}. Measured here: ' + ', '.join(
+                  f'{t.size} px {t.train_step_s:.3f} s/step'
+                  for t in timings) + f'; {spent_s:.0f} s spent before.')
+    return BudgetPlan(budget_s=float(budget_s), image_size=timing.size,
+                      max_epochs=int(epochs), finder_steps=int(steps),
+                      epoch_s=float(epoch_s), reason=reason)

@@ -1,0 +1,144 @@
+"""``time_budget`` (minutes): plan the run to end within it, before training.
+
+The planner makes the data decisions once on a copy of the config with the
+budget's size cap (:data:`BUDGET_MAX_IMAGE_SIZE`, not above the images' own
+size), measures a training step and an image forward at each candidate size
+in increasing order (:mod:`.step_timing`, stopping at the first size that no
+longer fits), and applies :func:`~.budget_plan.plan_budget`'s choice to the
+config:
+
+- ``max_image_size``: the chosen size (``image_size='auto'`` then takes it,
+  as the compute budget it always was);
+- ``train_cfg.max_epochs``: the epochs that fit; ``AutoEpochsLR``'s anneal
+  fills what its plateau leaves of them, so the run ends near the budget;
+- ``LRFinderHook.num_steps``: about 5% of the budget;
+- a :class:`~mmtricks.hooks.TimeBudgetHook`, which keeps the run inside the
+  deadline when epochs turn out slower than measured.
+
+The plan is stored with the data decisions in every checkpoint; a resumed
+run takes it back instead of measuring again. Without ``time_budget`` the
+recipe is unchanged.
+"""
+import copy
+import numbers
+from typing import Dict, Optional
+
+from ..datasets.facts import training_split_facts
+from ..hooks.time_budget_hook import (TimeBudgetHook, budget_seconds,
+                                      start_budget_clock)
+from .budget_plan import (NEEDED_EPOCHS, RESERVE, BudgetPlan, BudgetTooSmall,
+                          RunShape, epoch_seconds, finder_steps, plan_budget)
+from .data_decisions import MIN_IMAGE_SIZE, SIZE_STEP, RecipeConfigError
+from .step_timing import time_sizes
+
+BUDGET_KEY = 'time_budget'
+#: The largest size a budget may buy (it never exceeds the images' own):
+#: MobileNetV3 and EfficientNet-Lite's ImageNet size.
+BUDGET_MAX_IMAGE_SIZE = 224
+
+
+def requested_budget_s(cfg) -> Optional[float]:
+    minutes = cfg.get(BUDGET_KEY)
+    if minutes is None:
+        return None
+    if isinstance(minutes, bool) or not isinstance(minutes, numbers.Real) \
+            or minutes <= 0:
+        raise RecipeConfigError(
+            f'time_budget must be a positive number of minutes (or None), '
+            f'got {minutes!r}.')
+    return float(minutes) * 60
+
+
+def _hook(cfg, hook_type: str) -> Optional[dict]:
+    return next((h for h in cfg.get('custom_hooks') or []
+                 if isinstance(h, dict) and h.get('type') == hook_type), None)
+
+
+def _run_shape(cfg, batch_size: int) -> RunShape:
+    """Steps and evaluated images of one epoch, from the data."""
+    train = sum(training_split_facts(copy.deepcopy(
+        cfg['train_dataloader']['dataset'])).counts)
+    loader = cfg.get('val_dataloader')
+    val = sum(training_split_facts(copy.deepcopy(loader['dataset'])).counts) \
+        if loader else 0
+    steps = max(1, train // batch_size)
+    bn = _hook(cfg, 'PreciseBNStatsHook')
+    bn_images = 0 if bn is None else min(
+        bn.get('num_samples', 1024),
+        int(bn.get('max_epoch_fraction', 0.25) * steps * batch_size))
+    return RunShape(train_steps=steps, eval_images=val + bn_images)
+
+
+def measure_and_plan(cfg, budget_s: float) -> BudgetPlan:
+    """Decide the data on a copy of ``cfg`` under the budget's size cap,
+    measure the candidate sizes and plan."""
+    from .cpu_settings import apply_cpu_settings
+    from .recipe_config import apply_data_decisions
+    probe = copy.deepcopy(cfg)
+    if probe.get('image_size', 'auto') in ('auto', None):
+        probe['max_image_size'] = BUDGET_MAX_IMAGE_SIZE
+    decisions = apply_data_decisions(probe)
+    apply_cpu_settings(probe)  # the threads the run will train on
+    largest, batch = decisions.image_size, decisions.batch_size
+    if cfg.get('image_size', 'auto') not in ('auto', None):
+        sizes = [largest]  # the user's size: the budget plans the epochs
+    else:
+        sizes = range(MIN_IMAGE_SIZE, largest + 1, SIZE_STEP)
+    shape = _run_shape(probe, batch)
+
+    def fits(timing) -> bool:
+        steps = finder_steps(budget_s, timing.train_step_s)
+        left = budget_s * (1 - RESERVE) - budget_seconds() - \
+            steps * timing.train_step_s
+        return left / epoch_seconds(timing, shape) >= NEEDED_EPOCHS
+
+    timings = time_sizes(probe, sizes, batch, keep_going=fits)
+    return plan_budget(budget_s, budget_seconds(), timings, shape)
+
+
+def apply_plan(cfg, plan: BudgetPlan) -> None:
+    """Write ``plan`` into ``cfg`` (see the module's docstring)."""
+    if cfg.get('image_size', 'auto') in ('auto', None):
+        cfg['max_image_size'] = plan.image_size
+    cfg['train_cfg']['max_epochs'] = plan.max_epochs
+    for scheduler in cfg.get('param_scheduler') or []:
+        if isinstance(scheduler, dict) and \
+                scheduler.get('type') == 'AutoEpochsLR' and \
+                scheduler.get('mode') == 'anneal':
+            # An anneal as long as the cap allows: the budget is the user's
+            # to spend, and a longer cosine tail does not hurt.
+            scheduler['anneal_ratio'] = float(plan.max_epochs)
+    finder = _hook(cfg, 'LRFinderHook')
+    if finder is not None:
+        finder['num_steps'] = plan.finder_steps
+    hooks = [h for h in cfg.get('custom_hooks') or []
+             if not (isinstance(h, dict) and h.get('type') == 'TimeBudgetHook')]
+    hooks.append(dict(type=TimeBudgetHook.__name__, budget_s=plan.budget_s,
+                      reserve=RESERVE))
+    cfg['custom_hooks'] = hooks
+
+
+def plan_time_budget(cfg, stored: Optional[Dict] = None
+                     ) -> Optional[BudgetPlan]:
+    """Plan and apply ``cfg.time_budget`` (None: nothing to do).
+
+    Args:
+        stored: The plan a checkpoint being resumed was trained under: taken
+            back as it is (the size must stay the one trained at).
+    """
+    budget_s = requested_budget_s(cfg)
+    if budget_s is None:
+        return None
+    start_budget_clock()
+    if stored:
+        plan = BudgetPlan(**stored)
+        plan = BudgetPlan(**dict(stored, budget_s=budget_s, reason=(
+            f'time budget {budget_s / 60:g} min: the resumed checkpoint\'s '
+            f'plan kept ({plan.image_size} px, {plan.max_epochs} epochs).')))
+    else:
+        try:
+            plan = measure_and_plan(cfg, budget_s)
+        except BudgetTooSmall as error:
+            raise RecipeConfigError(str(error)) from None
+    apply_plan(cfg, plan)
+    return plan

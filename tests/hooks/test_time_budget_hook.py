@@ -1,0 +1,86 @@
+"""TimeBudgetHook: the deadline kept after each validation (fake clock)."""
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+import mmtricks.hooks.time_budget_hook as module
+from mmtricks.hooks.time_budget_hook import (STATE_KEY, TimeBudgetHook,
+                                             epochs_that_fit)
+
+
+def test_epochs_that_fit():
+    assert epochs_that_fit(5, 10.0, 95.0, 40) == 14
+    assert epochs_that_fit(5, 10.0, 1000.0, 40) == 40
+    assert epochs_that_fit(5, 10.0, -3.0, 40) == 5
+
+
+class FakeScheduler:
+    def __init__(self, budget):
+        self.budget = budget
+
+    def shorten(self, budget):
+        self.budget = min(self.budget, budget)
+
+
+def fake_run(monkeypatch, budget_epochs=40):
+    clock = {'now': 0.0}
+    monkeypatch.setattr(module.time, 'monotonic', lambda: clock['now'])
+    monkeypatch.setattr(module, 'budget_seconds', lambda: 10.0)
+    scheduler = FakeScheduler(budget_epochs)
+    monkeypatch.setattr(module.AutoEpochsHook, 'scheduler',
+                        staticmethod(lambda runner: scheduler))
+    runner = SimpleNamespace(
+        epoch=0, max_epochs=budget_epochs, logger=logging.getLogger('test_time_budget'),
+        train_loop=SimpleNamespace(stop_training=False))
+    return clock, scheduler, runner
+
+
+def test_slower_epochs_bring_the_cap_forward(monkeypatch):
+    clock, scheduler, runner = fake_run(monkeypatch)
+    hook = TimeBudgetHook(budget_s=210.0, reserve=0.0)
+    hook.before_train(runner)  # 200 s left (10 s spent)
+    clock['now'], runner.epoch = 20.0, 2  # 10 s an epoch, not the plan's
+    hook.after_val_epoch(runner)
+    assert scheduler.budget == 20  # 2 done + 180 s / 10 s
+    assert not runner.train_loop.stop_training
+
+
+def test_no_epoch_left_stops_training(monkeypatch):
+    clock, scheduler, runner = fake_run(monkeypatch)
+    hook = TimeBudgetHook(budget_s=60.0, reserve=0.0)
+    hook.before_train(runner)  # 50 s left
+    clock['now'], runner.epoch = 45.0, 3  # 15 s an epoch, 5 s left
+    hook.after_val_epoch(runner)
+    assert runner.train_loop.stop_training
+
+
+def test_a_resumed_run_keeps_the_time_already_spent(monkeypatch):
+    clock, scheduler, runner = fake_run(monkeypatch)
+    hook = TimeBudgetHook(budget_s=100.0, reserve=0.0)
+    saved = {}
+    hook.before_save_checkpoint(runner, saved)
+    assert saved[STATE_KEY]['spent_s'] == 10.0
+    resumed = TimeBudgetHook(budget_s=100.0, reserve=0.0)
+    resumed.after_load_checkpoint(runner, {STATE_KEY: {'spent_s': 70.0}})
+    resumed.before_train(runner)
+    assert resumed.deadline == pytest.approx(100.0 - 70.0 - 10.0)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        TimeBudgetHook(budget_s=0)
+    with pytest.raises(ValueError):
+        TimeBudgetHook(budget_s=10, reserve=1.0)
+
+
+def test_a_young_process_counts_its_start_up_an_old_one_does_not(
+        monkeypatch):
+    """mim train's imports are part of its budget; a notebook that has been
+    open for an hour has not spent the hour."""
+    monkeypatch.setattr(module, 'process_seconds', lambda: 8.0)
+    assert module.start_budget_clock() == 8.0
+    assert module.budget_seconds() == pytest.approx(8.0, abs=1.0)
+    monkeypatch.setattr(module, 'process_seconds', lambda: 3600.0)
+    assert module.start_budget_clock() == 0.0
+    assert module.budget_seconds() < 1.0
