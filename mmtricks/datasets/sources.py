@@ -5,6 +5,7 @@ their native size; nothing here touches the network.
 """
 import os.path as osp
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Dict, Tuple
 
 import numpy as np
@@ -127,7 +128,14 @@ BUNDLED_SOURCES: Dict[str, Callable[[], LabelledImages]] = {
 
 
 def load_bundled(name: str) -> LabelledImages:
-    """Load a bundled set by name, with a clear error for an unknown one."""
+    """Load a bundled set by name, with a clear error for an unknown one.
+
+    Read once per process: building a runner asks for the set several
+    times (the data decisions, the duplicate check, the datasets), and
+    mnist or elpv_poly take seconds to read. The arrays are read-only views
+    of the ones kept (a write raises ValueError instead of changing every
+    later caller's set): copy them to change them.
+    """
     try:
         loader = BUNDLED_SOURCES[name]
     except KeyError:
@@ -135,4 +143,18 @@ def load_bundled(name: str) -> LabelledImages:
             f'Unknown bundled dataset {name!r}; choose one of '
             f'{sorted(BUNDLED_SOURCES)} or give `data_root` of a folder '
             'with one sub-folder per class.') from None
-    return loader()
+    kept = _read_once(name, loader)
+    return LabelledImages(images=kept.images.view(),
+                          labels=kept.labels.view(), classes=kept.classes)
+
+
+# Keyed by the reader too, so that a replaced reader (a test's) is called.
+# A set stays in memory for the process: at most ~140 MB (elpv_poly).
+@lru_cache(maxsize=2 * len(BUNDLED_SOURCES))
+def _read_once(name: str, loader: Callable[[], LabelledImages]
+               ) -> LabelledImages:
+    read = loader()
+    for array in (read.images, read.labels):
+        # A view of a read-only array cannot be made writable again.
+        array.setflags(write=False)
+    return read

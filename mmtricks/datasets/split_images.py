@@ -57,13 +57,11 @@ def subset_positions(total: int, indices) -> List[int]:
     return [int(i) for i in indices]
 
 
-def _bundled_images(name: str, dataset_cfg: dict, cache: Dict
+def _bundled_images(name: str, dataset_cfg: dict
                     ) -> Tuple[List[str], List[ImageSource]]:
     from .bundled_dataset import bundled_split_ratios, select_split
-    from .sources import load_bundled
-    if name not in cache:
-        cache[name] = load_bundled(name)
-    source = cache[name]
+    from .sources import load_bundled  # read once per process
+    source = load_bundled(name)
     val_ratio, test_ratio = bundled_split_ratios(
         name, dataset_cfg.get('val_ratio'), dataset_cfg.get('test_ratio'))
     chosen = select_split(source.labels, dataset_cfg.get('split', 'train'),
@@ -96,8 +94,7 @@ def _built_images(dataset_cfg: dict) -> Tuple[List[str], List[ImageSource]]:
     return names, sources
 
 
-def split_images(dataset_cfg: dict, split: str,
-                 cache: Optional[Dict] = None) -> SplitImages:
+def split_images(dataset_cfg: dict, split: str) -> SplitImages:
     """The images a loader's ``dataset`` config serves, in the order it
     serves them (wrappers looked through: a ``ClassBalancedDataset``'s
     repeats are one image; a ``ConcatDataset``'s datasets one after the
@@ -106,14 +103,12 @@ def split_images(dataset_cfg: dict, split: str,
     Args:
         dataset_cfg: The loader's ``dataset`` config.
         split: The loader's role: ``'train'``, ``'val'`` or ``'test'``.
-        cache: Bundled sets already read, by name (filled as they are).
     """
-    cache = {} if cache is None else cache
     names, sources, parts, positions = [], [], [], []
     for part, inner in enumerate(inner_dataset_cfgs(dict(dataset_cfg))):
         bundled = bundled_name(inner)
         found_names, found_sources = \
-            _bundled_images(bundled, inner, cache) if bundled \
+            _bundled_images(bundled, inner) if bundled \
             else _built_images(inner)
         for position in subset_positions(len(found_names),
                                          inner.get('indices')):

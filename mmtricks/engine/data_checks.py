@@ -145,14 +145,13 @@ def run_data_checks(cfg, threads: Optional[int] = None) -> DataChecks:
     mode, distance = check_settings(cfg)
     if mode == 'off':
         return DataChecks()
-    cache: Dict = {}
     served: List[Tuple[str, SplitImages]] = []
     aliases: Dict[str, str] = {}
     for split in SPLIT_ORDER:
         dataset = _loader_dataset(cfg, LOADERS[split])
         if dataset is None:
             continue
-        images = split_images(dataset, split, cache)
+        images = split_images(dataset, split)
         twin = next((earlier.split for _, earlier in served
                      if earlier.names == images.names), None)
         if twin is not None:  # e.g. a test loader that reads val

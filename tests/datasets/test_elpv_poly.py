@@ -3,6 +3,7 @@
 Tests that read the images skip when ``elpv-dataset`` is not installed;
 the error a user gets then is tested with the package hidden.
 """
+import functools
 import sys
 
 import numpy as np
@@ -11,7 +12,9 @@ import pytest
 import mmtricks  # noqa: F401  (registers the datasets)
 from mmpretrain.registry import DATASETS
 from mmtricks.datasets import load_bundled, stratified_split
-from mmtricks.datasets.sources import MissingDatasetPackageError
+from mmtricks.datasets.sources import (BUNDLED_SOURCES,
+                                      MissingDatasetPackageError,
+                                      load_elpv_poly)
 
 # labels.csv of elpv-dataset 1.0.0.post1: 1,550 poly cells, of which 402
 # have defect probability 1 and 50 have 2/3 (>= 0.5: defective); 920 have
@@ -82,6 +85,10 @@ def test_missing_package_names_the_extra_and_the_licence(monkeypatch):
     # None in sys.modules makes `import elpv_dataset` raise ImportError,
     # as on a machine without the package.
     monkeypatch.setitem(sys.modules, 'elpv_dataset', None)
+    # A reader of its own: the fixture's read is kept for the process, and
+    # a process without the package has no such copy.
+    monkeypatch.setitem(BUNDLED_SOURCES, 'elpv_poly',
+                        functools.partial(load_elpv_poly))
     with pytest.raises(MissingDatasetPackageError) as error:
         load_bundled('elpv_poly')
     message = str(error.value)

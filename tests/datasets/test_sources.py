@@ -48,3 +48,38 @@ def test_lfw_faces_classes_are_balanced():
 def test_unknown_source():
     with pytest.raises(ValueError, match="Unknown bundled dataset 'cifar'"):
         load_bundled('cifar')
+
+
+@pytest.fixture
+def counted_digits(monkeypatch):
+    """The digits reader replaced by one that counts its calls."""
+    calls = []
+    read = BUNDLED_SOURCES['digits']
+
+    def counted():
+        calls.append(1)
+        return read()
+
+    monkeypatch.setitem(BUNDLED_SOURCES, 'digits', counted)
+    return calls
+
+
+def test_a_set_is_read_once_per_process(counted_digits):
+    first = load_bundled('digits')
+    again = load_bundled('digits')
+    assert len(counted_digits) == 1
+    np.testing.assert_array_equal(first.images, again.images)
+
+
+def test_a_caller_cannot_change_the_next_callers_set(counted_digits):
+    first = load_bundled('digits')
+    images, labels = first.images.copy(), first.labels.copy()
+    for array in (first.images, first.labels):
+        with pytest.raises(ValueError, match='read-only'):
+            array[0] = 7
+        with pytest.raises(ValueError):  # nor made writable again
+            array.setflags(write=True)
+    again = load_bundled('digits')
+    np.testing.assert_array_equal(again.images, images)
+    np.testing.assert_array_equal(again.labels, labels)
+    assert len(counted_digits) == 1
