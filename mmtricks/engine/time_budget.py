@@ -21,7 +21,8 @@ recipe is unchanged.
 """
 import copy
 import numbers
-from typing import Dict, Optional
+import os
+from typing import Callable, Dict, Optional
 
 from ..datasets.facts import training_split_facts
 from ..hooks.time_budget_hook import (TimeBudgetHook, budget_seconds,
@@ -54,22 +55,25 @@ def _hook(cfg, hook_type: str) -> Optional[dict]:
                  if isinstance(h, dict) and h.get('type') == hook_type), None)
 
 
-def _run_shape(cfg, batch_size: int) -> RunShape:
-    """Steps and evaluated images of one epoch, from the data."""
+def _run_shape(cfg, batch_size: int, world_size: int = 1) -> RunShape:
+    """Steps and evaluated images of one epoch on one rank, from the
+    data (a distributed run splits both over its ranks)."""
     train = sum(training_split_facts(copy.deepcopy(
         cfg['train_dataloader']['dataset'])).counts)
     loader = cfg.get('val_dataloader')
     val = sum(training_split_facts(copy.deepcopy(loader['dataset'])).counts) \
         if loader else 0
-    steps = max(1, train // batch_size)
+    steps = max(1, train // (batch_size * world_size))
     bn = _hook(cfg, 'PreciseBNStatsHook')
     bn_images = 0 if bn is None else min(
         bn.get('num_samples', 1024),
         int(bn.get('max_epoch_fraction', 0.25) * steps * batch_size))
-    return RunShape(train_steps=steps, eval_images=val + bn_images)
+    return RunShape(train_steps=steps,
+                    eval_images=-(-val // world_size) + bn_images)
 
 
-def measure_and_plan(cfg, budget_s: float) -> BudgetPlan:
+def measure_and_plan(cfg, budget_s: float, world_size: int = 1
+                     ) -> BudgetPlan:
     """Decide the data on a copy of ``cfg`` under the budget's size cap,
     measure the candidate sizes and plan."""
     from .cpu_settings import apply_cpu_settings
@@ -84,7 +88,7 @@ def measure_and_plan(cfg, budget_s: float) -> BudgetPlan:
         sizes = [largest]  # the user's size: the budget plans the epochs
     else:
         sizes = range(MIN_IMAGE_SIZE, largest + 1, SIZE_STEP)
-    shape = _run_shape(probe, batch)
+    shape = _run_shape(probe, batch, world_size)
 
     def fits(timing) -> bool:
         steps = finder_steps(budget_s, timing.train_step_s)
@@ -136,9 +140,39 @@ def plan_time_budget(cfg, stored: Optional[Dict] = None
             f'time budget {budget_s / 60:g} min: the resumed checkpoint\'s '
             f'plan kept ({plan.image_size} px, {plan.max_epochs} epochs).')))
     else:
-        try:
-            plan = measure_and_plan(cfg, budget_s)
-        except BudgetTooSmall as error:
-            raise RecipeConfigError(str(error)) from None
+        plan = _planned_on_rank_0(
+            cfg, lambda world_size: measure_and_plan(cfg, budget_s,
+                                                     world_size))
     apply_plan(cfg, plan)
     return plan
+
+
+def _planned_on_rank_0(cfg, plan: Callable[[int], BudgetPlan]
+                       ) -> BudgetPlan:
+    """``plan(world_size)`` on rank 0, taken by every rank of a
+    distributed launch (measured times differ between processes, so each
+    measuring would decide its own size). Starts MMEngine's process group
+    early for it, which the Runner then uses as it finds it. A refused
+    budget is refused on every rank, with rank 0's message."""
+    world_size = int(os.environ.get('WORLD_SIZE', '1'))
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or world_size < 2:
+        try:
+            return plan(1)
+        except BudgetTooSmall as error:
+            raise RecipeConfigError(str(error)) from None
+    from mmengine.dist import (broadcast_object_list, get_rank, init_dist,
+                               is_distributed)
+    if not is_distributed():
+        init_dist(launcher, **((cfg.get('env_cfg') or {}).get('dist_cfg')
+                               or {}))
+    box = [None]
+    if get_rank() == 0:
+        try:
+            box = [plan(world_size)]
+        except BudgetTooSmall as error:
+            box = [str(error)]
+    broadcast_object_list(box)
+    if isinstance(box[0], str):
+        raise RecipeConfigError(box[0])
+    return box[0]

@@ -82,3 +82,57 @@ def test_a_budgeted_run_ends_by_its_deadline_and_stores_its_plan(
     assert time.monotonic() - start < 30 * 1.1
     saved = load_checkpoint_file(f'{cfg.work_dir}/best_auto_epochs.pth')
     assert saved['meta']['data_decisions']['time_budget'] == plan
+
+
+TWO_RANK_WORKER = '''
+import json, os, sys
+from mmengine.config import Config
+import mmtricks  # noqa: F401  (CPU process groups)
+from mmtricks.engine.budget_plan import BudgetPlan, BudgetTooSmall
+from mmtricks.engine.recipe_config import RecipeConfigError
+from mmtricks.engine.time_budget import _planned_on_rank_0
+
+rank = int(os.environ['RANK'])
+cfg = Config(dict(launcher='pytorch', env_cfg=dict(dist_cfg=dict(backend=None))))
+
+
+def plan(world_size):
+    if sys.argv[1] == 'refuse':
+        raise BudgetTooSmall('time_budget=0.1 min is too small')
+    # each rank would measure its own times: a different size
+    return BudgetPlan(budget_s=60.0, image_size=32 * (rank + 1),
+                      max_epochs=10 + world_size, finder_steps=15,
+                      epoch_s=1.0, reason='')
+
+
+try:
+    got = _planned_on_rank_0(cfg, plan)
+    print('RESULT', json.dumps([rank, got.image_size, got.max_epochs]))
+except RecipeConfigError as error:
+    print('REFUSED', rank, error)
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.dist
+@pytest.mark.parametrize('case', ['plan', 'refuse'])
+def test_every_rank_takes_rank_0s_plan(tmp_path, case):
+    import json
+    import os
+    import subprocess
+    import sys
+    script = tmp_path / 'worker.py'
+    script.write_text(TWO_RANK_WORKER)
+    result = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+         '2', '--master_port', '29743', str(script), case],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    output = result.stdout + result.stderr
+    if case == 'refuse':
+        assert output.count('REFUSED') == 2, output[-3000:]
+        assert 'time_budget=0.1 min is too small' in output
+        return
+    results = sorted(json.loads(line.split('RESULT ', 1)[1])
+                     for line in output.splitlines() if 'RESULT ' in line)
+    assert results == [[0, 32, 12], [1, 32, 12]], output[-3000:]
