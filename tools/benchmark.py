@@ -317,13 +317,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--note', default='',
                    help='a line about the machine for the report')
     p.set_defaults(main=operating_point)
+
+    p = sub.add_parser(
+        'budget', parents=[_common('work_dirs/benchmark_budget')],
+        help='time_budget: wall clock against the budget, test top-1 '
+        'against each candidate size under the same budget and against '
+        'auto_mbv3 without one (fresh processes)')
+    p.add_argument('--data', nargs='+', default=['digits', 'lfw_faces'],
+                   help='bundled sets (default digits lfw_faces)')
+    p.add_argument('--budgets', nargs='+', type=float, default=[2, 5],
+                   help='minutes (default 2 5)')
+    p.add_argument('--sizes', nargs='*', default=[],
+                   help='candidate rows, DATASET=N,N,... (e.g. '
+                   'elpv_poly=32,64,128)')
+    p.add_argument('--seeds', type=int, default=1)
+    p.set_defaults(main=budget)
     return parser
 
 
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
          'deploy', 'deploy-acceptance', 'pretrained', 'input-size', 'speed',
-         'small-data', 'duplicates', 'pointing-game', 'operating-point')
+         'small-data', 'duplicates', 'pointing-game', 'operating-point',
+         'budget')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -637,6 +653,17 @@ def operating_point(args, command: str) -> None:
                             command, machine_description(),
                             _cache_of(args), note=args.note,
                             progress=console.progress)
+    with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
+        print(f.read())
+
+
+def budget(args, command: str) -> None:
+    from benchmarks import budget as bench
+    from benchmarks.deploy_acceptance import lscpu_summary
+    sizes = {item.split('=')[0]: [int(n) for n in item.split('=')[1].split(',')]
+             for item in args.sizes}
+    bench.run_benchmark(args.data, args.budgets, sizes, args.seeds, args.out,
+                        args.work_dir, command, lscpu_summary())
     with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
         print(f.read())
 
