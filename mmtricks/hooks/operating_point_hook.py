@@ -92,6 +92,12 @@ class OperatingPointHook(Hook):
         return cfg.get(SETTING, 'auto')
 
     def before_train(self, runner) -> None:
+        if runner.val_loop is None:
+            self.rule = None
+            if self._setting(runner) not in (None, 'argmax', 'auto'):
+                runner.logger.warning(
+                    f'{SETTING}: no val split to choose it on: argmax.')
+            return
         classes = (runner.val_dataloader.dataset.metainfo or {}).get(
             'classes') or ()
         balance = runner.message_hub.get_info(BALANCE_KEY) or {}

@@ -60,6 +60,7 @@ def fake_runner(setting, classes=('functional', 'defective'),
                 train_labels=(0,) * 30 + (1,) * 10):
     return types.SimpleNamespace(
         cfg=dict(operating_point=setting), logger=Lines(),
+        val_loop=object(),
         message_hub=FakeHub(),
         val_dataloader=types.SimpleNamespace(
             dataset=FakeDataset(list(classes), [])),

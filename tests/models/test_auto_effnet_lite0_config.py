@@ -33,7 +33,7 @@ def test_config_is_the_automatic_recipe_on_lite0_with_package_scaling():
     assert {h.type for h in cfg.custom_hooks} == {
         'NumClassesCheckHook', 'LRFinderHook', 'AutoEpochsHook',
         'HealthCheckHook', 'PreciseBNStatsHook', 'PerClassReportHook',
-        'ChannelsLastHook'}
+        'ChannelsLastHook', 'OperatingPointHook'}
     assert [s.type for s in cfg.param_scheduler] == ['LinearLR',
                                                      'AutoEpochsLR']
     assert cfg.train_dataloader.dataset.type == 'FolderOrBundledDataset'

@@ -109,6 +109,13 @@ def _cell(stat: Dict, signed: bool = False) -> str:
     return text + (f' ± {stat["sd"]:.1f}' if stat['sd'] is not None else '')
 
 
+def _threshold_cell(stat: Dict) -> str:
+    if stat['mean'] is None:
+        return 'argmax'
+    return f'{stat["mean"]:.3f}' + (f' ± {stat["sd"]:.3f}'
+                                    if stat['sd'] is not None else '')
+
+
 def render(payload: Dict) -> str:
     runs, summary = payload['runs'], payload['summary']
     lines = [
@@ -131,7 +138,7 @@ def render(payload: Dict) -> str:
     ]
     for arm, s in summary.items():
         lines.append(
-            f'| {arm} | {_cell(s["threshold"]) if s["threshold"]["mean"] is None else format(s["threshold"]["mean"], ".3f")} '
+            f'| {arm} | {_threshold_cell(s["threshold"])} '
             f'| {_cell(s["recall"])} | {_cell(s["argmax_recall"])} | '
             f'{_cell(s["recall_change"], True)} | {_cell(s["precision"])} | '
             f'{_cell(s["argmax_precision"])} | '
@@ -140,7 +147,8 @@ def render(payload: Dict) -> str:
     lines += ['', '## Per seed', '',
               '| seed | epochs | arm | threshold | val recall (argmax) | '
               'test recall (argmax) | test precision (argmax) | test top-1 '
-              '(argmax) |', '| --- | --- | --- | --- | --- | --- | --- | --- |']
+              '(argmax) |',
+              '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for run in runs:
         for arm, p in run['operating_points'].items():
             if p.get('test') is None:

@@ -39,7 +39,8 @@ def test_summary_is_the_mean_change_against_argmax():
 
 def test_render_shows_both_arms_and_an_argmax_seed():
     text = bench.render(payload())
-    assert '| auto | 0.300 | 80.5 ± 0.7 | 60.0 ± 0.0 | +20.5 ± 0.7 |' in text
+    assert ('| auto | 0.300 ± 0.000 | 80.5 ± 0.7 | 60.0 ± 0.0 | '
+            '+20.5 ± 0.7 |') in text
     assert 'argmax (unreachable)' in text
     assert '2 seed(s) of 3 planned' in text
 
