@@ -84,3 +84,38 @@ def test_the_setting_is_checked_before_training():
     runner = fake_runner('auto')  # 10 of 40 defective: imbalanced
     hook.before_train(runner)
     assert hook.rule.class_name == 'defective'
+
+
+def write_two_class_folder(root, counts=dict(train=(18, 6), val=(9, 4),
+                                             test=(9, 4))):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for split, (ok, bad) in counts.items():
+        for name, n in (('ok', ok), ('bad', bad)):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 256, (32, 32, 3), np.uint8)
+                if name == 'bad':
+                    pixels[8:24, 8:24] = 255
+                Image.fromarray(pixels).save(folder / f'{i}.png')
+
+
+@pytest.mark.slow
+def test_a_run_chooses_the_point_and_test_reports_it(make_fast_config,
+                                                     tmp_path):
+    """One epoch on 2 imbalanced classes: the point is chosen on val at the
+    end, held by the model, and the test evaluator reports it next to
+    argmax."""
+    from conftest import train
+    write_two_class_folder(tmp_path / 'data')
+    cfg = make_fast_config()
+    cfg.data_root = str(tmp_path / 'data')
+    cfg.operating_point = dict(cls='bad')
+    runner = train(cfg)
+    index, threshold = runner.model.operating_threshold
+    classes = runner.val_dataloader.dataset.metainfo['classes']
+    assert classes[index] == 'bad' and 0.0 < threshold < 1.0
+    metrics = runner.test()
+    assert metrics['operating_point/threshold'] == pytest.approx(threshold)
+    assert 'operating_point/argmax_recall' in metrics
