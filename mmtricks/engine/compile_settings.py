@@ -326,7 +326,10 @@ def decide_by_trial(runner, compile_kwargs: dict
 def iterations_of(runner) -> int:
     from ..hooks.auto_epochs_hook import AutoEpochsHook
     from ..hooks.lr_finder_hook import LRFinderHook
-    auto_epochs = any(isinstance(h, AutoEpochsHook) for h in runner.hooks)
+    from ..hooks.time_budget_hook import TimeBudgetHook
+    # Under a time budget the anneal fills the cap: the whole cap trains.
+    auto_epochs = any(isinstance(h, AutoEpochsHook) for h in runner.hooks) \
+        and not any(isinstance(h, TimeBudgetHook) for h in runner.hooks)
     lr_test_steps = sum(h.num_steps for h in runner.hooks
                         if isinstance(h, LRFinderHook) and h.result is None
                         and runner.iter == 0)

@@ -22,6 +22,7 @@ recipe is unchanged.
 import copy
 import numbers
 import os
+from dataclasses import replace
 from typing import Callable, Dict, Optional
 
 from ..datasets.facts import training_split_facts
@@ -97,7 +98,33 @@ def measure_and_plan(cfg, budget_s: float, world_size: int = 1
         return left / epoch_seconds(timing, shape) >= NEEDED_EPOCHS
 
     timings = time_sizes(probe, sizes, batch, keep_going=fits)
-    return plan_budget(budget_s, budget_seconds(), timings, shape)
+    plan = plan_budget(budget_s, budget_seconds(), timings, shape)
+    compile_s = compile_reserve_s(cfg.get('compile'), plan, timings, shape)
+    if compile_s:
+        plan = plan_budget(budget_s, budget_seconds() + compile_s, timings,
+                           shape)
+        plan = replace(plan, reason=plan.reason + (
+            f' {compile_s:.0f} s kept for torch.compile (compile='
+            f'{cfg.get("compile")!r}).'))
+    return plan
+
+
+def compile_reserve_s(setting, plan: BudgetPlan, timings, shape) -> float:
+    """Seconds a compile will take out of the budget: what 'auto' expects
+    a compile to cost (MIN_COMPILE_S) when it compiles, or would try to
+    over the planned steps; none when eager."""
+    from .compile_settings import (BEST_SPEEDUP, MIN_COMPILE_S,
+                                   parse_compile_setting, worth_a_trial)
+    mode = parse_compile_setting(setting).mode
+    if mode == 'off':
+        return 0.0
+    if mode != 'auto':
+        return MIN_COMPILE_S
+    step_s = next(t.train_step_s for t in timings
+                  if t.size == plan.image_size)
+    iterations = plan.max_epochs * shape.train_steps + plan.finder_steps
+    return MIN_COMPILE_S if worth_a_trial(step_s, iterations,
+                                          BEST_SPEEDUP['cpu']) else 0.0
 
 
 def apply_plan(cfg, plan: BudgetPlan) -> None:

@@ -136,3 +136,34 @@ def test_every_rank_takes_rank_0s_plan(tmp_path, case):
     results = sorted(json.loads(line.split('RESULT ', 1)[1])
                      for line in output.splitlines() if 'RESULT ' in line)
     assert results == [[0, 32, 12], [1, 32, 12]], output[-3000:]
+
+
+def test_a_compile_is_kept_out_of_the_budget_when_it_will_happen():
+    from mmtricks.engine.budget_plan import RunShape, SizeTiming
+    from mmtricks.engine.compile_settings import MIN_COMPILE_S
+    from mmtricks.engine.time_budget import compile_reserve_s
+    timings = [SizeTiming(64, 0.5, 0.002)]
+    shape = RunShape(train_steps=20, eval_images=100)
+    long = BudgetPlan(budget_s=3600.0, image_size=64, max_epochs=200,
+                      finder_steps=50, epoch_s=10.0, reason='')
+    short = BudgetPlan(budget_s=120.0, image_size=64, max_epochs=12,
+                       finder_steps=15, epoch_s=10.0, reason='')
+    assert compile_reserve_s(False, long, timings, shape) == 0.0
+    assert compile_reserve_s(True, short, timings, shape) == MIN_COMPILE_S
+    # 'auto' compiles (and so spends a compile) only when it could pay
+    assert compile_reserve_s('auto', long, timings, shape) == MIN_COMPILE_S
+    assert compile_reserve_s('auto', short, timings, shape) == 0.0
+
+
+def test_compile_auto_expects_the_whole_cap_under_a_budget():
+    """The anneal fills a budgeted cap: 'auto' must not count on the epoch
+    policy stopping at half of it."""
+    from types import SimpleNamespace
+
+    from mmtricks.engine.compile_settings import iterations_of
+    from mmtricks.hooks import AutoEpochsHook, TimeBudgetHook
+    hooks = [AutoEpochsHook()]
+    runner = SimpleNamespace(hooks=hooks, max_iters=1000, iter=0)
+    assert iterations_of(runner) == 500
+    hooks.append(TimeBudgetHook(budget_s=60.0))
+    assert iterations_of(runner) == 1000
