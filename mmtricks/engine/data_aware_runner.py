@@ -45,6 +45,7 @@ from .compile_settings import install_compile_hook
 from .cpu_settings import apply_cpu_settings
 from .data_checks import (FILE_NAME, DataChecks, run_data_checks,
                           write_detail)
+from .end_of_run_report import write_end_of_run_report
 from .gpu_settings import apply_gpu_settings
 from .recipe_config import (META_KEY, DataDecisions, apply_data_decisions,
                             checkpoint_to_load, stored_decisions)
@@ -122,7 +123,9 @@ class DataAwareRunner(Runner):
         with work_dir_lock(self.work_dir) if is_main_process() \
                 else nullcontext():
             self._report_data_checks(write=True)
-            return super().train()
+            model = super().train()
+            write_end_of_run_report(self, 'val')
+            return model
 
     def build_logger(self, *args, **kwargs):
         """MMEngine's, with upstream's noise lowered to DEBUG on it: the
@@ -157,7 +160,9 @@ class DataAwareRunner(Runner):
         self._check_loaded_classes()
         if not self.trained_here:
             self._report_data_checks(write=False)
-        return super().test()
+        metrics = super().test()
+        write_end_of_run_report(self, 'test')
+        return metrics
 
     def _report_data_checks(self, write: bool) -> None:
         """Log the data checks, one line each; training (rank 0) writes
