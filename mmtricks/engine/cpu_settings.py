@@ -15,7 +15,9 @@ The rules, each measured on a 2-core AMD EPYC (AVX2) shared with other jobs
   images/s where 2 threads gave 32-190; on an idle one 1 and 2 threads were
   equal at 32 px (the old README advice, ``OMP_NUM_THREADS=1`` when running
   several jobs, is now the default there). The load is read once: a job
-  started later on the same cores is not seen.
+  started later on the same cores is not seen. It is a guess: the
+  ``DataAwareRunner`` times the built model before training and may
+  replace it (:mod:`.thread_measurement`).
 - **One training process per core group.** Under ``torchrun`` each of the
   ``LOCAL_WORLD_SIZE`` processes of a machine gets ``cpus // local_world_size``
   cores. Torch's default (one thread per core *of the machine* in every

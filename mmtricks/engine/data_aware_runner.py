@@ -49,6 +49,7 @@ from .end_of_run_report import write_end_of_run_report
 from .gpu_settings import apply_gpu_settings
 from .recipe_config import (META_KEY, DataDecisions, apply_data_decisions,
                             checkpoint_to_load, stored_decisions)
+from .thread_measurement import apply_measured_threads
 from .time_budget import plan_time_budget
 from .work_dir_lock import busy_with, work_dir_lock
 
@@ -118,6 +119,13 @@ class DataAwareRunner(Runner):
                     'its head is retrained for these classes (MMEngine does '
                     'not load a head of another shape).')
         self.trained_here = True
+        # After the model is built (its real steps are timed), before the
+        # first step; replaces the load-average guess of apply_cpu_settings.
+        line = apply_measured_threads(
+            self.model, self.cfg, self.cfg.train_dataloader.get('batch_size'),
+            self.data_decisions.image_size)
+        if line:
+            self.logger.info(line)
         # One training run per work dir (rank 0 holds the lock; a refused
         # rank 0 ends the whole distributed launch).
         with work_dir_lock(self.work_dir) if is_main_process() \
