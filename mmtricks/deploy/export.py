@@ -11,6 +11,7 @@ import contextlib
 import os
 import os.path as osp
 import shutil
+import warnings
 from typing import Callable, Dict, List, Sequence
 
 import numpy as np
@@ -58,7 +59,10 @@ def export_explained_onnx(torch_model, shape, deploy_cfg, folder: str,
     onnx_cfg = deploy_cfg.onnx_config
     onnx_file = onnx_cfg.get('save_file', 'end2end.onnx')
     wrapped = ExplainedClassifier(torch_model).eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The masks' size is read from the traced feature map on purpose:
+        # the IR's input shape is static, so they are a constant.
+        warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
         torch.onnx.export(
             wrapped, torch.zeros((1, ) + tuple(shape)),
             osp.join(folder, onnx_file),
