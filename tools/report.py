@@ -55,10 +55,17 @@ def dump_dom(html_path: str) -> str:
     return chromium(['--dump-dom', 'file://' + osp.abspath(html_path)])
 
 
-def screenshot(html_path: str, png_path: str, window=WINDOW) -> str:
+def screenshot(html_path: str, png_path: str, window=WINDOW,
+               colours: int = 128) -> str:
+    """A PNG of the page's first ``window`` pixels, reduced to ``colours``
+    (a palette PNG: a few times smaller, fine for plots and tables)."""
+    from PIL import Image
     chromium([f'--screenshot={osp.abspath(png_path)}',
               f'--window-size={window[0]},{window[1]}',
               'file://' + osp.abspath(html_path)])
+    with Image.open(png_path) as shot:
+        small = shot.convert('RGB').quantize(colours)
+    small.save(png_path, optimize=True)
     return png_path
 
 

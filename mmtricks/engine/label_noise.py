@@ -113,6 +113,7 @@ def write_label_noise(model, dataset, work_dir: str, split: str,
                                    MIN_SCORE))),
             overlay=file))
     detail = dict(split=split, images=int(len(labels)),
+                  map_size=[int(n) for n in maps.shape[1:]],
                   wrong=int((scores.argmax(axis=1) != labels).sum()),
                   method='recipro_cam of the predicted class; ranked by '
                   'loss -log p(label)', candidates=entries)

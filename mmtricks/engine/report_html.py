@@ -20,7 +20,8 @@ h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-top:8px}
 table{border-collapse:collapse;margin:8px 0}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
-img{max-width:100%}img.cm{max-width:420px}.missing{color:#777;font-style:italic}
+img{max-width:100%}img.cm{max-width:360px}
+.row{display:flex;flex-wrap:wrap;gap:32px}.missing{color:#777;font-style:italic}
 .gallery{display:flex;flex-wrap:wrap;gap:10px}
 figure{margin:0;width:150px;font-size:.8em}
 figure img{width:150px;image-rendering:pixelated}

@@ -95,17 +95,18 @@ def per_class_section(facts: Dict) -> str:
                                    f'confusion_matrix_{split}.png'),
                           f'confusion matrix ({split})', 'cm')
         if line is None and plot is None:
-            parts.append(f'<h3>{split}</h3>' + missing(
+            parts.append(f'<div><h3>{split}</h3>' + missing(
                 f'No {split} metrics in this work dir' +
-                (' (no test run yet).' if split == 'test' else '.')))
+                (' (no test run yet).' if split == 'test' else '.')) +
+                '</div>')
             continue
         rows = class_rows(line or {})
-        parts.append(f'<h3>{esc(caption)}</h3>' +
+        parts.append(f'<div><h3>{esc(caption)}</h3>' +
                      (table(headers, rows) if rows else missing(
                          'No per-class metrics in the scalars.')) +
                      (plot or missing(f'confusion_matrix_{split}.png is '
-                                      'missing.')))
-    return ''.join(parts)
+                                      'missing.')) + '</div>')
+    return f'<div class="row">{"".join(parts)}</div>'
 
 
 def gallery_section(facts: Dict) -> str:
@@ -120,6 +121,11 @@ def gallery_section(facts: Dict) -> str:
         parts.append(
             f'<h3>{split}: {detail["wrong"]} of {detail["images"]} images '
             f'wrong, the {len(detail["candidates"])} highest losses</h3>')
+        if list(detail.get('map_size') or ()) == [1, 1]:
+            parts.append(missing(
+                'The saliency maps are 1x1 (the input is no larger than the '
+                "backbone's stride): they show no location. Train at a "
+                'larger image_size to see where the model looks.'))
         figures = []
         for c in detail['candidates']:
             with open(osp.join(folder, c['overlay']), 'rb') as f:
