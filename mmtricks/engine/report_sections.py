@@ -193,6 +193,7 @@ def markdown_tables(text: str) -> str:
             out.append(table(rows[0], rows[1:]))
             rows.clear()
     for line in text.splitlines():
+        line = line.replace('**', '').replace('`', '')  # bold, code
         if line.startswith('|'):
             cells = [c.strip() for c in line.strip().strip('|').split('|')]
             if not all(set(c) <= set('-: ') for c in cells):

@@ -22,6 +22,7 @@ from mmtricks.engine import end_of_run_report
 from mmtricks.engine.label_noise import confidently_wrong, overlay
 from mmtricks.engine.report_curves import per_epoch, policy_marks
 from mmtricks.engine.report_sections import SECTIONS, markdown_tables
+from mmtricks.engine.run_report import render_report
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import report as report_tool  # noqa: E402  (tools/report.py)
@@ -90,6 +91,33 @@ def test_deploy_markdown_tables_become_html_tables():
     html = markdown_tables(text)
     assert '<table><tr><th>a</th><th>b</th></tr>' in html
     assert '<td>1</td><td>2</td>' in html and '<p>after</p>' in html
+
+
+def test_an_empty_work_dir_has_every_section_saying_why(tmp_path):
+    html = render_report(str(tmp_path))
+    for key, heading, _ in SECTIONS:
+        start = html.index(f'<section id="{key}"><h2>{heading}</h2>')
+        section = html[start:html.index('</section>', start)]
+        assert 'class="missing"' in section, heading
+    assert '<img' not in html
+
+
+def test_a_deploy_report_below_the_work_dir_is_shown(tmp_path):
+    deploy = tmp_path / 'deploy'
+    deploy.mkdir()
+    (deploy / 'deploy_report.json').write_text(json.dumps(dict(
+        recommended='bf16', recommendation='the fastest shown within 1 point',
+        warnings=['int8 not requested'])))
+    (deploy / 'deploy_report.md').write_text(
+        '| model | latency |\n| --- | --- |\n| **bf16** | 0.5 |\n')
+    html = render_report(str(tmp_path))
+    section = html[html.index('<section id="deploy">'):]
+    assert 'Recommended: <b>bf16</b>' in section
+    assert '<li>int8 not requested</li>' in section
+    assert '<td>bf16</td><td>0.5</td>' in section
+    # --deploy DIR elsewhere: found there, not below the work dir
+    elsewhere = render_report(str(deploy), deploy_dirs=[str(deploy)])
+    assert 'Recommended: <b>bf16</b>' in elsewhere
 
 
 def test_a_report_that_fails_warns_and_the_run_goes_on(tmp_path,
