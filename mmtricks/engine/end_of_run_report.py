@@ -20,11 +20,12 @@ def write_end_of_run_report(runner, split: str) -> None:
         return
     work_dir = runner.work_dir
     try:
-        loader = getattr(runner, f'{split}_dataloader')
-        dataset = loader.dataset
-        write_label_noise(runner.model, dataset, work_dir, split,
-                          batch_size=getattr(loader, 'batch_size', None)
-                          or 32)
+        # A run without this split (val off) has no gallery of it.
+        loader = getattr(runner, f'{split}_dataloader', None)
+        if getattr(loader, 'dataset', None) is not None:
+            write_label_noise(runner.model, loader.dataset, work_dir, split,
+                              batch_size=getattr(loader, 'batch_size', None)
+                              or 32)
     except Exception as error:  # the report goes on without a gallery
         runner.logger.warning(
             f'Label-noise candidates of {split} not written '

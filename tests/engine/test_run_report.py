@@ -21,7 +21,8 @@ from conftest import AUTO_MBV3, REPO
 from mmtricks.engine import end_of_run_report
 from mmtricks.engine.label_noise import confidently_wrong, overlay
 from mmtricks.engine.report_curves import per_epoch, policy_marks
-from mmtricks.engine.report_sections import SECTIONS, markdown_tables
+from mmtricks.engine.report_sections import (SECTIONS, markdown_tables,
+                                             operating_point_section)
 from mmtricks.engine.run_report import render_report
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
@@ -120,6 +121,20 @@ def test_a_deploy_report_below_the_work_dir_is_shown(tmp_path):
     assert 'Recommended: <b>bf16</b>' in elsewhere
 
 
+def test_the_operating_point_shows_val_choice_and_test_numbers():
+    point = dict(class_index=1, class_name='defective', threshold=0.3,
+                 rule='macro-F1', recall=0.9, precision=0.8)
+    test = {'accuracy/top1': 90.0, 'operating_point/recall': 95.0,
+            'operating_point/argmax_recall': 62.0}
+    html = operating_point_section(dict(meta=dict(operating_point=point),
+                                        scalars=[test]))
+    assert '<td>class_name</td><td>defective</td>' in html
+    assert '<td>argmax_recall</td><td class="n">62.00</td>' in html
+    assert '<td>recall</td><td class="n">95.00</td>' in html
+    assert 'class="missing"' in operating_point_section(
+        dict(meta={}, scalars=[]))
+
+
 def test_a_report_that_fails_warns_and_the_run_goes_on(tmp_path,
                                                        monkeypatch):
     class Logger:
@@ -132,13 +147,17 @@ def test_a_report_that_fails_warns_and_the_run_goes_on(tmp_path,
         def info(self, line):
             self.lines.append(('info', line))
 
+    class Loader:
+        dataset = []  # not a dataset: the gallery fails too
+        batch_size = 2
+
     class Runner:
         work_dir = str(tmp_path)
         cfg = {}
         trained_here = True
         logger = Logger()
         model = None
-        val_dataloader = None  # no dataset: the gallery fails too
+        val_dataloader = Loader()
 
     def broken(*args, **kwargs):
         raise OSError('disk full')
