@@ -47,6 +47,9 @@ def test_macro_f1_ties_go_to_the_threshold_nearest_argmax():
     scores = np.r_[[0.9, 0.95], [0.05, 0.1]]
     t, f1 = macro_f1_threshold(scores, [1, 1, 0, 0])
     assert f1 == 1.0 and t == pytest.approx(0.5)
+    # Two gaps tie (macro-F1 0.733 at 0.8 and at 0.3): 0.3 is nearer 0.5.
+    t, f1 = macro_f1_threshold([0.9, 0.5, 0.7, 0.1], [1, 1, 0, 0])
+    assert f1 == pytest.approx(11 / 15) and t == pytest.approx(0.3)
 
 
 def test_tied_scores_move_together():
