@@ -1,7 +1,7 @@
-"""The run report: the pure pieces, the page of a tiny real run (written by
-the runner at the end of training and testing, every section present,
-every image loading in headless Chromium), and a failure that warns
-instead of failing the run.
+"""The run report: the page of an empty work dir, of one with a deploy
+report, and of a tiny real run (written by the runner at the end of
+training and testing, every section present, every image loading in
+headless Chromium); tools/report.py.
 
 MMTRICKS_REPORT_SCREENSHOT=docs/report.png also writes the page's
 screenshot there (how docs/report.png is made).
@@ -14,15 +14,10 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 
 from conftest import AUTO_MBV3, REPO
-from mmtricks.engine import end_of_run_report
-from mmtricks.engine.label_noise import confidently_wrong, overlay
-from mmtricks.engine.report_curves import per_epoch, policy_marks
-from mmtricks.engine.report_sections import (SECTIONS, markdown_tables,
-                                             operating_point_section)
+from mmtricks.engine.report_sections import SECTIONS
 from mmtricks.engine.run_report import render_report
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
@@ -52,48 +47,6 @@ TRAIN_AND_TEST = textwrap.dedent('''
 ''')
 
 
-def test_confidently_wrong_ranks_the_wrong_by_loss():
-    scores = np.array([[0.9, 0.1],    # right
-                       [0.3, 0.7],    # wrong, loss -log 0.3
-                       [0.01, 0.99],  # wrong, loss -log 0.01: first
-                       [0.6, 0.4]])   # wrong (label 1), loss -log 0.4
-    labels = np.array([0, 0, 0, 1])
-    assert confidently_wrong(scores, labels) == [2, 1, 3]
-    assert confidently_wrong(scores, labels, limit=1) == [2]
-    assert confidently_wrong(scores[:1], labels[:1]) == []
-
-
-def test_overlay_puts_the_image_beside_its_map():
-    grey = np.full((8, 6, 1), 100, np.uint8)
-    both = overlay(grey, np.array([[0.0, 1.0]]))
-    assert both.shape == (8, 12, 3)
-    assert (both[:, :6] == 100).all()
-    # jet: red on the right (high), blue on the left (low)
-    assert both[4, 11, 2] > both[4, 11, 0]
-    assert both[4, 6, 0] > both[4, 6, 2]
-
-
-def test_curves_read_the_policy_marks_and_average_each_epoch():
-    log = ['... AutoEpochs: at epoch 7, no plateau yet at 75% of the budget;'
-           ' annealing the LR to 0.005 x initial over the next 3 steps.',
-           '... AutoEpochs: stopping at epoch 10 of 40: ...']
-    assert policy_marks(log) == (7, 10)
-    assert policy_marks(['nothing']) == (None, None)
-    scalars = [dict(loss=1.0, lr=0.1, epoch=1, iter=5),
-               dict(loss=3.0, lr=0.2, epoch=1, iter=10),
-               {'accuracy/top1': 50.0, 'step': 1},
-               dict(loss=0.5, lr=0.3, epoch=2, iter=15)]
-    assert per_epoch(scalars) == {1: dict(loss=2.0, lr=0.2),
-                                  2: dict(loss=0.5, lr=0.3)}
-
-
-def test_deploy_markdown_tables_become_html_tables():
-    text = '# Title\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\nafter\n'
-    html = markdown_tables(text)
-    assert '<table><tr><th>a</th><th>b</th></tr>' in html
-    assert '<td>1</td><td>2</td>' in html and '<p>after</p>' in html
-
-
 def test_an_empty_work_dir_has_every_section_saying_why(tmp_path):
     html = render_report(str(tmp_path))
     for key, heading, _ in SECTIONS:
@@ -119,54 +72,6 @@ def test_a_deploy_report_below_the_work_dir_is_shown(tmp_path):
     # --deploy DIR elsewhere: found there, not below the work dir
     elsewhere = render_report(str(deploy), deploy_dirs=[str(deploy)])
     assert 'Recommended: <b>bf16</b>' in elsewhere
-
-
-def test_the_operating_point_shows_val_choice_and_test_numbers():
-    point = dict(class_index=1, class_name='defective', threshold=0.3,
-                 rule='macro-F1', recall=0.9, precision=0.8)
-    test = {'accuracy/top1': 90.0, 'operating_point/recall': 95.0,
-            'operating_point/argmax_recall': 62.0}
-    html = operating_point_section(dict(meta=dict(operating_point=point),
-                                        scalars=[test]))
-    assert '<td>class_name</td><td>defective</td>' in html
-    assert '<td>argmax_recall</td><td class="n">62.00</td>' in html
-    assert '<td>recall</td><td class="n">95.00</td>' in html
-    assert 'class="missing"' in operating_point_section(
-        dict(meta={}, scalars=[]))
-
-
-def test_a_report_that_fails_warns_and_the_run_goes_on(tmp_path,
-                                                       monkeypatch):
-    class Logger:
-        def __init__(self):
-            self.lines = []
-
-        def warning(self, line):
-            self.lines.append(('warning', line))
-
-        def info(self, line):
-            self.lines.append(('info', line))
-
-    class Loader:
-        dataset = []  # not a dataset: the gallery fails too
-        batch_size = 2
-
-    class Runner:
-        work_dir = str(tmp_path)
-        cfg = {}
-        trained_here = True
-        logger = Logger()
-        model = None
-        val_dataloader = Loader()
-
-    def broken(*args, **kwargs):
-        raise OSError('disk full')
-    monkeypatch.setattr(end_of_run_report, 'write_report', broken)
-    end_of_run_report.write_end_of_run_report(Runner, 'val')
-    levels = [level for level, _ in Runner.logger.lines]
-    assert levels == ['warning', 'warning'], Runner.logger.lines
-    assert 'tools/report.py' in Runner.logger.lines[1][1]
-    assert 'disk full' in Runner.logger.lines[1][1]
 
 
 def test_report_tool_refuses_a_missing_work_dir(tmp_path, capsys):
