@@ -88,3 +88,13 @@ def test_table_renders_from_a_payload():
     assert game.goals_met(payload) == {
         'pytorch_cell': False, 'pytorch_region': True, 'ir_cell': False,
         'ir_region': True, 'latency, 1 thread': True}
+
+
+def test_committed_table_renders_from_its_json():
+    import os.path as osp
+
+    from benchmarks.report import load_report
+    from conftest import REPO
+    docs = osp.join(REPO, 'docs', 'benchmarks')
+    with open(osp.join(docs, f'{game.NAME}.md')) as f:
+        assert game.render(load_report(docs, game.NAME)) == f.read()
