@@ -265,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--latency-seconds', type=float, default=10.0,
                    help='timing per IR, over 5 interleaved rounds')
+    p.add_argument('--canvas', type=int, default=96,
+                   help='canvas size in px (default %(default)s)')
+    p.add_argument('--digit', type=int, default=40,
+                   help='pasted digit size in px (default %(default)s); '
+                   'another geometry than 96/40 writes '
+                   'pointing_game_CANVAS_DIGIT')
     p.set_defaults(main=pointing_game)
 
     p = sub.add_parser(
@@ -593,8 +599,10 @@ def pointing_game(args, command: str) -> None:
     import mmtricks  # noqa: F401
     payload = bench.run_benchmark(args.epochs, args.seed, args.out,
                                   args.work_dir, command, lscpu_summary(),
-                                  latency_seconds=args.latency_seconds)
-    with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
+                                  latency_seconds=args.latency_seconds,
+                                  canvas=args.canvas, digit=args.digit)
+    name = bench.result_name(args.canvas, args.digit)
+    with open(osp.join(args.out, f'{name}.md')) as f:
         print(f.read())
     print('pointing game goals: ' + ', '.join(
         f'{k} {"met" if v else "missed"}'

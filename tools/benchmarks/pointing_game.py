@@ -32,7 +32,8 @@ GOAL_LATENCY_RATIO = 1.3
 ROUNDS = 5
 
 
-def make_canvases(seed: int = 0) -> List[Dict]:
+def make_canvases(seed: int = 0, canvas: int = CANVAS,
+                  digit: int = DIGIT) -> List[Dict]:
     """One canvas per bundled digit: ``dict(split, label, image, box)``,
     the box ``(x0, y0, x1, y1)`` (x1, y1 exclusive); the split drawn per
     class (60/20/20)."""
@@ -48,16 +49,16 @@ def make_canvases(seed: int = 0) -> List[Dict]:
         for position, i in enumerate(index):
             split = next((name for (name, _), end in zip(SPLITS, ends)
                           if position < end), SPLITS[-1][0])
-            canvas = rng.integers(0, NOISE + 1, (CANVAS, CANVAS),
+            image = rng.integers(0, NOISE + 1, (canvas, canvas),
                                   dtype=np.uint8)
-            digit = cv2.resize(digits.images[i], (DIGIT, DIGIT),
+            pasted = cv2.resize(digits.images[i], (digit, digit),
                                interpolation=cv2.INTER_LINEAR)
-            x0, y0 = (int(v) for v in rng.integers(0, CANVAS - DIGIT + 1, 2))
-            patch = canvas[y0:y0 + DIGIT, x0:x0 + DIGIT]
-            canvas[y0:y0 + DIGIT, x0:x0 + DIGIT] = np.maximum(patch, digit)
+            x0, y0 = (int(v) for v in rng.integers(0, canvas - digit + 1, 2))
+            patch = image[y0:y0 + digit, x0:x0 + digit]
+            image[y0:y0 + digit, x0:x0 + digit] = np.maximum(patch, pasted)
             items.append(dict(split=split, label=str(label),
-                              image=canvas,
-                              box=(x0, y0, x0 + DIGIT, y0 + DIGIT)))
+                              image=image,
+                              box=(x0, y0, x0 + digit, y0 + digit)))
     return items
 
 
@@ -84,38 +85,40 @@ def hit_rate(peaks, boxes) -> float:
     return 100.0 * float(np.mean(hits)) if hits else float('nan')
 
 
-def peak_region_centre(saliency: np.ndarray) -> Tuple[int, int]:
+def peak_region_centre(saliency: np.ndarray,
+                       canvas: int = CANVAS) -> Tuple[int, int]:
     """``(y, x)``: the centre of mass of the upsampled map where it is
     above :data:`PEAK_LEVEL` of its maximum. At 3x3 the maximum itself can
     only sit on one of 9 cell centres (32 px apart, for a 40 px digit);
     this reads the peak between cells when two neighbours are both high."""
     from mmtricks.deploy.saliency import upsample
-    up = upsample(saliency, (CANVAS, CANVAS))
+    up = upsample(saliency, (canvas, canvas))
     weights = np.clip(up - PEAK_LEVEL * up.max(), 0, None)
     if weights.sum() <= 0:
-        return CANVAS // 2, CANVAS // 2
-    ys, xs = np.mgrid[:CANVAS, :CANVAS]
+        return canvas // 2, canvas // 2
+    ys, xs = np.mgrid[:canvas, :canvas]
     return (int(round((weights * ys).sum() / weights.sum())),
             int(round((weights * xs).sum() / weights.sum())))
 
 
-def peaks_of(maps) -> Dict[str, list]:
+def peaks_of(maps, canvas: int = CANVAS) -> Dict[str, list]:
     """Both readings of each map's peak: ``cell`` (the maximum of the
     bilinearly upsampled map, as the overlays show it) and ``region``
     (:func:`peak_region_centre`)."""
     from mmtricks.deploy.saliency import peak_location
-    return dict(cell=[peak_location(m, (CANVAS, CANVAS)) for m in maps],
-                region=[peak_region_centre(m) for m in maps])
+    return dict(cell=[peak_location(m, (canvas, canvas)) for m in maps],
+                region=[peak_region_centre(m, canvas) for m in maps])
 
 
-def random_map_peaks(count: int, map_shape, seed: int = 0):
+def random_map_peaks(count: int, map_shape, seed: int = 0,
+                     canvas: int = CANVAS):
     """Peaks (both readings) of uniform random maps of ``map_shape``,
     min-max scaled and upsampled as a model's are: the chance level."""
     rng = np.random.default_rng(seed)
     maps = rng.random((count, ) + tuple(map_shape)).astype(np.float32)
     low = maps.min(axis=(1, 2), keepdims=True)
     maps = (maps - low) / (maps.max(axis=(1, 2), keepdims=True) - low)
-    return peaks_of(maps)
+    return peaks_of(maps, canvas)
 
 
 def torch_maps(model, items: List[Dict]) -> Tuple[np.ndarray, np.ndarray]:
@@ -139,13 +142,14 @@ def torch_maps(model, items: List[Dict]) -> Tuple[np.ndarray, np.ndarray]:
     return np.concatenate(scores), np.concatenate(maps)
 
 
-def pointing(scores, maps, items, class_names) -> Dict:
+def pointing(scores, maps, items, class_names,
+             canvas: int = CANVAS) -> Dict:
     """The pointing game on the correct predictions, for both readings
     of the peak (:func:`peaks_of`)."""
     predicted = np.asarray(scores).argmax(1)
     correct = [n for n, item in enumerate(items)
                if str(class_names[predicted[n]]) == item['label']]
-    peaks = peaks_of([maps[n][predicted[n]] for n in correct])
+    peaks = peaks_of([maps[n][predicted[n]] for n in correct], canvas)
     boxes = [items[n]['box'] for n in correct]
     misses = [(p, b, m.shape) for p, b, m in zip(
         peaks['cell'], boxes, [maps[n][predicted[n]] for n in correct])
@@ -155,12 +159,13 @@ def pointing(scores, maps, items, class_names) -> Dict:
                 hit=hit_rate(peaks['cell'], boxes),
                 hit_region=hit_rate(peaks['region'], boxes),
                 cell_misses=len(misses),
-                cell_misses_on_digit=sum(cell_overlaps(*m) for m in misses))
+                cell_misses_on_digit=sum(cell_overlaps(*m, canvas)
+                                         for m in misses))
 
 
-def cell_overlaps(peak_yx, box, map_shape) -> bool:
+def cell_overlaps(peak_yx, box, map_shape, canvas: int = CANVAS) -> bool:
     """Whether the map cell holding ``peak_yx`` overlaps ``box``."""
-    step_y, step_x = CANVAS / map_shape[0], CANVAS / map_shape[1]
+    step_y, step_x = canvas / map_shape[0], canvas / map_shape[1]
     top = int(peak_yx[0] // step_y) * step_y
     left = int(peak_yx[1] // step_x) * step_x
     x0, y0, x1, y1 = box
@@ -202,10 +207,11 @@ def interleaved_latency(xmls: Dict[str, str], shape, seconds: float
 def run_benchmark(epochs: int, seed: int, out_dir: str, work_dir: str,
                   command: str, machine: str,
                   log: Callable[[str], None] = print,
-                  latency_seconds: float = 10.0) -> Dict:
+                  latency_seconds: float = 10.0, canvas: int = CANVAS,
+                  digit: int = DIGIT) -> Dict:
     """Build the set, train, deploy twice (plain, ``--explain``), play the
     pointing game in PyTorch and in the IR, time both IRs; write
-    ``NAME.json`` and ``NAME.md`` into ``out_dir``."""
+    :func:`result_name`\ ``.json`` and ``.md`` into ``out_dir``."""
     from benchmarks.report import write_report
     from benchmarks.runs import bundled_config
     from benchmarks.train import train_and_score
@@ -214,7 +220,7 @@ def run_benchmark(epochs: int, seed: int, out_dir: str, work_dir: str,
                                  deploy_checkpoint)
     from mmtricks.deploy.export import FP32_FILE
     from mmtricks.recipes import resolve_config
-    items = make_canvases(seed)
+    items = make_canvases(seed, canvas, digit)
     data = osp.join(work_dir, 'data')
     write_folder(data, items)
     log(f'{len(items)} canvases written to {data}; training {epochs} epochs')
@@ -243,34 +249,42 @@ def run_benchmark(epochs: int, seed: int, out_dir: str, work_dir: str,
         [str(c) for c in runner.test_dataloader.dataset.metainfo['classes']]
     model = runner.model.eval()
     scores, maps = torch_maps(model, test)
-    torch_result = pointing(scores, maps, test, classes)
+    torch_result = pointing(scores, maps, test, classes, canvas)
     clf = OpenVINOClassifier(irs['explain'])
     predictions = clf.classify([i['path'] for i in test], explain=True)
     ir_scores = np.zeros((len(test), len(clf.class_names)))
     for n, p in enumerate(predictions):
         ir_scores[n, p.index] = 1.0
     ir_maps = np.stack([p.saliency for p in predictions])
-    ir_result = pointing(ir_scores, ir_maps, test, clf.class_names)
+    ir_result = pointing(ir_scores, ir_maps, test, clf.class_names, canvas)
     correct = [n for n in range(len(test))
                if classes[int(scores[n].argmax())] == test[n]['label']]
-    random_peaks = random_map_peaks(len(correct), maps.shape[2:], seed)
+    random_peaks = random_map_peaks(len(correct), maps.shape[2:], seed,
+                                    canvas)
     random_hit = {k: hit_rate(v, [test[n]['box'] for n in correct])
                   for k, v in random_peaks.items()}
-    latency = interleaved_latency(irs, (1, 3, CANVAS, CANVAS),
+    latency = interleaved_latency(irs, (1, 3, canvas, canvas),
                                   latency_seconds)
     payload = dict(
-        command=command, machine=machine, canvas=CANVAS, digit=DIGIT,
+        command=command, machine=machine, canvas=canvas, digit=digit,
         noise=NOISE, epochs=epochs, seed=seed,
         map_shape=list(maps.shape[2:]),
         train_test_top1=result['test_top1'],
         pytorch=torch_result, ir=ir_result,
         random_map_hit=random_hit,
-        box_share=100.0 * DIGIT * DIGIT / CANVAS**2,
+        box_share=100.0 * digit * digit / canvas**2,
         saliency_parity=reports['explain']['saliency_parity'],
         latency=latency,
         goals=dict(hit=GOAL_HIT, latency_ratio=GOAL_LATENCY_RATIO))
-    write_report(out_dir, NAME, payload, render)
+    write_report(out_dir, result_name(canvas, digit), payload, render)
     return payload
+
+
+def result_name(canvas: int = CANVAS, digit: int = DIGIT) -> str:
+    """``pointing_game``, or ``pointing_game_CANVAS_DIGIT`` for another
+    geometry than the default."""
+    return NAME if (canvas, digit) == (CANVAS, DIGIT) else \
+        f'{NAME}_{canvas}_{digit}'
 
 
 def goals_met(payload: Dict) -> Dict[str, bool]:
