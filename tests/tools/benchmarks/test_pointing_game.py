@@ -90,11 +90,13 @@ def test_table_renders_from_a_payload():
         'ir_region': True, 'latency, 1 thread': True}
 
 
-def test_committed_table_renders_from_its_json():
+@pytest.mark.parametrize('name', [game.result_name(),
+                                  game.result_name(128, 64)])
+def test_committed_table_renders_from_its_json(name):
     import os.path as osp
 
     from benchmarks.report import load_report
     from conftest import REPO
     docs = osp.join(REPO, 'docs', 'benchmarks')
-    with open(osp.join(docs, f'{game.NAME}.md')) as f:
-        assert game.render(load_report(docs, game.NAME)) == f.read()
+    with open(osp.join(docs, f'{name}.md')) as f:
+        assert game.render(load_report(docs, name)) == f.read()
