@@ -12,7 +12,6 @@ shipped config they met ``LinearClsHead(num_classes=None)`` and failed with
 ``TypeError: '<=' not supported between instances of 'NoneType' and
 'int'``. This class turns that into an error that names the config to use.
 """
-import math
 from typing import List, Optional, Tuple
 
 import torch
@@ -22,8 +21,9 @@ from mmpretrain.registry import MODELS
 from .operating_point import predict_labels
 
 #: The state dict entry of the operating point: ``[class index, threshold]``
-#: (``[-1, nan]``: argmax). A checkpoint written before it loads as argmax.
+#: (``[-1, -1]``: argmax; not NaN, which compares unequal to itself). A checkpoint written before it loads as argmax.
 OPERATING_POINT_KEY = 'operating_point'
+ARGMAX = [-1.0, -1.0]
 
 
 class DataDecisionsMissingError(ValueError):
@@ -81,14 +81,14 @@ class DataAwareClassifier(ImageClassifier):
         # that loads one (mim test, MMPretrain's inferencers, MMDeploy's
         # PyTorch model) predicts at it.
         self.register_buffer(OPERATING_POINT_KEY,
-                             torch.tensor([-1.0, float('nan')]))
+                             torch.tensor(ARGMAX))
 
     @property
     def operating_threshold(self) -> Tuple[Optional[int], Optional[float]]:
         """``(class index, threshold)`` of a 2-class operating point, or
         ``(None, None)``: argmax."""
         index, threshold = (float(v) for v in self.operating_point)
-        if index < 0 or not math.isfinite(threshold):
+        if index < 0 or not 0.0 <= threshold <= 1.0:
             return None, None
         return int(index), threshold
 
@@ -96,7 +96,7 @@ class DataAwareClassifier(ImageClassifier):
                             threshold: Optional[float]) -> None:
         """Predict ``class_index`` when its score is at least
         ``threshold`` (None: argmax again)."""
-        value = [-1.0, float('nan')] if class_index is None or \
+        value = ARGMAX if class_index is None or \
             threshold is None else [float(class_index), float(threshold)]
         self.operating_point.copy_(torch.tensor(value))
 
@@ -126,7 +126,7 @@ class DataAwareClassifier(ImageClassifier):
         key = prefix + OPERATING_POINT_KEY
         if key not in state_dict:
             state_dict = dict(state_dict)
-            state_dict[key] = torch.tensor([-1.0, float('nan')])
+            state_dict[key] = torch.tensor(ARGMAX)
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)

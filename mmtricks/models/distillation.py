@@ -11,12 +11,12 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 from mmengine.runner import load_checkpoint
-from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
 
 from ..compat.checkpoint_loading import file_url_path
+from .data_aware_classifier import DataAwareClassifier
 from ..compat.private_mmpretrain import (has_loss_from_logits,
                                         head_loss_from_logits)
 
@@ -80,8 +80,12 @@ def num_classes_of(classifier: nn.Module) -> Optional[int]:
 
 
 @MODELS.register_module()
-class DistillationClassifier(ImageClassifier):
+class DistillationClassifier(DataAwareClassifier):
     """An :class:`ImageClassifier` (the student) trained with a teacher.
+
+    A :class:`DataAwareClassifier`, as the recipes' student is: the same
+    keys (its operating point included), the same refusal of a config
+    whose classes are still left to the data.
 
     Swap the model type of any MMPretrain classifier config::
 
