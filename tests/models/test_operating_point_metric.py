@@ -28,7 +28,14 @@ def test_reports_the_point_next_to_argmax():
     assert result['operating_point/threshold'] == pytest.approx(0.3)
 
 
-def test_nothing_at_argmax():
+def test_nothing_at_argmax_and_no_warning(monkeypatch):
+    """A balanced 2-class run keeps argmax: no numbers, and not MMEngine's
+    'got empty self.results' warning on every test."""
+    import mmengine.evaluator.metric as upstream
+    said = []
+    monkeypatch.setattr(upstream, 'print_log',
+                        lambda message, *a, **k: said.append(message))
     metric = OperatingPointMetric()
     metric.process(None, [sample(0.4, 1, point=None)])
     assert metric.evaluate(1) == {}
+    assert not [m for m in said if 'empty' in m]
