@@ -4,17 +4,19 @@ The planner (``mmtricks/engine/time_budget.py``) chose the size and the
 epochs from a few measured steps before training. Epochs can still run
 slower than measured (a loaded machine, a slower disk): after each
 validation this hook compares the epochs left in the cap with the time left
-before the deadline and, when they do not fit, brings ``AutoEpochsLR``'s
-cap forward, so that the anneal starts early enough to finish by the
-deadline rather than being cut (:meth:`AutoEpochsLR.shorten`). When not even
+before the deadline (at the median of the recent epochs' times) and moves
+``AutoEpochsLR``'s cap to the epochs that fit, up to the planned one: the
+anneal then ends by the deadline rather than being cut, and a machine that
+got faster again gets its epochs back (:meth:`AutoEpochsLR.move_cap`). When not even
 one more epoch fits, it stops through MMEngine's ``stop_training``; the best
 validated weights ship as always. The time spent sits in checkpoints under
 one key, so a resumed run keeps the deadline of the budget that is left.
 """
 import math
 import os
+import statistics
 import time
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
@@ -62,6 +64,17 @@ def budget_seconds() -> float:
     return time.monotonic() - _clock['origin']
 
 
+#: Epochs whose times estimate the next ones: the recent ones (the first
+#: carries warm-up, and other jobs on the machine come and go).
+RECENT_EPOCHS = 5
+
+
+def typical_epoch_seconds(seconds: Sequence[float]) -> float:
+    """The median of the recent epochs' wall times (training, checkpoint
+    and validation), robust to one slow epoch."""
+    return statistics.median(list(seconds)[-RECENT_EPOCHS:])
+
+
 def epochs_that_fit(epochs_done: int, epoch_s: float, left_s: float,
                     cap: int) -> int:
     """The cap that ends by the deadline: epochs done plus the whole
@@ -105,7 +118,7 @@ class TimeBudgetHook(Hook):
         now = time.monotonic()
         left = self.budget_s * (1 - self.reserve) - self._spent()
         self.deadline = now + left
-        self.train_start, self.start_epoch = now, runner.epoch
+        self.epoch_seconds = []
         policy = self._policy(runner)
         self.logged_cap = runner.max_epochs if policy is None \
             else policy.budget
@@ -113,18 +126,20 @@ class TimeBudgetHook(Hook):
             f'Time budget: {self.budget_s / 60:g} min, {max(0, left):.0f} s '
             f'left for training ({self._spent():.0f} s spent before it).')
 
+    def before_train_epoch(self, runner) -> None:
+        self.epoch_start = time.monotonic()
+
     def after_val_epoch(self, runner, metrics=None) -> None:
-        if self.deadline is None or runner.train_loop.stop_training:
-            return
-        epochs = runner.epoch - self.start_epoch
-        if epochs < 1:
+        if self.deadline is None or runner.train_loop.stop_training or \
+                getattr(self, 'epoch_start', None) is None:
             return
         now = time.monotonic()
-        epoch_s = (now - self.train_start) / epochs
+        self.epoch_seconds.append(now - self.epoch_start)
+        self.epoch_start = None
+        epoch_s = typical_epoch_seconds(self.epoch_seconds)
         scheduler = self._policy(runner)
         cap = epochs_that_fit(runner.epoch, epoch_s, self.deadline - now,
-                              runner.max_epochs if scheduler is None
-                              else scheduler.budget)
+                              runner.max_epochs)
         if cap <= runner.epoch:
             runner.train_loop.stop_training = True
             runner.logger.warning(
@@ -132,15 +147,17 @@ class TimeBudgetHook(Hook):
                 f'epoch ({epoch_s:.1f} s) would end after the deadline '
                 f'({self.budget_s / 60:g} min). The best validated weights '
                 'ship; give a larger time_budget to train longer.')
-        elif scheduler is not None and cap < scheduler.budget:
-            said = cap <= (1 - self.LOG_SHARE) * self.logged_cap
+        elif scheduler is not None and cap != scheduler.budget:
+            before = scheduler.budget
+            scheduler.move_cap(cap)
+            said = abs(scheduler.budget - self.logged_cap) >= \
+                self.LOG_SHARE * self.logged_cap
             getattr(runner.logger, 'info' if said else 'debug')(
                 f'Time budget: epochs take {epoch_s:.1f} s; the cap moves '
-                f'from {scheduler.budget} to {cap} epochs to end by the '
+                f'from {before} to {scheduler.budget} epochs to end by the '
                 'deadline.')
             if said:
-                self.logged_cap = cap
-            scheduler.shorten(cap)
+                self.logged_cap = scheduler.budget
 
     @staticmethod
     def _policy(runner):

@@ -17,10 +17,18 @@ def test_epochs_that_fit():
 
 class FakeScheduler:
     def __init__(self, budget):
-        self.budget = budget
+        self.budget = self.limit = budget
 
-    def shorten(self, budget):
-        self.budget = min(self.budget, budget)
+    def move_cap(self, budget):
+        self.budget = min(self.limit, budget)
+
+
+def epoch(hook, runner, clock, seconds):
+    """One epoch of ``seconds`` (training, checkpoint, validation)."""
+    hook.before_train_epoch(runner)
+    clock['now'] += seconds
+    runner.epoch += 1
+    hook.after_val_epoch(runner)
 
 
 def fake_run(monkeypatch, budget_epochs=40):
@@ -40,18 +48,32 @@ def test_slower_epochs_bring_the_cap_forward(monkeypatch):
     clock, scheduler, runner = fake_run(monkeypatch)
     hook = TimeBudgetHook(budget_s=210.0, reserve=0.0)
     hook.before_train(runner)  # 200 s left (10 s spent)
-    clock['now'], runner.epoch = 20.0, 2  # 10 s an epoch, not the plan's
-    hook.after_val_epoch(runner)
+    epoch(hook, runner, clock, 10.0)
+    epoch(hook, runner, clock, 10.0)  # 10 s an epoch, not the plan's
     assert scheduler.budget == 20  # 2 done + 180 s / 10 s
     assert not runner.train_loop.stop_training
+
+
+def test_epochs_that_get_faster_again_get_the_cap_back(monkeypatch):
+    """A machine loaded for the first epochs, then free: the cap must not
+    stay where the slow epochs put it (runs ended at 65% of the budget)."""
+    clock, scheduler, runner = fake_run(monkeypatch, budget_epochs=40)
+    hook = TimeBudgetHook(budget_s=310.0, reserve=0.0)
+    hook.before_train(runner)  # 300 s left
+    for _ in range(3):
+        epoch(hook, runner, clock, 20.0)
+    assert scheduler.budget == 3 + 240 // 20
+    for _ in range(5):
+        epoch(hook, runner, clock, 4.0)
+    assert scheduler.budget == 40  # capped at the plan
 
 
 def test_no_epoch_left_stops_training(monkeypatch):
     clock, scheduler, runner = fake_run(monkeypatch)
     hook = TimeBudgetHook(budget_s=60.0, reserve=0.0)
     hook.before_train(runner)  # 50 s left
-    clock['now'], runner.epoch = 45.0, 3  # 15 s an epoch, 5 s left
-    hook.after_val_epoch(runner)
+    for _ in range(3):
+        epoch(hook, runner, clock, 15.0)  # 5 s left
     assert runner.train_loop.stop_training
 
 

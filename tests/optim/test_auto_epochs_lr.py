@@ -137,15 +137,22 @@ def test_a_resumed_run_keeps_its_own_cap():
     assert resumed.budget == 3
 
 
-def test_shorten_moves_the_cap_forward_never_back():
-    scheduler = auto(optim_wrapper(), end_epochs=20)
-    scheduler.shorten(30)
+def test_move_cap_stays_between_the_last_validation_and_the_configured_cap():
+    wrapper = optim_wrapper()
+    scheduler = auto(wrapper, end_epochs=20)
+    scheduler.move_cap(30)
     assert scheduler.budget == 20
-    scheduler.shorten(12)
+    scheduler.move_cap(12)
     assert scheduler.budget == 12
+    scheduler.move_cap(18)  # the machine got faster again
+    assert scheduler.budget == 18
+    iterate(wrapper, [scheduler], 3 * EPOCH)
+    scheduler.step_validation({'accuracy/top1': 50.0})
+    scheduler.move_cap(1)
+    assert scheduler.budget == 4  # after the validation at epoch 3
 
 
-def test_shorten_compresses_an_anneal_under_way_and_moves_the_lr_at_once():
+def test_move_cap_compresses_an_anneal_under_way_and_moves_the_lr_at_once():
     """A deadline that came closer: the anneal must still reach the floor
     by the new cap, from the LR it is at (not a later jump)."""
     wrapper = optim_wrapper()
@@ -157,7 +164,7 @@ def test_shorten_compresses_an_anneal_under_way_and_moves_the_lr_at_once():
     scheduler.step_validation({'accuracy/top1': 50.0})  # plateau: anneal
     assert scheduler.state.anneal_end == 20
     iterate(wrapper, [scheduler], 2 * EPOCH)  # at epoch 4 of the anneal
-    scheduler.shorten(10)
+    scheduler.move_cap(10)
     assert scheduler.budget == 10 and scheduler.state.anneal_end == 10
     expected = 0.1 * scheduler.scale_at(scheduler.position)
     assert lrs(wrapper)[0] == pytest.approx(expected)
@@ -165,3 +172,31 @@ def test_shorten_compresses_an_anneal_under_way_and_moves_the_lr_at_once():
     # reaches the floor at the new cap, never rising on the way
     assert all(b <= a + 1e-12 for a, b in zip(used, used[1:]))
     assert lrs(wrapper)[0] == pytest.approx(0.1 * scheduler.policy.min_scale)
+
+
+def test_move_cap_stretches_an_anneal_back_continuously():
+    wrapper = optim_wrapper()
+    scheduler = auto(wrapper, end_epochs=20, mode='anneal', warmup=0,
+                     patience=1, min_delta=1.0, anneal_ratio=20.0)
+    iterate(wrapper, [scheduler], EPOCH)
+    scheduler.step_validation({'accuracy/top1': 50.0})
+    iterate(wrapper, [scheduler], EPOCH)
+    scheduler.step_validation({'accuracy/top1': 50.0})  # anneal to 20
+    scheduler.move_cap(10)
+    iterate(wrapper, [scheduler], 2 * EPOCH)
+    scheduler.move_cap(16)
+    assert scheduler.state.anneal_end == 16
+    assert lrs(wrapper)[0] == pytest.approx(
+        0.1 * scheduler.scale_at(scheduler.position))
+    iterate(wrapper, [scheduler], 12 * EPOCH)
+    assert lrs(wrapper)[0] == pytest.approx(0.1 * scheduler.policy.min_scale)
+
+
+def test_a_moved_cap_is_not_restored_from_a_checkpoint():
+    """The cap is the config's (and the time budget hook's) to set."""
+    scheduler = auto(optim_wrapper(), end_epochs=20)
+    scheduler.move_cap(12)
+    state = scheduler.state_dict()
+    fresh = auto(optim_wrapper(), end_epochs=20)
+    fresh.load_state_dict(state)
+    assert fresh.budget == fresh.configured_budget == 20

@@ -94,7 +94,7 @@ class AutoEpochsParamScheduler(_ParamScheduler):
         # The cap; the base class stops stepping one step before its `end`
         # (its first step is the constructor's), and the last validation
         # must see the last iteration counted.
-        self.cap = end
+        self.cap = self.configured_cap = end
         super().__init__(optimizer, param_name=param_name, begin=begin,
                          end=INF, last_step=last_step, by_epoch=by_epoch,
                          verbose=verbose)
@@ -196,21 +196,24 @@ class AutoEpochsParamScheduler(_ParamScheduler):
                                 for group in self.optimizer.param_groups]
         return action, reason
 
-    def shorten(self, budget: int) -> None:
-        """Bring the cap forward to ``budget`` (in the policy's unit; never
-        back): a time budget's deadline came closer than planned. The
-        forced anneal then starts earlier, and an anneal under way is
-        compressed to end at the new cap, its LR moved at once.
+    def move_cap(self, budget: int) -> None:
+        """Move the cap to ``budget`` (in the policy's unit), between the
+        step after the last validation and the configured cap: a time
+        budget's deadline came closer, or went further, than planned. The
+        forced anneal then starts at its share of the new cap, and an
+        anneal under way is compressed or stretched to end there, its LR
+        moved at once (the curve stays continuous from where it is).
 
         Args:
-            budget (int): The new cap, after the last validated step.
+            budget (int): The new cap.
         """
-        if budget >= self.budget:
+        budget = min(max(int(budget), self.last_validated_step + 1),
+                     self.configured_budget)
+        if budget == self.budget:
             return
-        budget = max(int(budget), self.last_validated_step + 1)
         self.cap = budget * self.steps_per_unit
         old = self.state
-        if old.anneal_end is None or old.anneal_end <= budget:
+        if old.anneal_end is None:
             return
         self.state = replace(old, anneal_end=float(budget))
         position = self.position
@@ -220,6 +223,11 @@ class AutoEpochsParamScheduler(_ParamScheduler):
             group[self.param_name] *= ratio
         self._last_value = [group[self.param_name]
                             for group in self.optimizer.param_groups]
+
+    @property
+    def configured_budget(self) -> int:
+        """The cap the scheduler was built with (``move_cap``'s limit)."""
+        return int(round(self.configured_cap / self.steps_per_unit))
 
     # checkpoints: plain types only (loaded with weights_only=True) ----------
 
@@ -239,6 +247,7 @@ class AutoEpochsParamScheduler(_ParamScheduler):
         """
         state_dict = dict(state_dict)
         state_dict.pop('cap', None)
+        state_dict.pop('configured_cap', None)
         self.state = PolicyState.from_dict(state_dict.pop('state'))
         super().load_state_dict(state_dict)
 
