@@ -90,6 +90,7 @@ def measure_and_plan(cfg, budget_s: float, world_size: int = 1
     else:
         sizes = range(MIN_IMAGE_SIZE, largest + 1, SIZE_STEP)
     shape = _run_shape(probe, batch, world_size)
+    _threads_by_measurement(probe, batch, min(largest, 96))
 
     def fits(timing) -> bool:
         steps = finder_steps(budget_s, timing.train_step_s)
@@ -125,6 +126,26 @@ def compile_reserve_s(setting, plan: BudgetPlan, timings, shape) -> float:
     iterations = plan.max_epochs * shape.train_steps + plan.finder_steps
     return MIN_COMPILE_S if worth_a_trial(step_s, iterations,
                                           BEST_SPEEDUP['cpu']) else 0.0
+
+
+def _threads_by_measurement(probe, batch: int, size: int) -> None:
+    """Time the candidates on the threads training will take: those the
+    measurement before training (engine/thread_measurement.py) would
+    choose, not the load average's guess (which lags: a job that ended a
+    minute ago still counts, and epochs then ran twice as fast as
+    planned)."""
+    import torch
+
+    from ..cpu_facts import usable_cpus
+    from .cpu_settings import local_world_size
+    from .step_timing import build_timing_model
+    from .thread_measurement import measure_threads, skip_reason
+    if skip_reason(probe) is not None:
+        return
+    cores = usable_cpus() // local_world_size()
+    threads, _ = measure_threads(build_timing_model(probe), batch, size,
+                                 cores, torch.get_num_threads())
+    torch.set_num_threads(threads)
 
 
 def apply_plan(cfg, plan: BudgetPlan) -> None:

@@ -167,3 +167,27 @@ def test_compile_auto_expects_the_whole_cap_under_a_budget():
     assert iterations_of(runner) == 500
     hooks.append(TimeBudgetHook(budget_s=60.0))
     assert iterations_of(runner) == 1000
+
+
+def test_candidates_are_timed_on_the_measured_threads(tmp_path, monkeypatch):
+    """The load average's guess lags (a job that just ended still counts):
+    sizes timed on it made epochs run twice as fast as planned."""
+    import torch
+
+    import mmtricks.engine.thread_measurement as threads_module
+    from mmtricks.engine.budget_plan import SizeTiming
+    threads = {'n': 1}
+    monkeypatch.setattr(torch, 'get_num_threads', lambda: threads['n'])
+    monkeypatch.setattr(torch, 'set_num_threads',
+                        lambda n: threads.__setitem__('n', int(n)))
+    monkeypatch.setattr(threads_module, 'skip_reason', lambda *a: None)
+    monkeypatch.setattr(threads_module, 'measure_threads',
+                        lambda *a, **k: (2, 'measured'))
+    seen = []
+
+    def timed(probe, sizes, batch, keep_going):
+        seen.append(torch.get_num_threads())
+        return [SizeTiming(32, 0.01, 0.0001)]
+    monkeypatch.setattr(module, 'time_sizes', timed)
+    plan_time_budget(lfw_config(tmp_path, time_budget=2))
+    assert seen == [2]
