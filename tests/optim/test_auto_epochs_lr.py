@@ -152,9 +152,8 @@ def test_move_cap_stays_between_the_last_validation_and_the_configured_cap():
     assert scheduler.budget == 4  # after the validation at epoch 3
 
 
-def test_move_cap_compresses_an_anneal_under_way_and_moves_the_lr_at_once():
-    """A deadline that came closer: the anneal must still reach the floor
-    by the new cap, from the LR it is at (not a later jump)."""
+def annealing_to_epoch_20():
+    """A scheduler whose anneal, to the cap of 20 epochs, began at epoch 2."""
     wrapper = optim_wrapper()
     scheduler = auto(wrapper, end_epochs=20, mode='anneal', warmup=0,
                      patience=1, min_delta=1.0, anneal_ratio=20.0)
@@ -163,6 +162,13 @@ def test_move_cap_compresses_an_anneal_under_way_and_moves_the_lr_at_once():
     iterate(wrapper, [scheduler], EPOCH)
     scheduler.step_validation({'accuracy/top1': 50.0})  # plateau: anneal
     assert scheduler.state.anneal_end == 20
+    return wrapper, scheduler
+
+
+def test_move_cap_compresses_an_anneal_under_way_and_moves_the_lr_at_once():
+    """A deadline that came closer: the anneal must still reach the floor
+    by the new cap, from the LR it is at (not a later jump)."""
+    wrapper, scheduler = annealing_to_epoch_20()
     iterate(wrapper, [scheduler], 2 * EPOCH)  # at epoch 4 of the anneal
     scheduler.move_cap(10)
     assert scheduler.budget == 10 and scheduler.state.anneal_end == 10
@@ -175,13 +181,7 @@ def test_move_cap_compresses_an_anneal_under_way_and_moves_the_lr_at_once():
 
 
 def test_move_cap_stretches_an_anneal_back_continuously():
-    wrapper = optim_wrapper()
-    scheduler = auto(wrapper, end_epochs=20, mode='anneal', warmup=0,
-                     patience=1, min_delta=1.0, anneal_ratio=20.0)
-    iterate(wrapper, [scheduler], EPOCH)
-    scheduler.step_validation({'accuracy/top1': 50.0})
-    iterate(wrapper, [scheduler], EPOCH)
-    scheduler.step_validation({'accuracy/top1': 50.0})  # anneal to 20
+    wrapper, scheduler = annealing_to_epoch_20()
     scheduler.move_cap(10)
     iterate(wrapper, [scheduler], 2 * EPOCH)
     scheduler.move_cap(16)
