@@ -32,9 +32,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..datasets.duplicates import (HASH_BITS, NEAR_MAX_DISTANCE, SPLIT_ORDER,
                                    DuplicatePair, find_duplicates,
-                                   image_signatures, image_statistics,
-                                   is_cross_split, later_copies, pair_counts,
-                                   statistics_line)
+                                   image_signatures, is_cross_split,
+                                   later_copies, pair_counts)
+from ..datasets.image_statistics import image_statistics, statistics_line
+from ..datasets.small_image_pairs import (COARSE_MAX_DISTANCE, SMALL_SIDE,
+                                          SMALL_MIN_CORRELATION)
 from ..datasets.split_images import SplitImages, leave_out, split_images
 
 SETTING = 'cross_split_duplicates'
@@ -108,10 +110,14 @@ def _counts_text(counts: Dict[str, int]) -> str:
 
 def _pair_detail(pair: DuplicatePair, names: Sequence[str],
                  splits: Sequence[str]) -> Dict:
-    return dict(kind=pair.kind, distance=pair.distance,
-                first=dict(split=splits[pair.first], image=names[pair.first]),
-                second=dict(split=splits[pair.second],
-                            image=names[pair.second]))
+    detail = dict(kind=pair.kind, distance=pair.distance,
+                  first=dict(split=splits[pair.first],
+                             image=names[pair.first]),
+                  second=dict(split=splits[pair.second],
+                              image=names[pair.second]))
+    if pair.correlation is not None:  # small images, found by their pixels
+        detail['correlation'] = pair.correlation
+    return detail
 
 
 def write_detail(work_dir: Optional[str], detail: Dict) -> Optional[str]:
@@ -179,7 +185,12 @@ def run_data_checks(cfg, threads: Optional[int] = None) -> DataChecks:
                 exact='same file bytes (BLAKE2b-128); in-memory images: '
                 'same pixels',
                 near=f'DCT pHash of a 64x64 grey thumbnail, {HASH_BITS} '
-                f'bits; pairs within {distance} bits (Hamming)',
+                f'bits; pairs within {distance} bits (Hamming); and, where '
+                f'the smaller image is under {SMALL_SIDE} px, pairs whose '
+                f'64-bit coarse hashes are within {COARSE_MAX_DISTANCE} bits '
+                'and whose grey pixels, at the smaller image\'s side, '
+                f'correlate at least {SMALL_MIN_CORRELATION} ("correlation")'
+                if distance >= 0 else 'off',
                 later='train < val < test'),
             near_duplicate_distance=distance,
             images={split: len(images.names) for split, images in served},
