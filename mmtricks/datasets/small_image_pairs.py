@@ -23,8 +23,10 @@ of the bundled 25-28 px sets (another seed, other source images than the
 evaluation plant; tools/benchmarks/duplicates.py): 95% of each set's copies
 reach the correlation, 99% of those the coarse distance. Limits: a flat
 image (no pixel variance) correlates with nothing (only its pHash finds
-it); look-alikes that are not copies pair too (on mnist, hundreds of
-near-identical "1"s; docs/data.md).
+it). Two images of the same size must correlate at
+:data:`SAME_SIZE_MIN_CORRELATION`: a re-encoded copy keeps the pixels,
+and look-alikes that are not copies (on mnist, hundreds of "1"s) stay out;
+a low-contrast copy only re-encoded can then be missed.
 """
 from typing import Tuple
 
@@ -47,6 +49,11 @@ DETAIL_SIDE = 32
 COARSE_MAX_DISTANCE = 4
 #: Smallest pixel correlation of a near pair of small images (same tuning).
 SMALL_MIN_CORRELATION = 0.9582
+#: Smallest pixel correlation of a near pair of small images of the SAME
+#: size: a re-encoded copy keeps its source's pixels (JPEG q30-70 copies of
+#: mnist: 0.995 and up), while distinct images drawn alike do not (mnist's
+#: "1"s: 0.93-0.98, hundreds of pairs at the resized copies' threshold).
+SAME_SIZE_MIN_CORRELATION = 0.99
 #: Pairs whose pixels are compared at once (bounds the memory).
 PAIR_CHUNK = 4096
 
@@ -145,5 +152,8 @@ def small_image_pairs(coarse: np.ndarray, details: np.ndarray,
     keep = small[first] | small[second]
     first, second = first[keep], second[keep]
     correlation = pair_correlations(details, sides, first, second)
-    keep = correlation >= min_correlation
+    needed = np.where(sides[first] == sides[second],
+                      max(min_correlation, SAME_SIZE_MIN_CORRELATION),
+                      min_correlation)
+    keep = correlation >= needed
     return first[keep], second[keep], correlation[keep]

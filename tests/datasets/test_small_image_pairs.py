@@ -59,3 +59,27 @@ def test_images_under_the_smallest_tested_side_are_left_to_the_phash():
         found = small.small_image_pairs(coarse, rows, np.array(sides),
                                         np.arange(2))
         assert len(found[0]) == pairs
+
+
+def test_same_size_look_alikes_need_a_copys_correlation():
+    """mnist's "1"s correlate at 0.93-0.98 without being copies: at the
+    resized copies' threshold hundreds of them were reported."""
+    base = picture(4, 28).astype(np.float64)
+    noise = np.random.default_rng(0).normal(0, 1, base.shape)
+
+    def near(scale):
+        return np.clip(base + scale * noise, 0, 255).astype(np.uint8)
+    rows = details(base.astype(np.uint8), near(2.0), near(8.0))
+    r = small.pair_correlations(rows, np.array([28, 28, 28]),
+                                np.array([0, 0]), np.array([1, 2]))
+    assert r[0] >= small.SAME_SIZE_MIN_CORRELATION  # a re-encoded copy
+    assert small.SMALL_MIN_CORRELATION <= r[1] < \
+        small.SAME_SIZE_MIN_CORRELATION  # a look-alike
+    coarse = np.stack([small.coarse_hash(d) for d in rows])
+    first, second, _ = small.small_image_pairs(
+        coarse, rows, np.array([28, 28, 28]), np.arange(3), max_distance=64)
+    assert set(zip(first.tolist(), second.tolist())) == {(0, 1)}
+    # the same pixels from a copy of another size: a resized copy, kept
+    first, second, _ = small.small_image_pairs(
+        coarse, rows, np.array([28, 28, 20]), np.arange(3), max_distance=64)
+    assert (0, 2) in set(zip(first.tolist(), second.tolist()))
