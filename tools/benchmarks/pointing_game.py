@@ -211,7 +211,7 @@ def run_benchmark(epochs: int, seed: int, out_dir: str, work_dir: str,
                   digit: int = DIGIT) -> Dict:
     """Build the set, train, deploy twice (plain, ``--explain``), play the
     pointing game in PyTorch and in the IR, time both IRs; write
-    :func:`result_name`\ ``.json`` and ``.md`` into ``out_dir``."""
+    :func:`result_name` + ``.json`` and ``.md`` into ``out_dir``."""
     from benchmarks.report import write_report
     from benchmarks.runs import bundled_config
     from benchmarks.train import train_and_score
