@@ -236,6 +236,17 @@ def measure_threads(model, batch: int, size: int, cores: int, guess: int,
                      + (f'; {held}' if held else ''))
 
 
+def _timing_model(model, cfg):
+    """What to time: a fresh build of the config's model where it has one
+    (a copy of the run's model would carry its forward hooks, a user's
+    feature hook or a test's recorder, into the timed steps), else the
+    model itself (copied by :func:`training_step`)."""
+    if isinstance(cfg.get('model'), dict):
+        from .step_timing import build_timing_model
+        return build_timing_model(cfg)
+    return model
+
+
 def apply_measured_threads(model, cfg, batch: Optional[int],
                            size: Optional[int], environ=None,
                            cpus: Optional[int] = None) -> Optional[str]:
@@ -267,7 +278,8 @@ def apply_measured_threads(model, cfg, batch: Optional[int],
     if get_rank() == 0:
         start = time.perf_counter()
         try:
-            threads, why = measure_threads(model, batch, size, cores, guess)
+            threads, why = measure_threads(_timing_model(model, cfg), batch,
+                                           size, cores, guess)
             why += f'; measured in {time.perf_counter() - start:.1f} s'
         except Exception as error:  # noqa: BLE001
             # The other ranks wait at the broadcast: they must get an

@@ -218,3 +218,28 @@ def test_the_runner_measures_before_training(monkeypatch, tmp_path):
         runner.train()
     assert calls == [(runner.data_decisions.batch_size,
                       runner.data_decisions.image_size)]
+
+
+def test_the_runs_model_and_its_hooks_are_not_what_is_timed(monkeypatch):
+    """A forward hook on the run's model (a user's feature hook, a test's
+    recorder) saw the timed steps' batches of 8 random images."""
+    from mmengine.config import Config
+
+    from conftest import AUTO_MBV3
+    from mmtricks.engine.step_timing import build_timing_model
+    cfg = Config.fromfile(AUTO_MBV3)
+    cfg.model.head.num_classes = 2
+    cfg.model.backbone.init_cfg = None
+    model = build_timing_model(cfg)
+    seen = []
+    model.head.register_forward_hook(lambda *args: seen.append(1))
+    timed = []
+    monkeypatch.setattr(
+        thread_measurement, 'measure_threads',
+        lambda m, *a, **k: (timed.append(m), m(torch.randn(2, 3, 32, 32),
+                                              mode='tensor'))[0] and
+        (1, 'measured'))
+    monkeypatch.setattr(mmengine.dist, 'broadcast_object_list',
+                        lambda objects, src: None)
+    apply_measured_threads(model, cfg, 16, 32, {}, cpus=2)
+    assert timed and timed[0] is not model and not seen
