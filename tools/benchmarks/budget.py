@@ -141,7 +141,8 @@ def render(payload: Dict) -> str:
         'budget. Every run is a fresh `tools/train.py` process (as `mim '
         'train`), wall clock timed around it; test top-1 and macro-F1 of the '
         'shipped weights (best validated). '
-        f'Machine: {payload["machine"]}. Command: `{payload["command"]}`.',
+        f'Machine: {payload["machine"]}. Command: `{payload["command"]}`.'
+        + (f' {payload["note"]}' if payload.get('note') else ''),
         '',
         '| dataset | budget | row | seed | image size | epochs (planned) | '
         'wall clock | vs budget | test top-1 | macro-F1 |',
