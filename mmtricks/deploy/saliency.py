@@ -15,18 +15,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+# One rendering for the IR's consumers and the run report (models layer).
+from ..models.explain.overlay import overlay, upsample  # noqa: F401
+
 #: What ``tools/deploy.py --explain`` records in the IR's runtime info.
 SALIENCY_METHOD = 'recipro_cam'
-#: Share of the blended overlay taken by the colour-mapped saliency.
-OVERLAY_ALPHA = 0.5
 INDEX_FILE = 'saliency_index.json'
-
-
-def upsample(saliency: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """An ``(h, w)`` map resized (bilinear) to ``size`` = (height, width)."""
-    height, width = size
-    return cv2.resize(np.asarray(saliency, dtype=np.float32),
-                      (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def peak_location(saliency: np.ndarray,
@@ -36,17 +30,6 @@ def peak_location(saliency: np.ndarray,
     upsampled = upsample(saliency, size)
     y, x = np.unravel_index(int(np.argmax(upsampled)), upsampled.shape)
     return int(y), int(x)
-
-
-def overlay(image_bgr: np.ndarray, saliency: np.ndarray,
-            alpha: float = OVERLAY_ALPHA) -> np.ndarray:
-    """The map (jet colours, red = high) blended onto a BGR uint8 image."""
-    upsampled = upsample(saliency, image_bgr.shape[:2])
-    heat = cv2.applyColorMap(
-        np.uint8(np.clip(upsampled, 0, 1) * 255), cv2.COLORMAP_JET)
-    image = image_bgr if image_bgr.ndim == 3 else cv2.cvtColor(
-        image_bgr, cv2.COLOR_GRAY2BGR)
-    return cv2.addWeighted(heat, alpha, image[..., :3], 1 - alpha, 0)
 
 
 def explained_model(torch_model):

@@ -17,12 +17,12 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from ..models.explain.overlay import as_bgr, overlay
+
 FOLDER = 'label_noise'
 #: Images shown per split: enough to spot a pattern, small enough to look
 #: at each.
 GALLERY_SIZE = 12
-#: Share of the overlay taken by the colour-mapped saliency.
-OVERLAY_ALPHA = 0.5
 # A score of exactly 0 would make the loss infinite.
 MIN_SCORE = 1e-12
 
@@ -39,22 +39,9 @@ def confidently_wrong(scores: np.ndarray, labels: np.ndarray,
             ][:limit]
 
 
-def overlay(image_bgr: np.ndarray, saliency: np.ndarray,
-            alpha: float = OVERLAY_ALPHA) -> np.ndarray:
-    """The map (bilinear to the image's size, jet colours: red is high)
-    blended onto a BGR or grey uint8 image."""
-    import cv2
-    image = image_bgr if image_bgr.ndim == 3 and image_bgr.shape[2] == 3 \
-        else cv2.cvtColor(image_bgr.reshape(image_bgr.shape[:2]),
-                          cv2.COLOR_GRAY2BGR)
-    height, width = image.shape[:2]
-    upsampled = cv2.resize(np.asarray(saliency, np.float32), (width, height),
-                           interpolation=cv2.INTER_LINEAR)
-    heat = cv2.applyColorMap(np.uint8(np.clip(upsampled, 0, 1) * 255),
-                             cv2.COLORMAP_JET)
-    both = cv2.addWeighted(heat, alpha, np.ascontiguousarray(image), 1 - alpha,
-                           0)
-    return np.hstack([image, both])
+def beside(image_bgr: np.ndarray, saliency: np.ndarray) -> np.ndarray:
+    """The image and its overlay side by side (the gallery's PNG)."""
+    return np.hstack([as_bgr(image_bgr), overlay(image_bgr, saliency)])
 
 
 def _score_split(model, dataset, batch_size: int):
@@ -102,7 +89,7 @@ def write_label_noise(model, dataset, work_dir: str, split: str,
         sample = dataset[index]
         image = sample['inputs'].numpy().transpose(1, 2, 0)
         file = f'{split}_{rank:02d}.png'
-        cv2.imwrite(osp.join(folder, file), overlay(image, maps[index]))
+        cv2.imwrite(osp.join(folder, file), beside(image, maps[index]))
         predicted = int(scores[index].argmax())
         entries.append(dict(
             index=int(index), image=_image_name(dataset, index, split),

@@ -1,7 +1,7 @@
 """Label-noise candidates: ranking by out-of-sample loss, the overlay."""
 import numpy as np
 
-from mmtricks.engine.label_noise import confidently_wrong, overlay
+from mmtricks.engine.label_noise import beside, confidently_wrong
 
 
 def test_confidently_wrong_ranks_the_wrong_by_loss():
@@ -17,7 +17,7 @@ def test_confidently_wrong_ranks_the_wrong_by_loss():
 
 def test_overlay_puts_the_image_beside_its_map():
     grey = np.full((8, 6, 1), 100, np.uint8)
-    both = overlay(grey, np.array([[0.0, 1.0]]))
+    both = beside(grey, np.array([[0.0, 1.0]]))
     assert both.shape == (8, 12, 3)
     assert (both[:, :6] == 100).all()
     # jet: red on the right (high), blue on the left (low)
