@@ -6,4 +6,14 @@ AUTO = 'auto'
 #: The loaders of the three splits, in the order train, val, test.
 SPLIT_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
-__all__ = ['AUTO', 'SPLIT_LOADERS']
+
+
+def config_hook(cfg, hook_type: str):
+    """The config's first ``custom_hooks`` entry of ``hook_type`` (a dict),
+    or None."""
+    return next((hook for hook in cfg.get('custom_hooks') or []
+                 if isinstance(hook, dict) and hook.get('type') == hook_type),
+                None)
+
+
+__all__ = ['AUTO', 'SPLIT_LOADERS', 'config_hook']

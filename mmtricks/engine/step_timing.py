@@ -14,6 +14,7 @@ from typing import Callable, Iterable, List
 import torch
 
 from .budget_plan import SizeTiming
+from .config_keys import config_hook
 
 #: Steps per size: the first builds the kernels (oneDNN primitives) and is
 #: not counted; the fastest of the rest is the estimate (others running on
@@ -36,9 +37,8 @@ def build_timing_model(cfg) -> torch.nn.Module:
 
 
 def _uses_channels_last(cfg) -> bool:
-    return any(isinstance(hook, dict) and hook.get('type') ==
-               'ChannelsLastHook' and hook.get('enabled', True)
-               for hook in cfg.get('custom_hooks') or [])
+    hook = config_hook(cfg, 'ChannelsLastHook')
+    return hook is not None and hook.get('enabled', True)
 
 
 def time_sizes(cfg, sizes: Iterable[int], batch_size: int,

@@ -30,6 +30,7 @@ from ..hooks.time_budget_hook import (TimeBudgetHook, budget_seconds,
                                       start_budget_clock)
 from .budget_plan import (NEEDED_EPOCHS, RESERVE, BudgetPlan, BudgetTooSmall,
                           RunShape, epoch_seconds, finder_steps, plan_budget)
+from .config_keys import config_hook
 from .data_decisions import MIN_IMAGE_SIZE, SIZE_STEP, RecipeConfigError
 from .step_timing import time_sizes
 
@@ -51,11 +52,6 @@ def requested_budget_s(cfg) -> Optional[float]:
     return float(minutes) * 60
 
 
-def _hook(cfg, hook_type: str) -> Optional[dict]:
-    return next((h for h in cfg.get('custom_hooks') or []
-                 if isinstance(h, dict) and h.get('type') == hook_type), None)
-
-
 def _run_shape(cfg, batch_size: int, world_size: int = 1) -> RunShape:
     """Steps and evaluated images of one epoch on one rank, from the
     data (a distributed run splits both over its ranks)."""
@@ -65,7 +61,7 @@ def _run_shape(cfg, batch_size: int, world_size: int = 1) -> RunShape:
     val = sum(training_split_facts(copy.deepcopy(loader['dataset'])).counts) \
         if loader else 0
     steps = max(1, train // (batch_size * world_size))
-    bn = _hook(cfg, 'PreciseBNStatsHook')
+    bn = config_hook(cfg, 'PreciseBNStatsHook')
     bn_images = 0 if bn is None else min(
         bn.get('num_samples', 1024),
         int(bn.get('max_epoch_fraction', 0.25) * steps * batch_size))
@@ -160,7 +156,7 @@ def apply_plan(cfg, plan: BudgetPlan) -> None:
             # An anneal as long as the cap allows: the budget is the user's
             # to spend, and a longer cosine tail does not hurt.
             scheduler['anneal_ratio'] = float(plan.max_epochs)
-    finder = _hook(cfg, 'LRFinderHook')
+    finder = config_hook(cfg, 'LRFinderHook')
     if finder is not None:
         finder['num_steps'] = plan.finder_steps
     hooks = [h for h in cfg.get('custom_hooks') or []
