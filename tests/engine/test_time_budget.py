@@ -125,7 +125,9 @@ def test_every_rank_takes_rank_0s_plan(tmp_path, case):
     script.write_text(TWO_RANK_WORKER)
     result = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
-         '2', '--master_port', '29743', str(script), case],
+         # one port per case: the previous case's may still be in TIME_WAIT
+         '2', '--master_port', str(29743 + (case == 'refuse')), str(script),
+         case],
         capture_output=True, text=True, timeout=300,
         env=dict(os.environ, OMP_NUM_THREADS='1'))
     output = result.stdout + result.stderr
