@@ -11,20 +11,14 @@ from PIL import Image
 from mmtricks.deploy import OpenVINOClassifier
 from mmtricks.deploy.classifier import list_images
 from mmtricks.deploy.model_info import build_model_info, write_model_info
+from tiny_ir import write_tiny_ir
 
 
 @pytest.fixture(scope='module')
 def tiny_ir(tmp_path_factory):
     """A 3-class IR of an 8x8 input (the mean colour's softmax)."""
-    param = ov.opset13.parameter([1, 3, 8, 8], ov.Type.f32, name='input')
-    pooled = ov.opset13.reduce_mean(param, [2, 3], keep_dims=False)
-    model = ov.Model([ov.opset13.softmax(pooled, 1)], [param], 'tiny')
-    write_model_info(model, build_model_info(['a', 'b', 'c'], [0] * 3,
-                                             [1] * 3, False, 'standard'),
-                     ['a', 'b', 'c'], inference_precision='f32')
-    xml = str(tmp_path_factory.mktemp('ir') / 'tiny.xml')
-    ov.save_model(model, xml)
-    return xml
+    return write_tiny_ir(str(tmp_path_factory.mktemp('ir') / 'tiny.xml'),
+                         inference_precision='f32')
 
 
 def jpeg_bytes(size=(32, 32)):

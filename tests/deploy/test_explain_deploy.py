@@ -9,10 +9,10 @@ import openvino as ov
 import pytest
 
 from conftest import REPO, fast_config, train
+from tiny_ir import write_tiny_ir
 from mmtricks.deploy import OpenVINOClassifier, read_model_info
 from mmtricks.deploy.export import FP32_FILE
-from mmtricks.deploy.model_info import (SALIENCY_OUTPUT, build_model_info,
-                                        write_model_info)
+from mmtricks.deploy.model_info import SALIENCY_OUTPUT
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 
@@ -71,14 +71,7 @@ def test_classifier_returns_maps_and_overlays(explained, tmp_path):
 
 
 def test_explain_on_an_ir_without_the_output_names_the_fix(tmp_path):
-    param = ov.opset13.parameter([1, 3, 8, 8], ov.Type.f32, name='input')
-    pooled = ov.opset13.reduce_mean(param, [2, 3], keep_dims=False)
-    model = ov.Model([ov.opset13.softmax(pooled, 1)], [param], 'plain')
-    write_model_info(model, build_model_info(['a', 'b', 'c'], [0] * 3,
-                                             [1] * 3, False, 'standard'),
-                     ['a', 'b', 'c'])
-    xml = str(tmp_path / 'plain.xml')
-    ov.save_model(model, xml)
+    xml = write_tiny_ir(str(tmp_path / 'plain.xml'))
     image = str(tmp_path / 'x.png')
     import cv2
     cv2.imwrite(image, np.zeros((8, 8, 3), np.uint8))
