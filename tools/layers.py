@@ -26,7 +26,8 @@ DOC = osp.join(REPO, 'docs', 'layers.md')
 # Bottom first. Each entry is a module or package of mmtricks (a package
 # takes its submodules along); what each layer is for is in docs/layers.md.
 LAYERS: Tuple[Tuple[str, ...], ...] = (
-    ('mmtricks.compat', 'mmtricks.cpu_facts', 'mmtricks.version'),
+    ('mmtricks.compat', 'mmtricks.cpu_facts', 'mmtricks.shipped_configs',
+     'mmtricks.version'),
     ('mmtricks.datasets', 'mmtricks.transforms', 'mmtricks.models'),
     ('mmtricks.optim',),
     ('mmtricks.hooks',),

@@ -39,6 +39,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from ..compat.upstream_noise import hide_upstream_noise
+from .backbone_choice import CANDIDATES_KEY, settle_backbone
 from .checkpoint_match import (check_checkpoint_classes, class_difference,
                                config_data, read_checkpoint_facts)
 from .compile_settings import install_compile_hook
@@ -75,9 +76,17 @@ class DataAwareRunner(Runner):
     @classmethod
     def from_cfg(cls, cfg) -> 'DataAwareRunner':
         cfg = copy.deepcopy(cfg)
-        # Before the data decisions: the budget sets the size cap they use.
+        # First the backbone a resumed or tested checkpoint was trained
+        # with: the budget would choose one again.
+        backbone_line = settle_backbone(
+            cfg, stored_decisions(checkpoint_to_load(cfg)), prior=False) \
+            if cfg.get(CANDIDATES_KEY) else None
+        # Before the data decisions: the budget sets the size cap they use
+        # (and with backbone_candidates, chooses the backbone).
         plan = plan_time_budget(cfg, _stored_plan(cfg))
         decisions = apply_data_decisions(cfg)
+        if backbone_line:
+            decisions.reasons.insert(0, backbone_line)
         if plan is not None:
             decisions.time_budget = plan.to_meta()
             decisions.reasons.append(plan.reason)

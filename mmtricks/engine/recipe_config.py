@@ -31,6 +31,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ..datasets.facts import SplitFacts, training_split_facts, \
     unwrap_dataset_cfg
+from .backbone_choice import CANDIDATES_KEY, CHOSEN_KEY, settle_backbone
 from .config_keys import AUTO
 from .data_decisions import (DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_IMAGE_SIZE,
                              MACRO_F1, TOP1, RecipeConfigError,
@@ -56,6 +57,9 @@ class DataDecisions:
     class_balanced_sampling: bool = False
     #: The time budget's plan (engine/time_budget.py), when one was given.
     time_budget: Optional[Dict] = None
+    #: The shipped recipe whose backbone trains (engine/backbone_choice.py),
+    #: when the config let the recipe choose.
+    backbone: Optional[str] = None
     reasons: List[str] = field(default_factory=list)
 
     def to_meta(self) -> Dict:
@@ -316,6 +320,10 @@ def apply_data_decisions(cfg, checkpoint: Optional[str] = None,
     checkpoint = checkpoint or checkpoint_to_load(cfg)
     cache: Dict[str, SplitFacts] = {}
     stored = stored_decisions(checkpoint) if from_checkpoint else None
+    if cfg.get(CANDIDATES_KEY):
+        line = settle_backbone(cfg, stored if from_checkpoint
+                               else stored_decisions(checkpoint))
+        lines.append(line)
     if stored and stored.get('classes'):
         cache['train'] = SplitFacts(
             classes=tuple(stored['classes']),
@@ -358,8 +366,9 @@ def apply_data_decisions(cfg, checkpoint: Optional[str] = None,
     if line:
         lines.append(line)
     return DataDecisions(classes=tuple(classes), image_size=size,
-                         batch_size=batch_size, monitor=monitor, class_balanced_sampling=balanced,
-                         reasons=lines)
+                         batch_size=batch_size, monitor=monitor,
+                         class_balanced_sampling=balanced,
+                         backbone=cfg.get(CHOSEN_KEY), reasons=lines)
 
 
 __all__ = ['AUTO', 'DataDecisions', 'META_KEY', 'RecipeConfigError',

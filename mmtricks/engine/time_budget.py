@@ -22,12 +22,14 @@ recipe is unchanged.
 import copy
 import numbers
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, Optional
 
 from ..datasets.facts import training_split_facts
 from ..hooks.time_budget_hook import (TimeBudgetHook, budget_seconds,
                                       start_budget_clock)
+from .backbone_choice import apply_candidate, load_candidates
+from .backbone_rule import choose_backbone
 from .budget_plan import (NEEDED_EPOCHS, RESERVE, BudgetPlan, BudgetTooSmall,
                           RunShape, epoch_seconds, finder_steps, plan_budget)
 from .config_keys import config_hook
@@ -69,10 +71,19 @@ def _run_shape(cfg, batch_size: int, world_size: int = 1) -> RunShape:
                     eval_images=-(-val // world_size) + bn_images)
 
 
-def measure_and_plan(cfg, budget_s: float, world_size: int = 1
-                     ) -> BudgetPlan:
-    """Decide the data on a copy of ``cfg`` under the budget's size cap,
-    measure the candidate sizes and plan."""
+@dataclass(frozen=True)
+class Measured:
+    """What the planner measured of one config: each size's costs."""
+    timings: tuple
+    shape: RunShape
+    needed_epochs: int
+
+
+def measure(cfg, budget_s: float, world_size: int = 1,
+            needed_epochs: int = NEEDED_EPOCHS) -> Measured:
+    """Decide the data on a copy of ``cfg`` under the budget's size cap and
+    time the candidate sizes, smallest first, up to the first that would
+    not get ``needed_epochs``."""
     from .cpu_settings import apply_cpu_settings
     from .recipe_config import apply_data_decisions
     probe = copy.deepcopy(cfg)
@@ -92,18 +103,58 @@ def measure_and_plan(cfg, budget_s: float, world_size: int = 1
         steps = finder_steps(budget_s, timing.train_step_s)
         left = budget_s * (1 - RESERVE) - budget_seconds() - \
             steps * timing.train_step_s
-        return left / epoch_seconds(timing, shape) >= NEEDED_EPOCHS
+        return left / epoch_seconds(timing, shape) >= needed_epochs
 
-    timings = time_sizes(probe, sizes, batch, keep_going=fits)
-    plan = plan_budget(budget_s, budget_seconds(), timings, shape)
+    return Measured(tuple(time_sizes(probe, sizes, batch, keep_going=fits)),
+                    shape, needed_epochs)
+
+
+def plan_measured(cfg, budget_s: float, measured: Measured) -> BudgetPlan:
+    """:func:`~.budget_plan.plan_budget` on the clock as it is now, with
+    the compile's cost kept out of the budget."""
+    timings, shape = measured.timings, measured.shape
+    plan = plan_budget(budget_s, budget_seconds(), timings, shape,
+                       needed_epochs=measured.needed_epochs)
     compile_s = compile_reserve_s(cfg.get('compile'), plan, timings, shape)
     if compile_s:
         plan = plan_budget(budget_s, budget_seconds() + compile_s, timings,
-                           shape)
+                           shape, needed_epochs=measured.needed_epochs)
         plan = replace(plan, reason=plan.reason + (
             f' {compile_s:.0f} s kept for torch.compile (compile='
             f'{cfg.get("compile")!r}).'))
     return plan
+
+
+def measure_and_plan(cfg, budget_s: float, world_size: int = 1
+                     ) -> BudgetPlan:
+    """Measure ``cfg`` and plan; with ``backbone_candidates``, measure
+    each candidate, choose one (engine/backbone_rule.py) and write it into
+    ``cfg``."""
+    candidates = load_candidates(cfg)
+    if not candidates:
+        return plan_measured(cfg, budget_s, measure(cfg, budget_s,
+                                                    world_size))
+    measured = []
+    for candidate in candidates:
+        probe = copy.deepcopy(cfg)
+        apply_candidate(probe, candidate, candidates)
+        measured.append((probe, measure(probe, budget_s, world_size,
+                                        candidate.needed_epochs)))
+    options, plans = [], []
+    for candidate, (probe, measures) in zip(candidates, measured):
+        try:  # every plan on the clock after all the measuring
+            plans.append(plan_measured(probe, budget_s, measures))
+            options.append(candidate.option(plan=plans[-1]))
+        except BudgetTooSmall as error:
+            plans.append(None)
+            options.append(candidate.option(refused=str(error)))
+    try:
+        pick, reason = choose_backbone(options)
+    except ValueError as error:
+        raise BudgetTooSmall(str(error)) from None
+    apply_candidate(cfg, candidates[pick], candidates)
+    return replace(plans[pick], reason=f'{plans[pick].reason} Chosen '
+                   f'{reason}')
 
 
 def compile_reserve_s(setting, plan: BudgetPlan, timings, shape) -> float:
