@@ -157,3 +157,10 @@ def test_train_then_test_and_deploy_config_follow_the_choice(
     assert tester.cfg.model.backbone.type == 'EfficientNetLite'
     assert tester.data_decisions.backbone == 'auto_effnet_lite0.py'
     assert 'accuracy/top1' in tester.test()
+
+    from mmtricks.deploy.prepare import prepare_configs
+    deployed, _ = prepare_configs(
+        AUTO, osp.join(REPO, 'configs', 'deploy',
+                       'classification_openvino_static.py'),
+        checkpoint=checkpoint, log=lambda line: None)
+    assert deployed.model.backbone.type == 'EfficientNetLite'
