@@ -337,6 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help='candidate rows, DATASET=N,N,... (e.g. '
                    'elpv_poly=32,64,128)')
     p.add_argument('--seeds', type=int, default=1)
+    p.add_argument('--recipes', nargs='*', default=[],
+                   choices=['auto.py', 'auto_effnet_lite0.py'],
+                   help='other recipes under each budget: auto.py (which '
+                   'chooses the backbone, then the row judged) and its '
+                   'candidate auto_effnet_lite0.py; writes budget_backbone')
+    p.add_argument('--no-unbudgeted', dest='unbudgeted',
+                   action='store_false',
+                   help='skip auto_mbv3 without a budget')
     p.set_defaults(main=budget)
     return parser
 
@@ -670,9 +678,12 @@ def budget(args, command: str) -> None:
     from benchmarks.deploy_acceptance import lscpu_summary
     sizes = {item.split('=')[0]: [int(n) for n in item.split('=')[1].split(',')]
              for item in args.sizes}
+    name = f'{bench.NAME}_backbone' if args.recipes else bench.NAME
     bench.run_benchmark(args.data, args.budgets, sizes, args.seeds, args.out,
-                        args.work_dir, command, lscpu_summary())
-    with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
+                        args.work_dir, command, lscpu_summary(),
+                        recipes=args.recipes, unbudgeted=args.unbudgeted,
+                        name=name)
+    with open(osp.join(args.out, f'{name}.md')) as f:
         print(f.read())
 
 

@@ -10,7 +10,11 @@ the LR range test, training, validations and checkpoints. Rows per dataset:
   same budget (the planner then plans only its epochs, the way Ultralytics'
   ``time=`` fits epochs to the time), for the sizes the budget row could
   choose (``--sizes``);
-- ``auto_mbv3``: the recipe without a budget, at its own time.
+- ``auto_mbv3``: the recipe without a budget, at its own time;
+- with ``--recipes``, each other shipped recipe under the same budget:
+  ``auto`` (``configs/auto.py``, which chooses the backbone too) is then
+  the row judged, and ``auto_effnet_lite0`` and the ``budget`` row
+  (``auto_mbv3``) are its candidates.
 
 Each run is scored by the benchmarks' one rule: test top-1 (and macro-F1) of
 the weights it ships (``best_auto_epochs.pth``), evaluated in this process.
@@ -34,13 +38,14 @@ TOLERANCE = 0.10
 
 
 def train_command(dataset: str, work_dir: str, seed: int,
-                  options: Sequence[str]) -> List[str]:
+                  options: Sequence[str],
+                  recipe: str = 'auto_mbv3.py') -> List[str]:
     import mmpretrain
     train = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
                      'train.py')
     data = [f'{loader}.dataset.bundled={dataset}' for loader in
             ('train_dataloader', 'val_dataloader', 'test_dataloader')]
-    return [sys.executable, train, shipped_config('auto_mbv3.py'),
+    return [sys.executable, train, shipped_config(recipe),
             '--work-dir', work_dir, '--cfg-options',
             f'randomness.seed={seed}', *data, *options]
 
@@ -56,12 +61,12 @@ def planned(log_text: str) -> Dict:
                 epochs=int(stopped[-1]) if stopped else None)
 
 
-def score(work_dir: str) -> Dict[str, float]:
+def score(work_dir: str, recipe: str = 'auto_mbv3.py') -> Dict[str, float]:
     """Test top-1 and macro-F1 of the weights the run shipped."""
     from mmengine.config import Config
 
     from mmtricks.engine import build_runner
-    cfg = Config.fromfile(osp.join(work_dir, 'auto_mbv3.py'))
+    cfg = Config.fromfile(osp.join(work_dir, recipe))
     cfg.load_from = osp.join(work_dir, 'best_auto_epochs.pth')
     cfg.work_dir = osp.join(work_dir, 'scoring')
     cfg.pop('time_budget', None)
@@ -71,10 +76,11 @@ def score(work_dir: str) -> Dict[str, float]:
 
 
 def run_one(dataset: str, row: str, budget: Optional[float], seed: int,
-            work_root: str, options: Sequence[str]) -> Dict:
+            work_root: str, options: Sequence[str],
+            recipe: str = 'auto_mbv3.py') -> Dict:
     work = osp.join(work_root, dataset, f'{row.replace(" ", "_")}_'
                     f'{budget or "none"}_s{seed}')
-    command = train_command(dataset, work, seed, options)
+    command = train_command(dataset, work, seed, options, recipe)
     start = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True)
     wall = time.monotonic() - start
@@ -83,19 +89,33 @@ def run_one(dataset: str, row: str, budget: Optional[float], seed: int,
     out = dict(dataset=dataset, row=row, budget_min=budget, seed=seed,
                wall_s=round(wall, 1), exit_code=result.returncode,
                **planned(text))
+    backbone = re.search(r'Chosen backbone (\S+)', text)
+    if backbone:
+        out['backbone'] = backbone.group(1)
     if result.returncode != 0:
         out['error'] = (result.stdout + result.stderr)[-600:]
         return out
-    out.update(score(work))
+    out.update(score(work, recipe))
     return out
 
 
-def plan_runs(datasets, budgets, sizes, seeds) -> List[tuple]:
+#: Rows of the other recipes under a budget (``--recipes``).
+RECIPE_ROWS = {'auto.py': 'auto', 'auto_effnet_lite0.py': 'auto_effnet_lite0'}
+#: The row judged in a cell: ``auto`` when it ran, else ``budget``.
+CHOOSERS = ('auto', 'budget')
+
+
+def plan_runs(datasets, budgets, sizes, seeds, recipes=(),
+              unbudgeted=True) -> List[tuple]:
     runs = []
     for dataset in datasets:
         for seed in range(seeds):
-            runs.append((dataset, 'auto_mbv3', None, seed, []))
+            if unbudgeted:
+                runs.append((dataset, 'auto_mbv3', None, seed, []))
             for budget in budgets:
+                for recipe in recipes:
+                    runs.append((dataset, RECIPE_ROWS[recipe], budget, seed,
+                                 [f'time_budget={budget}'], recipe))
                 runs.append((dataset, 'budget', budget, seed,
                              [f'time_budget={budget}']))
                 for size in sizes.get(dataset, ()):
@@ -113,21 +133,20 @@ def summarise(rows: List[Dict]) -> Dict:
         if row.get('budget_min') is None or 'test_top1' not in row:
             continue
         cell = cells.setdefault(f'{row["dataset"]} {row["budget_min"]:g} min',
-                                dict(budget=None, candidates=[]))
-        if row['row'] == 'budget':
-            cell['budget'] = row
-        else:
-            cell['candidates'].append(row)
+                                [])
+        cell.append(row)
     out = {}
     for key, cell in cells.items():
-        budget = cell['budget']
-        if budget is None:
+        judged = [r for name in CHOOSERS for r in cell if r['row'] == name]
+        if not judged:
             continue
+        budget = judged[0]
+        cell = dict(candidates=[r for r in cell if r is not budget])
         wall_error = budget['wall_s'] / (60 * budget['budget_min']) - 1
         best = max(cell['candidates'], key=lambda r: r['test_top1'],
                    default=None)
         out[key] = dict(
-            wall_error=round(wall_error, 3),
+            row=budget['row'], wall_error=round(wall_error, 3),
             wall_ok=abs(wall_error) <= TOLERANCE,
             best_candidate=best and best['row'],
             gap_to_best=None if best is None else
@@ -159,11 +178,13 @@ def render(payload: Dict) -> str:
             f'({r["planned_epochs"] or "-"}) | {r["wall_s"]:.0f} s | '
             f'{versus} | {result} |')
     lines += ['', 'Goals per cell (wall clock within +-10% of the budget; '
-              'budget row within 1 point of the best candidate):', '']
+              'the row that chooses (auto where it ran, else budget) within '
+              '1 point of the best candidate):', '']
     for key, cell in payload['summary'].items():
         gap = cell['gap_to_best']
         lines.append(
-            f'- {key}: wall clock {100 * cell["wall_error"]:+.0f}% '
+            f'- {key}: {cell.get("row", "budget")}: wall clock '
+            f'{100 * cell["wall_error"]:+.0f}% '
             f'({"met" if cell["wall_ok"] else "missed"})' +
             ('' if gap is None else
              f'; vs best candidate ({cell["best_candidate"]}) {gap:+.2f} '
@@ -173,12 +194,14 @@ def render(payload: Dict) -> str:
 
 def run_benchmark(datasets, budgets, sizes: Dict[str, Sequence[int]],
                   seeds: int, out_dir: str, work_dir: str, command: str,
-                  machine: str, progress=print) -> Dict:
+                  machine: str, progress=print, recipes=(),
+                  unbudgeted=True, name: str = NAME) -> Dict:
     rows = []
-    for run in plan_runs(datasets, budgets, sizes, seeds):
-        rows.append(run_one(*run[:4], work_dir, run[4]))
+    for run in plan_runs(datasets, budgets, sizes, seeds, recipes,
+                         unbudgeted):
+        rows.append(run_one(*run[:4], work_dir, *run[4:]))
         progress(rows[-1])
         payload = dict(scored_on=SCORED_ON, command=command,
                        machine=machine, rows=rows, summary=summarise(rows))
-        write_report(out_dir, NAME, payload, render)
+        write_report(out_dir, name, payload, render)
     return payload

@@ -35,3 +35,20 @@ def test_summary_judges_the_wall_clock_and_the_gap_to_the_best_candidate():
     text = render(dict(machine='m', command='c', rows=rows,
                        summary=summarise(rows)))
     assert '+7%' in text and '-1.50 points (missed)' in text
+
+
+def test_with_auto_py_it_is_the_row_judged_and_the_backbones_its_candidates():
+    runs = plan_runs(['d'], [5], {}, 1,
+                     recipes=['auto.py', 'auto_effnet_lite0.py'],
+                     unbudgeted=False)
+    assert [(r[1], r[2], r[5] if len(r) > 5 else None) for r in runs] == [
+        ('auto', 5, 'auto.py'),
+        ('auto_effnet_lite0', 5, 'auto_effnet_lite0.py'),
+        ('budget', 5, None)]
+    rows = [row('auto', 290, 84.0), row('auto_effnet_lite0', 295, 84.0),
+            row('budget', 285, 86.0)]
+    cell = summarise(rows)['d 5 min']
+    assert cell['row'] == 'auto' and cell['best_candidate'] == 'budget'
+    assert cell['gap_to_best'] == -2.0
+    assert '- d 5 min: auto: wall clock' in render(dict(
+        machine='m', command='c', rows=rows, summary=summarise(rows)))
