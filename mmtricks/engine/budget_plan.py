@@ -32,8 +32,8 @@ RESERVE = 0.05
 #: (LRFinderHook's default is 50 steps; it needs at least 5).
 FINDER_SHARE = 0.05
 FINDER_STEPS = (15, 50)
-#: Seconds a checkpoint write takes, per epoch (measured on the bundled
-#: sets: well under a second for MobileNetV3-small).
+#: Seconds the checkpoints of an epoch take when not measured (the
+#: planner measures them: engine/step_timing.py).
 CHECKPOINT_S = 0.3
 
 
@@ -47,6 +47,7 @@ class SizeTiming:
     size: int
     train_step_s: float    # one optimizer step at the training batch size
     infer_image_s: float   # one image forward (validation, BN statistics)
+    checkpoint_s: float = CHECKPOINT_S  # an epoch's checkpoint writes
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class BudgetPlan:
 
 def epoch_seconds(timing: SizeTiming, shape: RunShape) -> float:
     return (shape.train_steps * timing.train_step_s +
-            shape.eval_images * timing.infer_image_s + CHECKPOINT_S)
+            shape.eval_images * timing.infer_image_s + timing.checkpoint_s)
 
 
 def finder_steps(budget_s: float, train_step_s: float) -> int:
@@ -136,7 +137,8 @@ def plan_budget(budget_s: float, spent_s: float,
               f'{timing.size}, {epochs} epochs ({epoch_s:.1f} s each: '
               f'{shape.train_steps} steps x {timing.train_step_s:.3f} s + '
               f'{shape.eval_images} evaluated images x '
-              f'{1000 * timing.infer_image_s:.2f} ms), LR range test '
+              f'{1000 * timing.infer_image_s:.2f} ms + checkpoints '
+              f'{timing.checkpoint_s:.1f} s), LR range test '
               f'{steps} steps; {why}. Measured here: ' + ', '.join(
                   f'{t.size} px {t.train_step_s:.3f} s/step'
                   for t in timings) + f'; {spent_s:.0f} s spent before.')

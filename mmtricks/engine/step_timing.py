@@ -8,6 +8,7 @@ already set for the run. Images in memory make the model the cost that
 matters; the measurement counts against the budget like everything else.
 """
 import copy
+import tempfile
 import time
 from typing import Callable, Iterable, List
 
@@ -21,6 +22,10 @@ from .config_keys import config_hook
 #: the machine only ever add time).
 WARMUP_STEPS = 1
 TIMED_STEPS = 2
+#: Checkpoints an epoch writes: MMEngine's CheckpointHook's every epoch,
+#: and the best weights on the epochs validation improves (save_best and
+#: AutoEpochsHook's best_auto_epochs.pth: most epochs early on, few late).
+CHECKPOINTS_PER_EPOCH = 2
 
 
 def build_timing_model(cfg) -> torch.nn.Module:
@@ -41,6 +46,20 @@ def _uses_channels_last(cfg) -> bool:
     return hook is not None and hook.get('enabled', True)
 
 
+def checkpoint_seconds(model: torch.nn.Module,
+                       optimizer: torch.optim.Optimizer) -> float:
+    """An epoch's checkpoint writes: one ``torch.save`` of the weights and
+    the optimizer's state (a temporary file), times
+    :data:`CHECKPOINTS_PER_EPOCH`. EfficientNet-Lite0's take about four
+    times MobileNetV3-small's."""
+    with tempfile.TemporaryFile() as file:
+        start = time.perf_counter()
+        torch.save(dict(state_dict=model.state_dict(),
+                        optimizer=optimizer.state_dict()), file)
+        file.flush()
+        return CHECKPOINTS_PER_EPOCH * (time.perf_counter() - start)
+
+
 def time_sizes(cfg, sizes: Iterable[int], batch_size: int,
                keep_going: Callable[[SizeTiming], bool] = lambda t: True
                ) -> List[SizeTiming]:
@@ -56,7 +75,7 @@ def time_sizes(cfg, sizes: Iterable[int], batch_size: int,
     generator = torch.Generator().manual_seed(0)
     labels = torch.arange(batch_size) % num_classes
     samples = [DataSample().set_gt_label(int(label)) for label in labels]
-    timings = []
+    timings, checkpoint_s = [], None
     for size in sorted(sizes):
         inputs = torch.randn(batch_size, 3, size, size, generator=generator)
         if channels_last:
@@ -77,10 +96,12 @@ def time_sizes(cfg, sizes: Iterable[int], batch_size: int,
                 start = time.perf_counter()
                 model(inputs, mode='tensor')
                 infer_s.append(time.perf_counter() - start)
+        if checkpoint_s is None:  # after a step: the momentum exists
+            checkpoint_s = checkpoint_seconds(model, optimizer)
         timing = SizeTiming(size=size,
                             train_step_s=min(step_s[WARMUP_STEPS:]),
                             infer_image_s=min(infer_s[WARMUP_STEPS:]) /
-                            batch_size)
+                            batch_size, checkpoint_s=checkpoint_s)
         timings.append(timing)
         if not keep_going(timing):
             break

@@ -62,3 +62,13 @@ def test_epochs_are_capped_and_the_finder_scales_with_the_budget():
 def test_nothing_measured_is_an_error():
     with pytest.raises(ValueError):
         plan_budget(60.0, 0, [], SHAPE)
+
+
+def test_an_epoch_counts_its_measured_checkpoint_writes():
+    shape = RunShape(train_steps=10, eval_images=100)
+    light = SizeTiming(64, 0.1, 0.001, checkpoint_s=0.2)
+    heavy = SizeTiming(64, 0.1, 0.001, checkpoint_s=2.2)
+    assert epoch_seconds(heavy, shape) - epoch_seconds(light, shape) == \
+        pytest.approx(2.0)
+    plan = plan_budget(300, 0, [heavy], shape)
+    assert 'checkpoints 2.2 s' in plan.reason

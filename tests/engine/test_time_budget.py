@@ -193,3 +193,13 @@ def test_candidates_are_timed_on_the_measured_threads(tmp_path, monkeypatch):
     monkeypatch.setattr(module, 'time_sizes', timed)
     plan_time_budget(lfw_config(tmp_path, time_budget=2))
     assert seen == [2]
+
+
+def test_sizes_are_timed_with_the_models_checkpoint_cost(tmp_path):
+    """EfficientNet-Lite0's checkpoints cost more than MobileNetV3-small's:
+    a constant made its planned epochs too short."""
+    from mmtricks.engine.step_timing import time_sizes
+    cfg = lfw_config(tmp_path)
+    cfg.model.head.num_classes = 2
+    timings = time_sizes(cfg, [32, 64], batch_size=4)
+    assert timings[0].checkpoint_s == timings[1].checkpoint_s > 0
