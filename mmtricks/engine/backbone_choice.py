@@ -21,7 +21,7 @@ from typing import List, Optional, Sequence
 from ..models.pretrained_presence import pretrained_weights_present
 from ..shipped_configs import config_path
 from .backbone_rule import BackboneOption, choose_backbone
-from .budget_plan import NEEDED_EPOCHS
+from .budget_plan import epochs_needed
 from .data_decisions import RecipeConfigError
 
 CANDIDATES_KEY = 'backbone_candidates'
@@ -38,15 +38,13 @@ class Candidate:
     max_epochs: int           # the recipe's own epoch cap
     pretrained: bool          # its pretrained weights are on this machine
 
-    @property
-    def needed_epochs(self) -> int:
-        """Epochs it trains for: its recipe's cap, at most the epochs the
-        epoch policy used from scratch (budget_plan.NEEDED_EPOCHS)."""
-        return min(NEEDED_EPOCHS, self.max_epochs)
-
-    def option(self, **plan) -> BackboneOption:
+    def option(self, needed_epochs: Optional[int] = None,
+               **plan) -> BackboneOption:
+        """As the rule sees it; ``needed_epochs`` defaults to its own
+        cap's (budget_plan.epochs_needed)."""
         return BackboneOption(self.recipe, self.pretrained,
-                              self.needed_epochs, **plan)
+                              needed_epochs or epochs_needed(self.max_epochs),
+                              **plan)
 
 
 def candidate_recipes(cfg) -> List[str]:

@@ -37,6 +37,13 @@ FINDER_STEPS = (15, 50)
 CHECKPOINT_S = 0.3
 
 
+def epochs_needed(cap=None) -> int:
+    """The epochs a plan must give a recipe whose epoch cap is ``cap``:
+    those the epoch policy used from scratch, or the cap when lower
+    (EfficientNet-Lite0's fine-tuning recipe: 20)."""
+    return min(NEEDED_EPOCHS, int(cap)) if cap else NEEDED_EPOCHS
+
+
 class BudgetTooSmall(ValueError):
     """Not even the cheapest candidate trains meaningfully in the budget."""
 

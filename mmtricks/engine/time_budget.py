@@ -31,6 +31,7 @@ from ..hooks.time_budget_hook import (TimeBudgetHook, budget_seconds,
 from .backbone_choice import apply_candidate, load_candidates
 from .backbone_rule import choose_backbone
 from .budget_plan import (NEEDED_EPOCHS, RESERVE, BudgetPlan, BudgetTooSmall,
+                          epochs_needed,
                           RunShape, epoch_seconds, finder_steps, plan_budget)
 from .config_keys import config_hook
 from .data_decisions import MIN_IMAGE_SIZE, SIZE_STEP, RecipeConfigError
@@ -69,6 +70,10 @@ def _run_shape(cfg, batch_size: int, world_size: int = 1) -> RunShape:
         int(bn.get('max_epoch_fraction', 0.25) * steps * batch_size))
     return RunShape(train_steps=steps,
                     eval_images=-(-val // world_size) + bn_images)
+
+
+def _epochs_needed(cfg) -> int:
+    return epochs_needed((cfg.get('train_cfg') or {}).get('max_epochs'))
 
 
 @dataclass(frozen=True)
@@ -132,22 +137,23 @@ def measure_and_plan(cfg, budget_s: float, world_size: int = 1
     ``cfg``."""
     candidates = load_candidates(cfg)
     if not candidates:
-        return plan_measured(cfg, budget_s, measure(cfg, budget_s,
-                                                    world_size))
+        return plan_measured(cfg, budget_s, measure(
+            cfg, budget_s, world_size, _epochs_needed(cfg)))
     measured = []
     for candidate in candidates:
         probe = copy.deepcopy(cfg)
         apply_candidate(probe, candidate, candidates)
         measured.append((probe, measure(probe, budget_s, world_size,
-                                        candidate.needed_epochs)))
+                                        _epochs_needed(probe))))
     options, plans = [], []
     for candidate, (probe, measures) in zip(candidates, measured):
+        needed = measures.needed_epochs
         try:  # every plan on the clock after all the measuring
             plans.append(plan_measured(probe, budget_s, measures))
-            options.append(candidate.option(plan=plans[-1]))
+            options.append(candidate.option(needed, plan=plans[-1]))
         except BudgetTooSmall as error:
             plans.append(None)
-            options.append(candidate.option(refused=str(error)))
+            options.append(candidate.option(needed, refused=str(error)))
     try:
         pick, reason = choose_backbone(options)
     except ValueError as error:

@@ -12,8 +12,8 @@ from mmtricks.engine.time_budget import plan_time_budget, requested_budget_s
 from conftest import AUTO_MBV3
 
 
-def lfw_config(tmp_path, **settings):
-    cfg = Config.fromfile(AUTO_MBV3)
+def lfw_config(tmp_path, recipe=AUTO_MBV3, **settings):
+    cfg = Config.fromfile(recipe)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.model.backbone.init_cfg = None
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -203,3 +203,32 @@ def test_sizes_are_timed_with_the_models_checkpoint_cost(tmp_path):
     cfg.model.head.num_classes = 2
     timings = time_sizes(cfg, [32, 64], batch_size=4)
     assert timings[0].checkpoint_s == timings[1].checkpoint_s > 0
+
+
+@pytest.mark.parametrize('recipe, cap, keeps_going', [
+    ('auto_mbv3.py', 60, False),          # needs 40 epochs from scratch
+    ('auto_effnet_lite0.py', 20, True),   # its fine-tuning needs its 20
+])
+def test_a_size_must_give_the_epochs_the_recipe_needs(
+        tmp_path, monkeypatch, recipe, cap, keeps_going):
+    import os.path as osp
+
+    from mmtricks.engine.budget_plan import SizeTiming, epoch_seconds
+    cfg = lfw_config(tmp_path, osp.join(osp.dirname(AUTO_MBV3), recipe),
+                     time_budget=10)
+    assert cfg.train_cfg.max_epochs == cap
+    answers = []
+
+    def timed(probe, sizes, batch, keep_going):
+        # a size whose epochs take 1/25 of the budget: 25 epochs fit
+        shape = module._run_shape(probe, batch)
+        step_s = (600 * 0.9 / 25 - shape.eval_images * 1e-4 - 0.3) / \
+            shape.train_steps
+        timing = SizeTiming(32, step_s, 1e-4, checkpoint_s=0.3)
+        assert 24 <= 600 * 0.9 / epoch_seconds(timing, shape) <= 26
+        answers.append(keep_going(timing))
+        return [timing]
+    monkeypatch.setattr(module, 'time_sizes', timed)
+    monkeypatch.setattr(module, '_threads_by_measurement', lambda *a: None)
+    module.measure_and_plan(cfg, 600)
+    assert answers == [keeps_going]
