@@ -14,7 +14,7 @@ naming the budget that would do.
 """
 import math
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 #: Epochs the automatic epoch policy used before stopping on the bundled
 #: sets (26-42, see above): a size is chosen only if the run gets them.
@@ -72,6 +72,9 @@ class BudgetPlan:
     finder_steps: int
     epoch_s: float
     reason: str
+    #: With backbone_candidates: the shipped recipe whose backbone the plan
+    #: is for (every rank of a distributed run builds it).
+    backbone: Optional[str] = None
 
     def to_meta(self) -> Dict:
         return asdict(self)

@@ -133,8 +133,8 @@ def plan_measured(cfg, budget_s: float, measured: Measured) -> BudgetPlan:
 def measure_and_plan(cfg, budget_s: float, world_size: int = 1
                      ) -> BudgetPlan:
     """Measure ``cfg`` and plan; with ``backbone_candidates``, measure
-    each candidate, choose one (engine/backbone_rule.py) and write it into
-    ``cfg``."""
+    each candidate and choose one (engine/backbone_rule.py): the plan
+    names it (``backbone``)."""
     candidates = load_candidates(cfg)
     if not candidates:
         return plan_measured(cfg, budget_s, measure(
@@ -158,9 +158,9 @@ def measure_and_plan(cfg, budget_s: float, world_size: int = 1
         pick, reason = choose_backbone(options)
     except ValueError as error:
         raise BudgetTooSmall(str(error)) from None
-    apply_candidate(cfg, candidates[pick], candidates)
-    return replace(plans[pick], reason=f'{plans[pick].reason} Chosen '
-                   f'{reason}')
+    # Written into the config by plan_time_budget, on every rank.
+    return replace(plans[pick], backbone=candidates[pick].recipe,
+                   reason=f'{plans[pick].reason} Chosen {reason}')
 
 
 def compile_reserve_s(setting, plan: BudgetPlan, timings, shape) -> float:
@@ -244,6 +244,11 @@ def plan_time_budget(cfg, stored: Optional[Dict] = None
         plan = _planned_on_rank_0(
             cfg, lambda world_size: measure_and_plan(cfg, budget_s,
                                                      world_size))
+        if plan.backbone:
+            candidates = load_candidates(cfg)
+            apply_candidate(cfg, next(c for c in candidates
+                                      if c.recipe == plan.backbone),
+                            candidates)
     apply_plan(cfg, plan)
     return plan
 

@@ -164,3 +164,21 @@ def test_train_then_test_and_deploy_config_follow_the_choice(
                        'classification_openvino_static.py'),
         checkpoint=checkpoint, log=lambda line: None)
     assert deployed.model.backbone.type == 'EfficientNetLite'
+
+
+def test_every_rank_builds_the_backbone_rank_0_planned(tmp_path,
+                                                       monkeypatch):
+    """Under torchrun only rank 0 measures: the others take its plan, and
+    must build the backbone it names, not the one their own rule picks."""
+    from mmtricks.engine.budget_plan import BudgetPlan
+    rank_0s = BudgetPlan(budget_s=120.0, image_size=32, max_epochs=50,
+                         finder_steps=15, epoch_s=2.0, reason='rank 0',
+                         backbone='auto_effnet_lite0.py')
+    monkeypatch.setattr(budget_module, '_planned_on_rank_0',
+                        lambda cfg, plan: rank_0s)
+    cfg = auto_config(tmp_path, time_budget=2)
+    assert plan_time_budget(cfg) is rank_0s
+    assert cfg.model.backbone.type == 'EfficientNetLite'
+    assert cfg[CHOSEN_KEY] == 'auto_effnet_lite0.py'
+    assert cfg[CANDIDATES_KEY] is None
+    assert cfg.train_cfg.max_epochs == 50
