@@ -1,6 +1,7 @@
 # mmtricks' automatic recipe that also chooses the backbone.
 #
-#   mim train mmpretrain configs/auto.py --cfg-options data_root=DIR time_budget=15
+#   mim train mmpretrain configs/auto.py \
+#       --cfg-options data_root=DIR time_budget=15
 #
 # The candidates are shipped recipes; the chosen one's model, data
 # preprocessor and epoch cap replace configs/auto_mbv3.py's (everything else
@@ -13,7 +14,8 @@
 # with mmtricks). The choice is logged with its reason and stored in every
 # checkpoint: mim test, --resume and tools/deploy.py take it from there.
 #
-# One backbone, no choice: configs/auto_mbv3.py or configs/auto_effnet_lite0.py.
+# One backbone, no choice: configs/auto_mbv3.py or
+# configs/auto_effnet_lite0.py.
 _base_ = ['./auto_mbv3.py']
 
 backbone_candidates = ['auto_mbv3.py', 'auto_effnet_lite0.py']
