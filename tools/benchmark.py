@@ -342,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='other recipes under each budget: auto.py (which '
                    'chooses the backbone, then the row judged) and its '
                    'candidate auto_effnet_lite0.py; writes budget_backbone')
+    p.add_argument('--first-seed', type=int, default=0,
+                   help='seeds run are FIRST..FIRST+SEEDS-1 (default 0)')
     p.add_argument('--no-unbudgeted', dest='unbudgeted',
                    action='store_false',
                    help='skip auto_mbv3 without a budget')
@@ -682,7 +684,7 @@ def budget(args, command: str) -> None:
     bench.run_benchmark(args.data, args.budgets, sizes, args.seeds, args.out,
                         args.work_dir, command, lscpu_summary(),
                         recipes=args.recipes, unbudgeted=args.unbudgeted,
-                        name=name)
+                        name=name, first_seed=args.first_seed)
     with open(osp.join(args.out, f'{name}.md')) as f:
         print(f.read())
 

@@ -106,10 +106,10 @@ CHOOSERS = ('auto', 'budget')
 
 
 def plan_runs(datasets, budgets, sizes, seeds, recipes=(),
-              unbudgeted=True) -> List[tuple]:
+              unbudgeted=True, first_seed: int = 0) -> List[tuple]:
     runs = []
     for dataset in datasets:
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             if unbudgeted:
                 runs.append((dataset, 'auto_mbv3', None, seed, []))
             for budget in budgets:
@@ -195,10 +195,11 @@ def render(payload: Dict) -> str:
 def run_benchmark(datasets, budgets, sizes: Dict[str, Sequence[int]],
                   seeds: int, out_dir: str, work_dir: str, command: str,
                   machine: str, progress=print, recipes=(),
-                  unbudgeted=True, name: str = NAME) -> Dict:
+                  unbudgeted=True, name: str = NAME,
+                  first_seed: int = 0) -> Dict:
     rows = []
     for run in plan_runs(datasets, budgets, sizes, seeds, recipes,
-                         unbudgeted):
+                         unbudgeted, first_seed):
         rows.append(run_one(*run[:4], work_dir, *run[4:]))
         progress(rows[-1])
         payload = dict(scored_on=SCORED_ON, command=command,

@@ -52,3 +52,8 @@ def test_with_auto_py_it_is_the_row_judged_and_the_backbones_its_candidates():
     assert cell['gap_to_best'] == -2.0
     assert '- d 5 min: auto: wall clock' in render(dict(
         machine='m', command='c', rows=rows, summary=summarise(rows)))
+
+
+def test_a_later_seed_can_run_alone():
+    runs = plan_runs(['d'], [5], {}, 1, unbudgeted=False, first_seed=1)
+    assert [(r[1], r[3]) for r in runs] == [('budget', 1)]
