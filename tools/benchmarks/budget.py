@@ -132,8 +132,9 @@ def summarise(rows: List[Dict]) -> Dict:
     for row in rows:
         if row.get('budget_min') is None or 'test_top1' not in row:
             continue
-        cell = cells.setdefault(f'{row["dataset"]} {row["budget_min"]:g} min',
-                                [])
+        key = f'{row["dataset"]} {row["budget_min"]:g} min' + (
+            f', seed {row["seed"]}' if row.get('seed') else '')
+        cell = cells.setdefault(key, [])  # one seed's rows are a cell
         cell.append(row)
     out = {}
     for key, cell in cells.items():

@@ -57,3 +57,12 @@ def test_with_auto_py_it_is_the_row_judged_and_the_backbones_its_candidates():
 def test_a_later_seed_can_run_alone():
     runs = plan_runs(['d'], [5], {}, 1, unbudgeted=False, first_seed=1)
     assert [(r[1], r[3]) for r in runs] == [('budget', 1)]
+
+
+def test_each_seed_is_its_own_cell():
+    rows = [row('auto', 290, 84.0), row('budget', 285, 86.0),
+            dict(row('auto', 290, 80.0), seed=1),
+            dict(row('budget', 285, 79.0), seed=1)]
+    summary = summarise(rows)
+    assert summary['d 5 min']['gap_to_best'] == -2.0
+    assert summary['d 5 min, seed 1']['gap_to_best'] == 1.0
