@@ -37,6 +37,20 @@ def fast_config(path=AUTO_MBV3, work_dir=None, max_epochs=1, **dataset_args):
     return cfg
 
 
+def bundled_config(path, default_work_dir, bundled='lfw_faces', **settings):
+    """A shipped recipe as it is, on a bundled set, loaders in-process,
+    ``settings`` merged (``work_dir`` among them overrides the default)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(path)
+    cfg.work_dir = str(default_work_dir)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[name].dataset.bundled = bundled
+        cfg[name].num_workers = 0
+        cfg[name].persistent_workers = False
+    cfg.merge_from_dict(settings)
+    return cfg
+
+
 @pytest.fixture
 def make_fast_config(tmp_path):
     def make(**kwargs):

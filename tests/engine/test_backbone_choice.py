@@ -14,20 +14,13 @@ from mmtricks.engine.recipe_config import (RecipeConfigError,
                                            apply_data_decisions)
 from mmtricks.engine.time_budget import plan_time_budget
 
-from conftest import REPO
+from conftest import REPO, bundled_config
 
 AUTO = osp.join(REPO, 'configs', 'auto.py')
 
 
 def auto_config(tmp_path, **settings):
-    cfg = Config.fromfile(AUTO)
-    cfg.work_dir = str(tmp_path / 'work')
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[name].dataset.bundled = 'lfw_faces'
-        cfg[name].num_workers = 0
-        cfg[name].persistent_workers = False
-    cfg.merge_from_dict(settings)
-    return cfg
+    return bundled_config(AUTO, tmp_path / 'work', **settings)
 
 
 def without_packaged_weights(monkeypatch):

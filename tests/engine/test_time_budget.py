@@ -9,18 +9,12 @@ from mmtricks.engine.budget_plan import BudgetPlan
 from mmtricks.engine.recipe_config import RecipeConfigError
 from mmtricks.engine.time_budget import plan_time_budget, requested_budget_s
 
-from conftest import AUTO_MBV3
+from conftest import AUTO_MBV3, bundled_config
 
 
 def lfw_config(tmp_path, recipe=AUTO_MBV3, **settings):
-    cfg = Config.fromfile(recipe)
-    cfg.work_dir = str(tmp_path / 'work')
+    cfg = bundled_config(recipe, tmp_path / 'work', **settings)
     cfg.model.backbone.init_cfg = None
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[name].dataset.bundled = 'lfw_faces'
-        cfg[name].num_workers = 0
-        cfg[name].persistent_workers = False
-    cfg.merge_from_dict(settings)
     return cfg
 
 
