@@ -15,8 +15,9 @@ The choice is written into the config (``backbone_recipe``, and
 chosen model with nothing left to decide.
 """
 import copy
+import functools
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from ..models.pretrained_presence import pretrained_weights_present
 from ..shipped_configs import config_path
@@ -58,18 +59,30 @@ def candidate_recipes(cfg) -> List[str]:
     return list(recipes)
 
 
-def load_candidate(recipe: str) -> Candidate:
+@functools.lru_cache(maxsize=None)
+def _shipped_parts(recipe: str) -> Tuple[dict, dict, int]:
+    """A shipped recipe's model, data preprocessor and epoch cap, read
+    once per process (a run settles the backbone, plans the budget and
+    decides the data, each asking; nothing mutates them: apply_candidate
+    copies)."""
     from mmengine.config import Config
     try:
         path = config_path(recipe)
     except FileNotFoundError as error:
         raise RecipeConfigError(f'{CANDIDATES_KEY}: {error}') from None
     shipped = Config.fromfile(path)
-    return Candidate(
-        recipe=recipe, model=shipped['model'].to_dict(),
-        data_preprocessor=shipped['data_preprocessor'].to_dict(),
-        max_epochs=int(shipped['train_cfg']['max_epochs']),
-        pretrained=pretrained_weights_present(shipped['model']))
+    return (shipped['model'].to_dict(),
+            shipped['data_preprocessor'].to_dict(),
+            int(shipped['train_cfg']['max_epochs']))
+
+
+def load_candidate(recipe: str) -> Candidate:
+    model, data_preprocessor, max_epochs = _shipped_parts(recipe)
+    # Not cached: whether the weights are here can change (a download).
+    return Candidate(recipe=recipe, model=model,
+                     data_preprocessor=data_preprocessor,
+                     max_epochs=max_epochs,
+                     pretrained=pretrained_weights_present(model))
 
 
 def load_candidates(cfg) -> List[Candidate]:

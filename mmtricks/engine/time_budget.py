@@ -31,8 +31,8 @@ from ..hooks.time_budget_hook import (TimeBudgetHook, budget_seconds,
 from .backbone_choice import apply_candidate, load_candidates
 from .backbone_rule import choose_backbone
 from .budget_plan import (NEEDED_EPOCHS, RESERVE, BudgetPlan, BudgetTooSmall,
-                          epochs_needed,
-                          RunShape, epoch_seconds, finder_steps, plan_budget)
+                          RunShape, epoch_seconds, epochs_needed,
+                          finder_steps, plan_budget)
 from .config_keys import config_hook
 from .data_decisions import MIN_IMAGE_SIZE, SIZE_STEP, RecipeConfigError
 from .step_timing import time_sizes
