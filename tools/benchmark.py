@@ -8,6 +8,7 @@
     python tools/benchmark.py deploy [--archs small large] [--checkpoint CONFIG CKPT]
     python tools/benchmark.py deploy-acceptance [--data digits mnist] [--seeds 0 1 2]
     python tools/benchmark.py pretrained [--cap 60]
+    python tools/benchmark.py finetune [--data elpv_poly] [--rows ...] [--seeds 0 1 2]
     python tools/benchmark.py input-size [--data elpv_poly] [--sizes 32 64 ...]
     python tools/benchmark.py small-data [--data digits] [--sizes 10 20 ...]
     python tools/benchmark.py duplicates [--data elpv_poly lfw_faces mnist]
@@ -207,6 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(main=pretrained)
 
     p = sub.add_parser(
+        'finetune', parents=[_data(['elpv_poly', 'lfw_faces']), _cache(),
+                             _common('work_dirs/benchmark_finetune')],
+        help='ways of fine-tuning EfficientNet-Lite0 vs its recipe')
+    p.add_argument('--rows', nargs='+', default=None,
+                   help='changes to compare with the recipe (default: all)')
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    p.add_argument('--image-size', type=int, default=None,
+                   help='a fixed input size (default: the recipe chooses)')
+    p.add_argument('--note', default='',
+                   help='a line about the machine for the report')
+    p.set_defaults(main=finetune)
+
+    p = sub.add_parser(
         'input-size', parents=[_cache(),
                                _common('work_dirs/benchmark_input_size')],
         help='the size the recipe chooses vs fixed sizes; both backbones')
@@ -353,9 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 TRICKS_EPOCHS = dict(digits=15, mnist=6, lfw_faces=15)
 NAMES = ('headline', 'lr-finder', 'epochs', 'tricks', 'bag-of-tricks',
-         'deploy', 'deploy-acceptance', 'pretrained', 'input-size', 'speed',
-         'small-data', 'duplicates', 'pointing-game', 'operating-point',
-         'budget')
+         'deploy', 'deploy-acceptance', 'pretrained', 'finetune',
+         'input-size', 'speed', 'small-data', 'duplicates', 'pointing-game',
+         'operating-point', 'budget')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -554,6 +568,30 @@ def pretrained(args, command: str) -> None:
               f'{s["pretrained"]["top1"]:.2f} vs '
               f'scratch {s["scratch"]["top1"]:.2f} '
               f'(gain {s["top1_gain"]:+.2f})')
+
+
+def finetune(args, command: str) -> None:
+    from benchmarks.finetune import ROWS, run_benchmark
+    from benchmarks.runs import machine_description
+    rows = args.rows or list(ROWS)
+    unknown = sorted(set(rows) - set(ROWS))
+    if unknown:
+        raise SystemExit(f'Unknown rows {unknown}; choose from {list(ROWS)}.')
+    runs = len(args.data) * len(args.seeds) * len(set(rows) | {'recipe'})
+    with _console(args, runs) as console:
+        import mmtricks  # noqa: F401
+        payload = run_benchmark(args.data, rows, args.seeds, args.image_size,
+                                args.out, args.work_dir, command,
+                                machine_description(), note=args.note,
+                                progress=console.progress,
+                                cache=_cache_of(args))
+    for data in payload['datasets']:
+        for row, s in data['rows'].items():
+            gain = s.get('top1_gain')
+            print(f'{data["dataset"]} {row}: test top-1 '
+                  f'{s["top1"]["mean"]:.2f} +- {s["top1"]["sd"]:.2f}' +
+                  (f' (gain {gain["mean"]:+.2f}, SE {gain["se"]:.2f})'
+                   if gain else ''))
 
 
 def input_size(args, command: str) -> None:
