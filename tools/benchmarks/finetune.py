@@ -35,9 +35,20 @@ def backbone_lr_tenth(cfg) -> None:
     cfg.optim_wrapper.paramwise_cfg = paramwise
 
 
+def finder_steepest(cfg) -> None:
+    """The LR range test's ``'steepest'`` rule (torch-lr-finder,
+    Lightning) instead of the recipe's ``'midpoint'``: on a pretrained
+    network the loss falls from the first steps (the new head learns at any
+    LR), which puts the midpoint of the descent low; the steepest point
+    sits higher, where the backbone moves too."""
+    hook = next(h for h in cfg.custom_hooks if h['type'] == 'LRFinderHook')
+    hook['rule'] = 'steepest'
+
+
 ROWS: Dict[str, Callable] = {
     'recipe': recipe,
     'backbone_lr_0.1': backbone_lr_tenth,
+    'finder_steepest': finder_steepest,
 }
 
 

@@ -21,6 +21,17 @@ def test_rows_differ_only_in_their_change(tmp_path):
     assert base.model == tenth.model
 
 
+def test_steepest_row_changes_only_the_range_test_rule(tmp_path):
+    base = row_config('lfw_faces', 'recipe', 0, str(tmp_path / 'a'), None)
+    steep = row_config('lfw_faces', 'finder_steepest', 0,
+                       str(tmp_path / 'b'), None)
+    finder = [h for h in steep.custom_hooks if h['type'] == 'LRFinderHook']
+    assert [h.get('rule') for h in finder] == ['steepest']
+    finder[0].pop('rule')
+    assert base.custom_hooks == steep.custom_hooks
+    assert base.optim_wrapper == steep.optim_wrapper
+
+
 def test_backbone_groups_learn_at_a_tenth_of_the_head_lr(tmp_path):
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.registry import MODELS
