@@ -4,8 +4,8 @@ import os.path as osp
 
 import pytest
 
-from benchmarks import auto_epochs, deploy, headline, lr_finder, pretrained
-from benchmarks import tricks
+from benchmarks import auto_epochs, deploy, finetune, headline, lr_finder
+from benchmarks import pretrained, tricks
 from benchmarks.report import load_report, write_report
 from conftest import REPO
 
@@ -17,7 +17,8 @@ def committed_md(name):
         return f.read()
 
 
-ALL = [headline, lr_finder, auto_epochs, deploy, pretrained, tricks]
+ALL = [headline, lr_finder, auto_epochs, deploy, pretrained, tricks,
+       finetune]
 
 
 @pytest.mark.parametrize('module', ALL, ids=lambda m: m.NAME)
