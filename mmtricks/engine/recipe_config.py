@@ -25,6 +25,8 @@ one (``mim test``, ``--resume``, ``tools/deploy.py``) uses the size it was
 trained at.
 """
 import copy
+import functools
+import os
 import os.path as osp
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
@@ -158,8 +160,19 @@ def stored_decisions(checkpoint: Optional[str]) -> Optional[Dict]:
     or one written by a plain Runner)."""
     if not checkpoint or not osp.isfile(osp.expanduser(str(checkpoint))):
         return None
+    path = osp.abspath(osp.expanduser(str(checkpoint)))
+    stat = os.stat(path)
+    # A run asks up to four times (backbone, budget plan, size, classes);
+    # the file is read once while it stays the same file.
+    return copy.deepcopy(_stored_decisions(path, stat.st_mtime_ns,
+                                           stat.st_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _stored_decisions(path: str, mtime_ns: int, size: int
+                      ) -> Optional[Dict]:
     from ..compat.checkpoint_loading import load_checkpoint_file
-    saved = load_checkpoint_file(checkpoint, map_location='cpu')
+    saved = load_checkpoint_file(path, map_location='cpu')
     meta = saved.get('meta') if isinstance(saved, dict) else None
     return (meta or {}).get(META_KEY)
 

@@ -216,3 +216,33 @@ def test_other_shipped_configs_decide_the_same_way(name, tmp_path):
     assert cfg.model.head.num_classes == 2
     assert decisions.image_size == 96
     assert ('scale', (96, 96)) in sizes_everywhere(cfg)
+
+
+def test_stored_decisions_reads_a_checkpoint_once_while_it_is_unchanged(
+        tmp_path, monkeypatch):
+    import torch
+
+    from mmtricks.compat import checkpoint_loading
+    from mmtricks.engine.recipe_config import stored_decisions
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save(dict(meta=dict(data_decisions=dict(image_size=64))), path)
+    reads = []
+    load = checkpoint_loading.load_checkpoint_file
+
+    def counted(*args, **kwargs):
+        reads.append(args[0])
+        return load(*args, **kwargs)
+    monkeypatch.setattr(checkpoint_loading, 'load_checkpoint_file', counted)
+    first = stored_decisions(path)
+    first['image_size'] = 999  # a caller's change stays its own
+    assert stored_decisions(path) == dict(image_size=64)
+    assert stored_decisions(osp.join(str(tmp_path), '.', 'epoch_1.pth')) == \
+        dict(image_size=64)
+    assert len(reads) == 1
+    # Another file at the same path (a resumed run's new checkpoint) is read.
+    torch.save(dict(meta=dict(data_decisions=dict(image_size=128,
+                                                  classes=['a', 'b']))),
+               path)
+    assert stored_decisions(path)['image_size'] == 128
+    assert len(reads) == 2
+    assert stored_decisions(None) is None
