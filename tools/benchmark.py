@@ -361,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--no-unbudgeted', dest='unbudgeted',
                    action='store_false',
                    help='skip auto_mbv3 without a budget')
+    p.add_argument('--no-budget-row', dest='budget_row',
+                   action='store_false',
+                   help='skip auto_mbv3 under the budget (MobileNetV3 alone), '
+                   'e.g. to run a cell\'s auto.py row on its own')
     p.set_defaults(main=budget)
     return parser
 
@@ -722,7 +726,8 @@ def budget(args, command: str) -> None:
     bench.run_benchmark(args.data, args.budgets, sizes, args.seeds, args.out,
                         args.work_dir, command, lscpu_summary(),
                         recipes=args.recipes, unbudgeted=args.unbudgeted,
-                        name=name, first_seed=args.first_seed)
+                        name=name, first_seed=args.first_seed,
+                        budget_row=args.budget_row)
     with open(osp.join(args.out, f'{name}.md')) as f:
         print(f.read())
 

@@ -106,7 +106,8 @@ CHOOSERS = ('auto', 'budget')
 
 
 def plan_runs(datasets, budgets, sizes, seeds, recipes=(),
-              unbudgeted=True, first_seed: int = 0) -> List[tuple]:
+              unbudgeted=True, first_seed: int = 0,
+              budget_row: bool = True) -> List[tuple]:
     runs = []
     for dataset in datasets:
         for seed in range(first_seed, first_seed + seeds):
@@ -116,8 +117,9 @@ def plan_runs(datasets, budgets, sizes, seeds, recipes=(),
                 for recipe in recipes:
                     runs.append((dataset, RECIPE_ROWS[recipe], budget, seed,
                                  [f'time_budget={budget}'], recipe))
-                runs.append((dataset, 'budget', budget, seed,
-                             [f'time_budget={budget}']))
+                if budget_row:
+                    runs.append((dataset, 'budget', budget, seed,
+                                 [f'time_budget={budget}']))
                 for size in sizes.get(dataset, ()):
                     runs.append((dataset, f'size {size}', budget, seed,
                                  [f'time_budget={budget}',
@@ -197,10 +199,10 @@ def run_benchmark(datasets, budgets, sizes: Dict[str, Sequence[int]],
                   seeds: int, out_dir: str, work_dir: str, command: str,
                   machine: str, progress=print, recipes=(),
                   unbudgeted=True, name: str = NAME,
-                  first_seed: int = 0) -> Dict:
+                  first_seed: int = 0, budget_row: bool = True) -> Dict:
     rows = []
     for run in plan_runs(datasets, budgets, sizes, seeds, recipes,
-                         unbudgeted, first_seed):
+                         unbudgeted, first_seed, budget_row):
         rows.append(run_one(*run[:4], work_dir, *run[4:]))
         progress(rows[-1])
         payload = dict(scored_on=SCORED_ON, command=command,

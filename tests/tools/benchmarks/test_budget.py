@@ -59,6 +59,17 @@ def test_a_later_seed_can_run_alone():
     assert [(r[1], r[3]) for r in runs] == [('budget', 1)]
 
 
+def test_the_auto_row_can_run_without_mobilenet_alone():
+    runs = plan_runs(['d'], [30], {}, 1, recipes=['auto.py'],
+                     unbudgeted=False, budget_row=False)
+    assert [(r[1], r[2]) for r in runs] == [('auto', 30)]
+    rows = [row('auto', 290, 84.0)]
+    cell = summarise(rows)['d 5 min']
+    assert cell['row'] == 'auto' and cell['gap_to_best'] is None
+    assert '- d 5 min: auto: wall clock' in render(dict(
+        machine='m', command='c', rows=rows, summary=summarise(rows)))
+
+
 def test_each_seed_is_its_own_cell():
     rows = [row('auto', 290, 84.0), row('budget', 285, 86.0),
             dict(row('auto', 290, 80.0), seed=1),
