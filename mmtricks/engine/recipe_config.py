@@ -158,9 +158,11 @@ def _decide_batch_size(cfg, facts: Callable[[], SplitFacts],
 def stored_decisions(checkpoint: Optional[str]) -> Optional[Dict]:
     """The decisions a checkpoint was trained under, or None (no checkpoint,
     or one written by a plain Runner)."""
-    if not checkpoint or not osp.isfile(osp.expanduser(str(checkpoint))):
+    if not checkpoint:
         return None
     path = osp.abspath(osp.expanduser(str(checkpoint)))
+    if not osp.isfile(path):
+        return None
     stat = os.stat(path)
     # A run asks up to four times (backbone, budget plan, size, classes);
     # the file is read once while it stays the same file.

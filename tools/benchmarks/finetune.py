@@ -9,10 +9,10 @@ over the seeds exceeds twice the standard error of that gain.
 """
 import copy
 import os.path as osp
-import statistics
 from typing import Callable, Dict, List, Optional
 
 from . import AUTO_EFFNET_LITE0
+from .input_size import macro_f1, mean_sd
 from .report import SCORED_ON, write_report
 from .runs import bundled_config, cached_train
 
@@ -63,16 +63,6 @@ def row_config(dataset: str, row: str, seed: int, work_dir: str,
     return cfg
 
 
-def macro_f1(result: Dict) -> Optional[float]:
-    return result.get('test_metrics', {}).get('macro/f1-score')
-
-
-def mean_sd(values: List[float]) -> Dict:
-    return dict(mean=statistics.fmean(values),
-                sd=statistics.stdev(values) if len(values) > 1 else 0.0,
-                n=len(values))
-
-
 def paired_gain(row: List[float], base: List[float]) -> Dict:
     """Mean gain of ``row`` over ``base`` (paired by seed), its standard
     error, and whether it exceeds twice that (the benchmark's rule)."""
@@ -86,11 +76,13 @@ def paired_gain(row: List[float], base: List[float]) -> Dict:
 def summarise(runs: Dict[str, List[Dict]]) -> Dict:
     """Per row: test top-1 and macro-F1 (mean, sd), epochs, seconds, LR;
     and each row's paired gains over ``recipe``."""
+    def scores(results):
+        return ([r['test_top1'] for r in results],
+                [macro_f1(r) for r in results])
+    base_top1, base_f1 = scores(runs['recipe'])
     rows = {}
-    base = runs['recipe']
     for row, results in runs.items():
-        top1 = [r['test_top1'] for r in results]
-        f1 = [macro_f1(r) for r in results]
+        top1, f1 = scores(results)
         summary = dict(
             top1=mean_sd(top1),
             macro_f1=mean_sd(f1) if None not in f1 else None,
@@ -98,11 +90,9 @@ def summarise(runs: Dict[str, List[Dict]]) -> Dict:
             seconds=mean_sd([r['seconds'] for r in results]),
             lr=[r.get('lr') for r in results])
         if row != 'recipe':
-            summary['top1_gain'] = paired_gain(
-                top1, [r['test_top1'] for r in base])
-            if summary['macro_f1'] and None not in [macro_f1(r) for r in base]:
-                summary['macro_f1_gain'] = paired_gain(
-                    f1, [macro_f1(r) for r in base])
+            summary['top1_gain'] = paired_gain(top1, base_top1)
+            if summary['macro_f1'] and None not in base_f1:
+                summary['macro_f1_gain'] = paired_gain(f1, base_f1)
         rows[row] = summary
     return rows
 
@@ -170,8 +160,7 @@ def run_benchmark(datasets: List[str], rows: List[str], seeds: List[int],
                 progress(f'{dataset} {row} seed {seed}: test top-1 '
                          f'{result["test_top1"]:.2f} in {result["epochs"]} '
                          f'epochs, {result["seconds"]:.0f} s')
-        done = [d for d in payload['datasets'] if d['dataset'] != dataset]
-        payload['datasets'] = done + [dict(dataset=dataset, image_size=size,
-                                           rows=summarise(runs))]
+        payload['datasets'].append(dict(dataset=dataset, image_size=size,
+                                        rows=summarise(runs)))
         write_report(out_dir, NAME, payload, render)
     return payload
