@@ -11,7 +11,8 @@ config:
   as the compute budget it always was);
 - ``train_cfg.max_epochs``: the epochs that fit; ``AutoEpochsLR``'s anneal
   fills what its plateau leaves of them, so the run ends near the budget;
-- ``LRFinderHook.num_steps``: about 5% of the budget;
+- ``LRFinderHook.num_steps``: its own 50, whatever the budget (fewer made
+  the answer move), their cost counted in the plan;
 - a :class:`~mmtricks.hooks.TimeBudgetHook`, which keeps the run inside the
   deadline when epochs turn out slower than measured.
 
@@ -32,7 +33,7 @@ from .backbone_choice import apply_candidate, load_candidates
 from .backbone_rule import choose_backbone
 from .budget_plan import (NEEDED_EPOCHS, RESERVE, BudgetPlan, BudgetTooSmall,
                           RunShape, epoch_seconds, epochs_needed,
-                          finder_steps, plan_budget)
+                          finder_seconds, plan_budget)
 from .config_keys import config_hook
 from .data_decisions import MIN_IMAGE_SIZE, SIZE_STEP, RecipeConfigError
 from .step_timing import time_sizes
@@ -105,9 +106,8 @@ def measure(cfg, budget_s: float, world_size: int = 1,
     _threads_by_measurement(probe, batch, min(largest, 96))
 
     def fits(timing) -> bool:
-        steps = finder_steps(budget_s, timing.train_step_s)
         left = budget_s * (1 - RESERVE) - budget_seconds() - \
-            steps * timing.train_step_s
+            finder_seconds(timing)
         return left / epoch_seconds(timing, shape) >= needed_epochs
 
     return Measured(tuple(time_sizes(probe, sizes, batch, keep_going=fits)),

@@ -2,8 +2,8 @@
 import pytest
 
 from mmtricks.engine.budget_plan import (MAX_EPOCHS, BudgetTooSmall, RunShape,
-                                         SizeTiming, epoch_seconds,
-                                         finder_steps, plan_budget)
+                                         FINDER_STEPS, SizeTiming,
+                                         epoch_seconds, plan_budget)
 
 SHAPE = RunShape(train_steps=10, eval_images=200)
 
@@ -51,12 +51,21 @@ def test_a_budget_too_small_is_refused_naming_one_that_would_do():
     assert plan.max_epochs >= 12
 
 
-def test_epochs_are_capped_and_the_finder_scales_with_the_budget():
+def test_epochs_are_capped():
     plan = plan_budget(36000.0, 0, timings(32), SHAPE)
     assert plan.max_epochs == MAX_EPOCHS
-    assert finder_steps(60, 1.0) == 15  # bounded below
-    assert finder_steps(6000, 0.01) == 50  # and above
-    assert finder_steps(600, 1.0) == 30  # 5% of 600 s at 1 s a step
+
+
+@pytest.mark.parametrize('budget_s', [60.0, 600.0, 36000.0])
+def test_the_range_test_keeps_its_steps_and_the_plan_pays_for_them(budget_s):
+    """A budget-scaled step count (15-30 steps) made the LR move x78."""
+    found = [SizeTiming(32, 0.02, 1e-5)]
+    plan = plan_budget(budget_s, 0, found, SHAPE, min_epochs=1)
+    assert plan.finder_steps == FINDER_STEPS == 50
+    left = budget_s * 0.95 - FINDER_STEPS * 0.02
+    assert plan.max_epochs == min(MAX_EPOCHS, int(
+        left // epoch_seconds(found[0], SHAPE)))
+    assert 'LR range test 50 steps (1 s)' in plan.reason
 
 
 def test_nothing_measured_is_an_error():
