@@ -9,12 +9,15 @@ config:
 
 - ``max_image_size``: the chosen size (``image_size='auto'`` then takes it,
   as the compute budget it always was);
-- ``train_cfg.max_epochs``: the epochs that fit; ``AutoEpochsLR``'s anneal
-  fills what its plateau leaves of them, so the run ends near the budget;
+- ``train_cfg.max_epochs``: the epochs that fit, with headroom
+  (:func:`~.budget_plan.epoch_ceiling`); the run starts capped at the
+  planned ones and ``AutoEpochsLR``'s anneal fills what its plateau leaves
+  of them, so the run ends near the budget;
 - ``LRFinderHook.num_steps``: its own 50, whatever the budget (fewer made
   the answer move), their cost counted in the plan;
-- a :class:`~mmtricks.hooks.TimeBudgetHook`, which keeps the run inside the
-  deadline when epochs turn out slower than measured.
+- a :class:`~mmtricks.hooks.TimeBudgetHook`, which moves the cap to the
+  epochs that fit by the deadline when epochs turn out slower or faster
+  than measured.
 
 The plan is stored with the data decisions in every checkpoint; a resumed
 run takes it back instead of measuring again. Without ``time_budget`` the
@@ -32,8 +35,8 @@ from ..hooks.time_budget_hook import (TimeBudgetHook, budget_seconds,
 from .backbone_choice import apply_candidate, load_candidates
 from .backbone_rule import choose_backbone
 from .budget_plan import (NEEDED_EPOCHS, RESERVE, BudgetPlan, BudgetTooSmall,
-                          RunShape, epoch_seconds, epochs_needed,
-                          finder_seconds, plan_budget)
+                          RunShape, epoch_ceiling, epoch_seconds,
+                          epochs_needed, finder_seconds, plan_budget)
 from .config_keys import config_hook
 from .data_decisions import MIN_IMAGE_SIZE, SIZE_STEP, RecipeConfigError
 from .step_timing import time_sizes
@@ -205,7 +208,7 @@ def apply_plan(cfg, plan: BudgetPlan) -> None:
     """Write ``plan`` into ``cfg`` (see the module's docstring)."""
     if cfg.get('image_size', 'auto') in ('auto', None):
         cfg['max_image_size'] = plan.image_size
-    cfg['train_cfg']['max_epochs'] = plan.max_epochs
+    cfg['train_cfg']['max_epochs'] = epoch_ceiling(plan.max_epochs)
     for scheduler in cfg.get('param_scheduler') or []:
         if isinstance(scheduler, dict) and \
                 scheduler.get('type') == 'AutoEpochsLR' and \
@@ -219,7 +222,7 @@ def apply_plan(cfg, plan: BudgetPlan) -> None:
     hooks = [h for h in cfg.get('custom_hooks') or []
              if not (isinstance(h, dict) and h.get('type') == 'TimeBudgetHook')]
     hooks.append(dict(type=TimeBudgetHook.__name__, budget_s=plan.budget_s,
-                      reserve=RESERVE))
+                      reserve=RESERVE, planned_epochs=plan.max_epochs))
     cfg['custom_hooks'] = hooks
 
 

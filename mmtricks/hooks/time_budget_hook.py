@@ -5,9 +5,10 @@ epochs from a few measured steps before training. Epochs can still run
 slower than measured (a loaded machine, a slower disk): after each
 validation this hook compares the epochs left in the cap with the time left
 before the deadline (at the median of the recent epochs' times) and moves
-``AutoEpochsLR``'s cap to the epochs that fit, up to the planned one: the
-anneal then ends by the deadline rather than being cut, and a machine that
-got faster again gets its epochs back (:meth:`AutoEpochsLR.move_cap`). When not even
+``AutoEpochsLR``'s cap to the epochs that fit, from the planned ones up to
+the run's ``max_epochs`` (the planner leaves headroom): the anneal then ends
+by the deadline rather than being cut, and epochs faster than measured fill
+the budget rather than end it early (:meth:`AutoEpochsLR.move_cap`). When not even
 one more epoch fits, it stops through MMEngine's ``stop_training``; the best
 validated weights ship as always. The time spent sits in checkpoints under
 one key, so a resumed run keeps the deadline of the budget that is left.
@@ -92,6 +93,9 @@ class TimeBudgetHook(Hook):
         budget_s (float): The run's budget in seconds (``time_budget``
             minutes in the recipe; the planner adds this hook).
         reserve (float): Share of the budget kept for the end of training.
+        planned_epochs (int, optional): The cap a fresh run starts with
+            (the planner's epochs); later validations move it within the
+            run's ``max_epochs``. None: start at ``max_epochs``.
     """
 
     # After AutoEpochsHook (also LOWEST, listed before it by the recipe):
@@ -102,12 +106,16 @@ class TimeBudgetHook(Hook):
     #: (epochs drift by one as their mean time settles).
     LOG_SHARE = 0.1
 
-    def __init__(self, budget_s: float, reserve: float = 0.05) -> None:
-        if budget_s <= 0 or not 0 <= reserve < 1:
-            raise ValueError(f'budget_s must be > 0 and reserve in [0, 1), '
-                             f'got {budget_s} and {reserve}.')
+    def __init__(self, budget_s: float, reserve: float = 0.05,
+                 planned_epochs: Optional[int] = None) -> None:
+        if budget_s <= 0 or not 0 <= reserve < 1 or \
+                (planned_epochs is not None and planned_epochs < 1):
+            raise ValueError(f'budget_s must be > 0, reserve in [0, 1) and '
+                             f'planned_epochs >= 1, got {budget_s}, '
+                             f'{reserve} and {planned_epochs}.')
         self.budget_s = float(budget_s)
         self.reserve = float(reserve)
+        self.planned_epochs = planned_epochs
         self.spent_before = 0.0
         self.deadline: Optional[float] = None
 
@@ -120,6 +128,8 @@ class TimeBudgetHook(Hook):
         self.deadline = now + left
         self.epoch_seconds = []
         policy = self._policy(runner)
+        if policy is not None and self.planned_epochs and runner.epoch == 0:
+            policy.move_cap(self.planned_epochs)  # resumed: its own cap
         self.logged_cap = runner.max_epochs if policy is None \
             else policy.budget
         runner.logger.info(

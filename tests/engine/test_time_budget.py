@@ -5,7 +5,7 @@ import pytest
 from mmengine.config import Config
 
 import mmtricks.engine.time_budget as module
-from mmtricks.engine.budget_plan import BudgetPlan
+from mmtricks.engine.budget_plan import BudgetPlan, epoch_ceiling
 from mmtricks.engine.recipe_config import RecipeConfigError
 from mmtricks.engine.time_budget import plan_time_budget, requested_budget_s
 
@@ -44,7 +44,10 @@ def test_a_resumed_plan_is_taken_back_without_measuring(tmp_path,
     plan = plan_time_budget(cfg, stored)
     assert (plan.image_size, plan.max_epochs, plan.budget_s) == \
         (64, 33, 600.0)
-    assert cfg.max_image_size == 64 and cfg.train_cfg.max_epochs == 33
+    assert cfg.max_image_size == 64
+    assert cfg.train_cfg.max_epochs == epoch_ceiling(33) == 50
+    hook = next(h for h in cfg.custom_hooks if h['type'] == 'TimeBudgetHook')
+    assert hook['planned_epochs'] == 33
 
 
 def test_too_small_a_budget_is_refused_before_training(tmp_path):
@@ -66,7 +69,8 @@ def test_a_budgeted_run_ends_by_its_deadline_and_stores_its_plan(
     runner = build_runner(cfg)
     plan = runner.data_decisions.time_budget
     assert plan['image_size'] == 32  # lfw_faces is 25 px
-    assert runner.max_epochs == plan['max_epochs'] >= 12
+    assert runner.max_epochs == epoch_ceiling(plan['max_epochs'])
+    assert plan['max_epochs'] >= 12
     finder = next(h for h in runner.hooks if isinstance(h, LRFinderHook))
     assert finder.num_steps == plan['finder_steps']
     assert any(isinstance(h, TimeBudgetHook) for h in runner.hooks)

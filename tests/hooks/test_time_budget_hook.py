@@ -68,6 +68,30 @@ def test_epochs_that_get_faster_again_get_the_cap_back(monkeypatch):
     assert scheduler.budget == 40  # capped at the plan
 
 
+def test_faster_epochs_than_planned_fill_the_budget(monkeypatch):
+    """The run starts at the planned cap and, when epochs take less than
+    the plan priced, gets more of them up to its max_epochs (a 15-minute
+    run capped at its plan ended at 81% of the budget)."""
+    clock, scheduler, runner = fake_run(monkeypatch, budget_epochs=45)
+    hook = TimeBudgetHook(budget_s=310.0, reserve=0.0, planned_epochs=30)
+    hook.before_train(runner)  # 300 s left: planned at 10 s an epoch
+    assert scheduler.budget == 30
+    for _ in range(3):
+        epoch(hook, runner, clock, 8.0)
+    assert scheduler.budget == 3 + (300 - 24) // 8 == 37
+    for _ in range(5):
+        epoch(hook, runner, clock, 4.0)
+    assert scheduler.budget == 45  # the run's max_epochs
+
+
+def test_a_resumed_run_keeps_its_moved_cap(monkeypatch):
+    clock, scheduler, runner = fake_run(monkeypatch, budget_epochs=45)
+    scheduler.budget, runner.epoch = 37, 3  # as the checkpoint left it
+    hook = TimeBudgetHook(budget_s=310.0, reserve=0.0, planned_epochs=30)
+    hook.before_train(runner)
+    assert scheduler.budget == 37
+
+
 def test_no_epoch_left_stops_training(monkeypatch):
     clock, scheduler, runner = fake_run(monkeypatch)
     hook = TimeBudgetHook(budget_s=60.0, reserve=0.0)
@@ -94,6 +118,8 @@ def test_bad_arguments():
         TimeBudgetHook(budget_s=0)
     with pytest.raises(ValueError):
         TimeBudgetHook(budget_s=10, reserve=1.0)
+    with pytest.raises(ValueError):
+        TimeBudgetHook(budget_s=10, planned_epochs=0)
 
 
 def test_a_young_process_counts_its_start_up_an_old_one_does_not(
