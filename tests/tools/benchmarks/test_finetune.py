@@ -32,6 +32,25 @@ def test_steepest_row_changes_only_the_range_test_rule(tmp_path):
     assert base.optim_wrapper == steep.optim_wrapper
 
 
+def test_range_test_rows_change_only_the_range_test(tmp_path):
+    base = row_config('lfw_faces', 'recipe', 0, str(tmp_path / 'a'), None)
+    short = row_config('lfw_faces', 'finder_20_steps', 0,
+                       str(tmp_path / 'b'), None)
+    fixed = row_config('lfw_faces', 'lr_0.02', 0, str(tmp_path / 'c'), None)
+    finder = [h for h in short.custom_hooks if h['type'] == 'LRFinderHook']
+    assert [h['num_steps'] for h in finder] == [20]
+    finder[0].pop('num_steps')
+    assert base.custom_hooks == short.custom_hooks
+    assert base.optim_wrapper == short.optim_wrapper
+    assert not [h for h in fixed.custom_hooks
+                if h['type'] == 'LRFinderHook']
+    assert fixed.optim_wrapper.optimizer.lr == 0.02
+    assert [h for h in base.custom_hooks if h['type'] != 'LRFinderHook'] \
+        == fixed.custom_hooks
+    fixed.optim_wrapper.optimizer.lr = base.optim_wrapper.optimizer.lr
+    assert base.optim_wrapper == fixed.optim_wrapper
+
+
 def test_backbone_groups_learn_at_a_tenth_of_the_head_lr(tmp_path):
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.registry import MODELS
