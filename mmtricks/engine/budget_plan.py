@@ -105,6 +105,14 @@ def finder_seconds(timing: SizeTiming) -> float:
     return FINDER_STEPS * timing.train_step_s
 
 
+def epochs_in_budget(budget_s: float, spent_s: float, timing: SizeTiming,
+                     shape: RunShape) -> int:
+    """Whole epochs at ``timing``'s size that fit what is left of the
+    budget after the reserve, the time spent and the LR range test."""
+    left = budget_s * (1 - RESERVE) - spent_s - finder_seconds(timing)
+    return max(0, math.floor(left / epoch_seconds(timing, shape)))
+
+
 def plan_budget(budget_s: float, spent_s: float,
                 timings: Sequence[SizeTiming], shape: RunShape,
                 needed_epochs: int = NEEDED_EPOCHS,
@@ -125,10 +133,8 @@ def plan_budget(budget_s: float, spent_s: float,
     timings = sorted(timings, key=lambda t: t.size)
     fits: List[tuple] = []
     for timing in timings:
-        left = budget_s * (1 - RESERVE) - spent_s - finder_seconds(timing)
-        epoch_s = epoch_seconds(timing, shape)
-        fits.append((timing, epoch_s,
-                     max(0, math.floor(left / epoch_s))))
+        fits.append((timing, epoch_seconds(timing, shape),
+                     epochs_in_budget(budget_s, spent_s, timing, shape)))
     good = [fit for fit in fits if fit[2] >= needed_epochs]
     if good:
         timing, epoch_s, epochs = good[-1]

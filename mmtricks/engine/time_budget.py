@@ -35,8 +35,8 @@ from ..hooks.time_budget_hook import (TimeBudgetHook, budget_seconds,
 from .backbone_choice import apply_candidate, load_candidates
 from .backbone_rule import choose_backbone
 from .budget_plan import (NEEDED_EPOCHS, RESERVE, BudgetPlan, BudgetTooSmall,
-                          RunShape, epoch_ceiling, epoch_seconds,
-                          epochs_needed, finder_seconds, plan_budget)
+                          RunShape, epoch_ceiling, epochs_in_budget,
+                          epochs_needed, plan_budget)
 from .config_keys import config_hook
 from .data_decisions import MIN_IMAGE_SIZE, SIZE_STEP, RecipeConfigError
 from .step_timing import time_sizes
@@ -109,9 +109,8 @@ def measure(cfg, budget_s: float, world_size: int = 1,
     _threads_by_measurement(probe, batch, min(largest, 96))
 
     def fits(timing) -> bool:
-        left = budget_s * (1 - RESERVE) - budget_seconds() - \
-            finder_seconds(timing)
-        return left / epoch_seconds(timing, shape) >= needed_epochs
+        return epochs_in_budget(budget_s, budget_seconds(), timing,
+                                shape) >= needed_epochs
 
     return Measured(tuple(time_sizes(probe, sizes, batch, keep_going=fits)),
                     shape, needed_epochs)
