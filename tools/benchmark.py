@@ -313,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--cap', type=int, default=None,
                    help='with --compile: the epoch cap of every run '
                    '(default 3)')
+    p.add_argument('--seeds', type=int, nargs='+', default=None,
+                   help='with --compile: these seeds in every case instead '
+                   'of 0 .. REPEATS-1 (split a benchmark over cores, then '
+                   'join the runs through one run cache)')
     p.set_defaults(main=speed)
 
     p = sub.add_parser(
@@ -682,11 +686,12 @@ def speed_compile(args, command: str) -> None:
     except ValueError as error:
         raise SystemExit(str(error)) from None
     cap = args.cap or bench.DEFAULT_CAP
-    with _console(args, len(bench.plan(cases))) as console:
+    with _console(args, len(bench.plan(cases, args.seeds))) as console:
         import mmtricks  # noqa: F401
         bench.run_benchmark(cases, cap, args.out, args.work_dir,
                             command, machine_description(),
-                            _cache_of(args), progress=console.progress)
+                            _cache_of(args), progress=console.progress,
+                            seeds=args.seeds)
     with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
         print(f.read())
 

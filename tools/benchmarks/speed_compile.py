@@ -96,12 +96,16 @@ def parse_cases(items: Sequence[str], repeats: int) -> Dict[str, int]:
     return cases
 
 
-def plan(cases: Dict[str, int]) -> List[Dict]:
+def plan(cases: Dict[str, int],
+         seeds: Optional[Sequence[int]] = None) -> List[Dict]:
     """``(case, arm, seed)`` of every run: one case after the other (the
-    cheapest first, as given), each seed's arms one after the other."""
+    cheapest first, as given), each seed's arms one after the other. The
+    seeds are 0 .. REPEATS-1, or ``seeds`` for every case (to split one
+    benchmark over machines or cores; the run cache joins them)."""
     return [dict(case=case, arm=arm, seed=seed)
             for case, repeats in cases.items()
-            for seed in range(repeats) for arm in ARMS]
+            for seed in (range(repeats) if seeds is None else seeds)
+            for arm in ARMS]
 
 
 def arm_config(case: str, arm: str, seed: int, cap: int, work_dir: str):
@@ -409,7 +413,8 @@ def projection_of(arms: Dict, cap: Optional[int]) -> Optional[Dict]:
 
 def run_benchmark(cases: Dict[str, int], cap: int, out: str,
                   work_dir: str, command: str, machine: str, cache,
-                  progress=print) -> Dict:
+                  progress=print,
+                  seeds: Optional[Sequence[int]] = None) -> Dict:
     """Every run of :func:`plan`, each in a fresh process through the run
     cache; the report rewritten after each run (a cut-off benchmark keeps
     what it measured)."""
@@ -419,10 +424,11 @@ def run_benchmark(cases: Dict[str, int], cap: int, out: str,
     payload = dict(command=command, machine=machine, cpu_flags=cpu_flags(),
                    shared_cpu=True, load_at_start=load_at_start,
                    threads=threads, cap=cap, repeats=dict(cases),
+                   seeds=None if seeds is None else list(seeds),
                    runs=[], failures=[])
     caps = {case: recipe_cap(case) for case in cases}
     started = time.perf_counter()
-    for run in plan(cases):
+    for run in plan(cases, seeds):
         label = f'{run["case"]} {run["arm"]} seed {run["seed"]}'
         name = f'{run["case"]}_{run["arm"]}_{run["seed"]}'
         cfg = arm_config(run['case'], run['arm'], run['seed'], cap,

@@ -29,6 +29,13 @@ def test_plan_runs_the_arms_of_a_seed_together_cases_in_order():
     assert runs[-1]['seed'] == 1
 
 
+def test_plan_with_given_seeds_runs_only_those_in_every_case():
+    cases = bench.parse_cases(['digits_32', 'elpv_poly_128=2'], 3)
+    runs = bench.plan(cases, seeds=[2])
+    assert [(r['case'], r['seed']) for r in runs] == \
+        [('digits_32', 2)] * 3 + [('elpv_poly_128', 2)] * 3
+
+
 @pytest.mark.parametrize('item, named', [
     ('digits', "'digits'"), ('digits_32=two', 'digits_32=2'),
     ('digits_32=0', 'at least 1')])
