@@ -37,6 +37,11 @@ model = dict(
 # The package's TF-style input scaling, (x - 127) / 128.
 data_preprocessor = dict(mean=[127.0, 127.0, 127.0], std=[128.0, 128.0, 128.0])
 
+# The LR when the LR range test gives no answer (a warning says so): a
+# fine-tuning LR, a tenth of auto_mbv3.py's from-scratch 0.1. The 50-step
+# test found 0.0030-0.026 on elpv_poly at 64-128 px (docs/time_budget.md).
+optim_wrapper = dict(optimizer=dict(lr=0.01))
+
 # Everything else (data, LR finder, automatic epochs, precise BN) is
 # configs/auto_mbv3.py's; fine-tuning needs a smaller cap.
 max_epochs = 20

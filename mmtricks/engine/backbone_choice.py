@@ -1,7 +1,7 @@
 """``backbone_candidates``: the recipe chooses the backbone too.
 
 A config (``configs/auto.py``) lists shipped recipes whose model, data
-preprocessor and epoch cap are the candidates; everything else (data, LR
+preprocessor, epoch cap and fallback LR are the candidates; everything else (data, LR
 range test, epoch policy, hooks) is the config's own. Which one trains:
 
 - the one a checkpoint being resumed, tested or deployed was trained with
@@ -38,6 +38,9 @@ class Candidate:
     data_preprocessor: dict
     max_epochs: int           # the recipe's own epoch cap
     pretrained: bool          # its pretrained weights are on this machine
+    #: The recipe's optimizer LR: what trains when the LR range test gives
+    #: no answer (a from-scratch LR would wreck pretrained weights).
+    fallback_lr: Optional[float] = None
 
     def option(self, needed_epochs: Optional[int] = None,
                **plan) -> BackboneOption:
@@ -60,8 +63,9 @@ def candidate_recipes(cfg) -> List[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _shipped_parts(recipe: str) -> Tuple[dict, dict, int]:
-    """A shipped recipe's model, data preprocessor and epoch cap, read
+def _shipped_parts(recipe: str) -> Tuple[dict, dict, int, Optional[float]]:
+    """A shipped recipe's model, data preprocessor, epoch cap and optimizer
+    LR, read
     once per process (a run settles the backbone, plans the budget and
     decides the data, each asking; nothing mutates them: apply_candidate
     copies)."""
@@ -73,16 +77,23 @@ def _shipped_parts(recipe: str) -> Tuple[dict, dict, int]:
     shipped = Config.fromfile(path)
     return (shipped['model'].to_dict(),
             shipped['data_preprocessor'].to_dict(),
-            int(shipped['train_cfg']['max_epochs']))
+            int(shipped['train_cfg']['max_epochs']), optimizer_lr(shipped))
+
+
+def optimizer_lr(cfg) -> Optional[float]:
+    """``optim_wrapper.optimizer.lr``, None where the config has none."""
+    lr = ((cfg.get('optim_wrapper') or {}).get('optimizer') or {}).get('lr')
+    return None if lr is None else float(lr)
 
 
 def load_candidate(recipe: str) -> Candidate:
-    model, data_preprocessor, max_epochs = _shipped_parts(recipe)
+    model, data_preprocessor, max_epochs, lr = _shipped_parts(recipe)
     # Not cached: whether the weights are here can change (a download).
     return Candidate(recipe=recipe, model=model,
                      data_preprocessor=data_preprocessor,
                      max_epochs=max_epochs,
-                     pretrained=pretrained_weights_present(model))
+                     pretrained=pretrained_weights_present(model),
+                     fallback_lr=lr)
 
 
 def load_candidates(cfg) -> List[Candidate]:
@@ -107,12 +118,16 @@ def _plain(value):
 
 def apply_candidate(cfg, candidate: Candidate,
                     candidates: Sequence[Candidate]) -> None:
-    """Write ``candidate`` into ``cfg``: its model, data preprocessor and
-    epoch cap (a cap the user set, unlike the first candidate's, is kept)."""
+    """Write ``candidate`` into ``cfg``: its model, data preprocessor,
+    epoch cap and fallback LR (a cap or an LR the user set, unlike the first
+    candidate's, is kept)."""
     train_cfg = cfg.get('train_cfg')
     if train_cfg is not None and \
             train_cfg.get('max_epochs') == candidates[0].max_epochs:
         train_cfg['max_epochs'] = candidate.max_epochs
+    if candidate.fallback_lr is not None and \
+            optimizer_lr(cfg) == candidates[0].fallback_lr:
+        cfg['optim_wrapper']['optimizer']['lr'] = candidate.fallback_lr
     cfg['model'] = copy.deepcopy(candidate.model)
     cfg['data_preprocessor'] = copy.deepcopy(candidate.data_preprocessor)
     cfg[CANDIDATES_KEY] = None

@@ -39,6 +39,9 @@ def test_without_a_budget_the_packaged_weights_are_chosen(tmp_path):
     assert cfg.model.backbone.type == 'EfficientNetLite'
     assert cfg.data_preprocessor.mean == [127.0, 127.0, 127.0]
     assert cfg.train_cfg.max_epochs == 20  # its recipe's cap
+    # its fine-tuning LR, not auto_mbv3's from-scratch 0.1, when the LR
+    # range test gives no answer
+    assert cfg.optim_wrapper.optimizer.lr == 0.01
     assert decisions.reasons[0].startswith('backbone auto_effnet_lite0.py')
     assert decisions.to_meta()['backbone'] == 'auto_effnet_lite0.py'
 
@@ -50,6 +53,7 @@ def test_without_the_weights_the_first_candidate_trains(tmp_path,
     assert apply_data_decisions(cfg).backbone == 'auto_mbv3.py'
     assert cfg.model.backbone.type == 'MobileNetV3'
     assert cfg.train_cfg.max_epochs == 60
+    assert cfg.optim_wrapper.optimizer.lr == 0.1
 
 
 def test_a_model_the_user_changed_is_refused_not_replaced(tmp_path):
@@ -63,11 +67,13 @@ def test_a_model_the_user_changed_is_refused_not_replaced(tmp_path):
     assert apply_data_decisions(cfg).backbone is None
 
 
-def test_an_epoch_cap_the_user_set_is_kept(tmp_path):
-    cfg = auto_config(tmp_path, train_cfg=dict(max_epochs=7))
+def test_an_epoch_cap_and_an_lr_the_user_set_are_kept(tmp_path):
+    cfg = auto_config(tmp_path, train_cfg=dict(max_epochs=7),
+                      optim_wrapper=dict(optimizer=dict(lr=0.05)))
     apply_data_decisions(cfg)
     assert cfg.model.backbone.type == 'EfficientNetLite'
     assert cfg.train_cfg.max_epochs == 7
+    assert cfg.optim_wrapper.optimizer.lr == 0.05
 
 
 def test_the_checkpoints_backbone_is_taken_back(tmp_path, monkeypatch):
