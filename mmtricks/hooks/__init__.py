@@ -6,6 +6,7 @@ from .auto_epochs_hook import AutoEpochsHook
 from .channels_last_hook import ChannelsLastHook
 from .bn_stats import recompute_bn_statistics
 from .health_check_hook import HealthCheckHook
+from .linear_probe_hook import LinearProbeHook
 from .lr_finder_hook import LRFinderHook
 from .mix_off_hook import MixOffHook, current_lr, mix_off_due
 from .num_classes_check_hook import NumClassesCheckHook, num_classes_mismatch
@@ -18,7 +19,7 @@ from .soft_target_check_hook import SoftTargetCheckHook, soft_target_problem
 from .time_budget_hook import TimeBudgetHook
 
 __all__ = [
-    'AutoEpochsHook', 'OperatingPointHook', 'ChannelsLastHook', 'HealthCheckHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
+    'AutoEpochsHook', 'OperatingPointHook', 'ChannelsLastHook', 'HealthCheckHook', 'LinearProbeHook', 'LRFinderHook', 'MixOffHook', 'NumClassesCheckHook',
     'PlateauPolicy', 'PolicyState', 'PreciseBNStatsHook',
     'ProgressiveResizingHook', 'SUGGESTION_RULES', 'SoftTargetCheckHook',
     'TimeBudgetHook',

@@ -62,12 +62,22 @@ def fixed_lr_0_02(cfg) -> None:
     cfg.optim_wrapper.optimizer.lr = 0.02
 
 
+def linear_probe(cfg) -> None:
+    """The new head fitted on the frozen ImageNet features before
+    fine-tuning (LP-FT, :class:`mmtricks.hooks.LinearProbeHook`): the
+    backbone's first steps then follow a head that already separates the
+    classes, not a random one."""
+    cfg.custom_hooks = list(cfg.custom_hooks) + \
+        [dict(type='LinearProbeHook')]
+
+
 ROWS: Dict[str, Callable] = {
     'recipe': recipe,
     'backbone_lr_0.1': backbone_lr_tenth,
     'finder_steepest': finder_steepest,
     'finder_20_steps': finder_20_steps,
     'lr_0.02': fixed_lr_0_02,
+    'linear_probe': linear_probe,
 }
 
 

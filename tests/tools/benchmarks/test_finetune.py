@@ -32,6 +32,16 @@ def test_steepest_row_changes_only_the_range_test_rule(tmp_path):
     assert base.optim_wrapper == steep.optim_wrapper
 
 
+def test_linear_probe_row_only_adds_the_probe(tmp_path):
+    base = row_config('lfw_faces', 'recipe', 0, str(tmp_path / 'a'), None)
+    probe = row_config('lfw_faces', 'linear_probe', 0, str(tmp_path / 'b'),
+                       None)
+    assert probe.custom_hooks[-1] == dict(type='LinearProbeHook')
+    assert probe.custom_hooks[:-1] == base.custom_hooks
+    assert base.optim_wrapper == probe.optim_wrapper
+    assert base.model == probe.model
+
+
 def test_range_test_rows_change_only_the_range_test(tmp_path):
     base = row_config('lfw_faces', 'recipe', 0, str(tmp_path / 'a'), None)
     short = row_config('lfw_faces', 'finder_20_steps', 0,
