@@ -169,7 +169,7 @@ def compile_reserve_s(setting, plan: BudgetPlan, timings, shape) -> float:
     """Seconds a compile will take out of the budget: what 'auto' expects
     a compile to cost (MIN_COMPILE_S) when it compiles, or would try to
     over the planned steps; none when eager."""
-    from .compile_settings import (BEST_SPEEDUP, MIN_COMPILE_S,
+    from .compile_settings import (EXPECTED_SPEEDUP, MIN_COMPILE_S,
                                    parse_compile_setting, worth_a_trial)
     mode = parse_compile_setting(setting).mode
     if mode == 'off':
@@ -180,7 +180,7 @@ def compile_reserve_s(setting, plan: BudgetPlan, timings, shape) -> float:
                   if t.size == plan.image_size)
     iterations = plan.max_epochs * shape.train_steps + plan.finder_steps
     return MIN_COMPILE_S if worth_a_trial(step_s, iterations,
-                                          BEST_SPEEDUP['cpu']) else 0.0
+                                          EXPECTED_SPEEDUP['cpu']) else 0.0
 
 
 def _threads_by_measurement(probe, batch: int, size: int) -> None:

@@ -381,7 +381,7 @@ def projection(eager_step_s: float, compiled_step_s: float,
     """A full-length run of the recipe (``cap`` epochs) from the measured
     steady steps and compile time: whether compiling would pay, and what
     'auto' would do there (its own rules, ``compile_settings``)."""
-    from mmtricks.engine.compile_settings import (BEST_SPEEDUP,
+    from mmtricks.engine.compile_settings import (EXPECTED_SPEEDUP,
                                                   expected_iterations,
                                                   keep_compiled,
                                                   worth_a_trial)
@@ -389,7 +389,7 @@ def projection(eager_step_s: float, compiled_step_s: float,
                                 lr_test_steps)
     eager_s = steps * eager_step_s
     compiled_s = compile_s + steps * compiled_step_s
-    tries = worth_a_trial(eager_step_s, steps, BEST_SPEEDUP['cpu'])
+    tries = worth_a_trial(eager_step_s, steps, EXPECTED_SPEEDUP['cpu'])
     keeps = tries and keep_compiled(eager_step_s, compiled_step_s)
     auto_s = compiled_s if keeps else eager_s + (compile_s if tries else 0)
     saving = eager_step_s - compiled_step_s

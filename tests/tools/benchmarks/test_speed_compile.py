@@ -164,24 +164,25 @@ def test_goals_missed_when_auto_is_slower_or_leaves_a_speed_up():
 
 def test_projection_uses_the_recipes_rules():
     # 60 epochs x 16 steps, half expected + 50 LR-test steps = 530 steps
-    short = bench.projection(1.0, 0.8, 90.0, 16, 60, 50)
+    short = bench.projection(3.0, 2.4, 90.0, 16, 60, 50)
     assert short['steps'] == 530
-    assert short['compiled_s'] == pytest.approx(90 + 530 * 0.8)
+    assert short['compiled_s'] == pytest.approx(90 + 530 * 2.4)
     assert short['pays'] and short['auto_tries'] and short['auto_keeps']
     assert short['auto_s'] == short['compiled_s']
-    assert short['break_even_steps'] == pytest.approx(450.0)
+    assert short['break_even_steps'] == pytest.approx(150.0)
     # a faster step that does not repay the compile: auto keeps it anyway
     # (the compile is paid by then), slower than eager
-    late = bench.projection(0.7, 0.56, 90.0, 16, 60, 50)
+    late = bench.projection(3.0, 2.9, 90.0, 16, 60, 50)
     assert not late['pays'] and late['auto_keeps']
-    # a run whose best saving is under the compile 'auto' expects: no trial
-    short_run = bench.projection(0.5, 0.4, 90.0, 16, 60, 50)
-    assert not short_run['auto_tries']
+    # a run whose expected saving is under the compile 'auto' expects: no
+    # trial, even where the compile would have paid
+    short_run = bench.projection(1.0, 0.5, 90.0, 16, 60, 50)
+    assert short_run['pays'] and not short_run['auto_tries']
     assert short_run['auto_s'] == short_run['eager_s']
-    slower = bench.projection(1.0, 1.2, 90.0, 16, 60, 50)
+    slower = bench.projection(3.0, 3.6, 90.0, 16, 60, 50)
     assert not slower['pays'] and slower['auto_tries']
     assert not slower['auto_keeps'] and slower['break_even_steps'] is None
-    assert slower['auto_s'] == pytest.approx(530 * 1.0 + 90)
+    assert slower['auto_s'] == pytest.approx(530 * 3.0 + 90)
     tiny = bench.projection(0.01, 0.005, 90.0, 16, 3, 50)
     assert not tiny['auto_tries'] and tiny['auto_s'] == tiny['eager_s']
 
