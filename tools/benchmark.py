@@ -317,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='with --compile: these seeds in every case instead '
                    'of 0 .. REPEATS-1 (split a benchmark over cores, then '
                    'join the runs through one run cache)')
+    p.add_argument('--arms', nargs='+', default=None,
+                   help='with --compile: only these of eager compiled auto')
     p.set_defaults(main=speed)
 
     p = sub.add_parser(
@@ -686,7 +688,11 @@ def speed_compile(args, command: str) -> None:
     except ValueError as error:
         raise SystemExit(str(error)) from None
     cap = args.cap or bench.DEFAULT_CAP
-    with _console(args, len(bench.plan(cases, args.seeds))) as console:
+    try:
+        runs = bench.plan(cases, args.seeds, args.arms)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    with _console(args, len(runs)) as console:
         import mmtricks  # noqa: F401
         bench.run_benchmark(cases, cap, args.out, args.work_dir,
                             command, machine_description(),

@@ -97,15 +97,20 @@ def parse_cases(items: Sequence[str], repeats: int) -> Dict[str, int]:
 
 
 def plan(cases: Dict[str, int],
-         seeds: Optional[Sequence[int]] = None) -> List[Dict]:
+         seeds: Optional[Sequence[int]] = None,
+         arms: Optional[Sequence[str]] = None) -> List[Dict]:
     """``(case, arm, seed)`` of every run: one case after the other (the
     cheapest first, as given), each seed's arms one after the other. The
     seeds are 0 .. REPEATS-1, or ``seeds`` for every case (to split one
-    benchmark over machines or cores; the run cache joins them)."""
+    benchmark over machines or cores; the run cache joins them); ``arms``
+    keeps only those (to re-run one arm after a change to it)."""
+    unknown = set(arms or ()) - set(ARMS)
+    if unknown:
+        raise ValueError(f'Unknown arms {sorted(unknown)}: use {list(ARMS)}.')
     return [dict(case=case, arm=arm, seed=seed)
             for case, repeats in cases.items()
             for seed in (range(repeats) if seeds is None else seeds)
-            for arm in ARMS]
+            for arm in ARMS if arms is None or arm in arms]
 
 
 def arm_config(case: str, arm: str, seed: int, cap: int, work_dir: str):
@@ -414,7 +419,8 @@ def projection_of(arms: Dict, cap: Optional[int]) -> Optional[Dict]:
 def run_benchmark(cases: Dict[str, int], cap: int, out: str,
                   work_dir: str, command: str, machine: str, cache,
                   progress=print,
-                  seeds: Optional[Sequence[int]] = None) -> Dict:
+                  seeds: Optional[Sequence[int]] = None,
+                  arms: Optional[Sequence[str]] = None) -> Dict:
     """Every run of :func:`plan`, each in a fresh process through the run
     cache; the report rewritten after each run (a cut-off benchmark keeps
     what it measured)."""
@@ -428,7 +434,7 @@ def run_benchmark(cases: Dict[str, int], cap: int, out: str,
                    runs=[], failures=[])
     caps = {case: recipe_cap(case) for case in cases}
     started = time.perf_counter()
-    for run in plan(cases, seeds):
+    for run in plan(cases, seeds, arms):
         label = f'{run["case"]} {run["arm"]} seed {run["seed"]}'
         name = f'{run["case"]}_{run["arm"]}_{run["seed"]}'
         cfg = arm_config(run['case'], run['arm'], run['seed'], cap,

@@ -34,6 +34,12 @@ def test_plan_with_given_seeds_runs_only_those_in_every_case():
     runs = bench.plan(cases, seeds=[2])
     assert [(r['case'], r['seed']) for r in runs] == \
         [('digits_32', 2)] * 3 + [('elpv_poly_128', 2)] * 3
+    autos = bench.plan(cases, seeds=[0, 1], arms=['auto'])
+    assert [(r['case'], r['seed'], r['arm']) for r in autos] == [
+        ('digits_32', 0, 'auto'), ('digits_32', 1, 'auto'),
+        ('elpv_poly_128', 0, 'auto'), ('elpv_poly_128', 1, 'auto')]
+    with pytest.raises(ValueError, match='Unknown arms'):
+        bench.plan(cases, arms=['jit'])
 
 
 @pytest.mark.parametrize('item, named', [
