@@ -468,6 +468,21 @@ def run_benchmark(cases: Dict[str, int], cap: int, out: str,
     return payload
 
 
+def join(payloads: Sequence[Dict], note: str) -> Dict:
+    """One report of runs made apart (on two cores, or one arm re-run after
+    a change to it): the first payload's machine facts, every run, the
+    summary recomputed over them, each invocation's command, and ``note``
+    saying how they were made."""
+    runs = [run for payload in payloads for run in payload['runs']]
+    caps = {case: recipe_cap(case)
+            for case in dict.fromkeys(run['case'] for run in runs)}
+    return dict(payloads[0], runs=runs, summary=summarise(runs, caps),
+                failures=[f for p in payloads for f in p['failures']],
+                commands=[p['command'] for p in payloads], note=note,
+                load_at_end=payloads[-1].get('load_at_end'),
+                wall_s=sum(p.get('wall_s', 0.0) for p in payloads))
+
+
 # The report ------------------------------------------------------------------
 
 def _ms(stats: Dict, digits: int = 0) -> str:
@@ -503,7 +518,8 @@ def render(payload: Dict) -> str:
                       for k, v in payload['cpu_flags'].items())
     lines = [
         '# torch.compile in the whole recipe: eager, compiled, auto', '',
-        f'`{payload["command"]}`', '',
+        '; '.join(f'`{c}`' for c in payload.get('commands')
+                  or [payload['command']]), '',
         f'Machine: {payload["machine"]}; CPU flags: {flags}. The CPU was '
         '**shared** with other jobs while this ran: 1-minute load average '
         f'{payload["load_at_start"]:.1f} at the start and '
@@ -527,7 +543,10 @@ def render(payload: Dict) -> str:
         'each value after. This invocation took '
         f'{payload.get("wall_s", 0) / 60:.0f} min (runs the run cache '
         'served take none).',
-        '',
+        '']
+    if payload.get('note'):
+        lines += [payload['note'], '']
+    lines += [
         '| setting | arm | seeds | images/s | whole run s | compile s | '
         'graphs | epochs | test top-1 | trained compiled | auto decided |',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']

@@ -232,3 +232,20 @@ def test_a_fresh_process_gets_the_environment_and_its_output_is_logged(
         bench.run_in_fresh_process(sys.exit, (3, ), log, {})
     with open(log) as f:
         assert 'its output' in f.read()
+
+
+def test_join_recomputes_the_summary_over_runs_made_apart():
+    def payload(arm, seconds, command):
+        run = dict(case='digits_32', arm=arm, seed=0, result=dict(
+            images_per_s=100.0, seconds=seconds, compile_s=0.0,
+            test_top1=90.0, steady_iteration_s=0.1, graphs=0, epochs=3,
+            threads=1, iters_per_epoch=10, test_images=300,
+            log_lines={}))
+        return dict(command=command, runs=[run], failures=[], wall_s=60.0)
+    joined = bench.join([payload('eager', 10.0, 'a'),
+                         payload('compiled', 30.0, 'b')], note='two cores')
+    arms = joined['summary']['cases']['digits_32']['arms']
+    assert set(arms) == {'eager', 'compiled'}
+    assert arms['compiled']['seconds']['mean'] == 30.0
+    assert joined['commands'] == ['a', 'b'] and joined['note'] == 'two cores'
+    assert joined['wall_s'] == 120.0
