@@ -697,7 +697,7 @@ def speed_compile(args, command: str) -> None:
         bench.run_benchmark(cases, cap, args.out, args.work_dir,
                             command, machine_description(),
                             _cache_of(args), progress=console.progress,
-                            seeds=args.seeds)
+                            seeds=args.seeds, arms=args.arms)
     with open(osp.join(args.out, f'{bench.NAME}.md')) as f:
         print(f.read())
 

@@ -117,3 +117,22 @@ def test_cached_only_with_no_stored_run_says_why(tmp_path):
                         '--work-dir', str(tmp_path / 'work'),
                         '--cache', str(tmp_path / 'empty.jsonl')])
     assert not (tmp_path / 'out' / 'benchmark.md').exists()
+
+
+def test_compile_seeds_and_arms_reach_the_benchmark(tmp_path, monkeypatch):
+    from benchmarks import speed_compile
+    calls = []
+
+    def run_benchmark(cases, cap, out, *args, **kwargs):
+        calls.append((cases, kwargs['seeds'], kwargs['arms']))
+        (tmp_path / f'{speed_compile.NAME}.md').write_text('report')
+    monkeypatch.setattr(speed_compile, 'run_benchmark', run_benchmark)
+    args = benchmark.parse_args(
+        ['speed', '--compile', '--cases', 'digits_32', '--seeds', '2',
+         '--arms', 'auto', '--out', str(tmp_path), '--work-dir',
+         str(tmp_path / 'runs'), '--cache', ''])
+    args.main(args, 'command')
+    assert calls == [(dict(digits_32=3), [2], ['auto'])]
+    args.arms = ['jit']
+    with pytest.raises(SystemExit, match='Unknown arms'):
+        args.main(args, 'command')
