@@ -92,7 +92,7 @@ def dataset_label(dataset: str) -> str:
 
 
 def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
-                   lr: float = 0.1, finder: bool = True,
+                   lr: Optional[float] = None, finder: bool = True,
                    auto_epochs: bool = False, path: Optional[str] = None,
                    auto_args: Optional[dict] = None):
     """``configs/auto_mbv3.py`` (or ``path``) from scratch on ``dataset`` (a
@@ -100,8 +100,10 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
 
     ``auto_epochs=False`` replaces the config's automatic epoch policy (if
     any) by a fixed ``epochs`` cosine budget; ``finder=False`` removes the
-    LR finder and trains at ``lr``; ``auto_args`` replace the settings of
-    the config's epoch policy (those not given take the hook's defaults).
+    LR finder and trains at ``lr`` (None: the config's own LR, also what
+    trains when the range test gives no answer); ``auto_args`` replace the
+    settings of the config's epoch policy (those not given take the hook's
+    defaults).
     """
     from mmengine.config import Config
 
@@ -116,7 +118,8 @@ def bundled_config(dataset: str, epochs: int, seed: int, work_dir: str,
         cfg[name].dataset.update(fields)
         cfg[name].num_workers = 0
         cfg[name].persistent_workers = False
-    cfg.optim_wrapper.optimizer.lr = lr
+    if lr is not None:
+        cfg.optim_wrapper.optimizer.lr = lr
     cfg.train_cfg.max_epochs = epochs
     drop = set()
     if not finder:

@@ -32,6 +32,13 @@ def test_steepest_row_changes_only_the_range_test_rule(tmp_path):
     assert base.optim_wrapper == steep.optim_wrapper
 
 
+def test_rows_keep_the_recipes_fallback_lr(tmp_path):
+    # what trains when the range test gives no answer: the fine-tuning
+    # recipe's 0.01, not the from-scratch 0.1
+    base = row_config('elpv_poly', 'recipe', 0, str(tmp_path / 'a'), 64)
+    assert base.optim_wrapper.optimizer.lr == 0.01
+
+
 def test_linear_probe_row_only_adds_the_probe(tmp_path):
     base = row_config('lfw_faces', 'recipe', 0, str(tmp_path / 'a'), None)
     probe = row_config('lfw_faces', 'linear_probe', 0, str(tmp_path / 'b'),
