@@ -79,14 +79,15 @@ AUTO_EPOCHS_SHARE = 0.5
 #: paid, kept) a compile on ELPV's 60-epoch run that made it x1.5 slower.
 MIN_COMPILE_S = 120.0
 #: The step speed-up 'auto' expects of a compile before it measures one:
-#: the median of those measured on this project's CPUs (x0.90 MobileNetV3
-#: 128 px AVX2; x0.97 and x1.12 the issue's MobileNetV3 on 2 and 1 idle
-#: threads; x1.08 ELPV 128 px shared Zen 4; x1.09 Lite0 224 px Zen 4 in the
-#: recipe's own trial; x1.10 Lite0 224 px Xeon; x1.23 digits; x1.33 Lite0
-#: 128 px AVX2; x1.35 Lite0 224 px Zen 4 on synthetic batches; x1.56
-#: MobileNetV3 beside a training job). It tried at the best case (x1.6)
-#: before: on Lite0 at 224 px (71 steps of 9.5 s) the trial's compile then
-#: cost more than its x1.09 saved, on a Xeon and a Zen 4 alike. GPU: not
+#: the median of the eleven measured on this project's CPUs (x0.90
+#: MobileNetV3 128 px AVX2; x0.97 and x1.12 the issue's MobileNetV3 on 2 and
+#: 1 idle threads; x1.06 and x1.09 Lite0 224 px Zen 4, the recipe's own
+#: trials; x1.08 ELPV 128 px shared Zen 4; x1.10 Lite0 224 px Xeon; x1.23
+#: digits; x1.33 Lite0 128 px AVX2; x1.35 Lite0 224 px Zen 4 on synthetic
+#: batches; x1.56 MobileNetV3 beside a training job). It tried at the best
+#: case (x1.6) before: on Lite0 at 224 px (71 steps of 9-9.5 s) the trial's
+#: compile then cost more than its x1.06-x1.10 saved, on a Xeon and a Zen 4
+#: alike (docs/benchmarks/speed_compile_zen4.md). GPU: not
 #: measured here; PyTorch 2.0's release measured about x1.3-1.5 for AMP
 #: training on an A100 over its model suites.
 EXPECTED_SPEEDUP = dict(cpu=1.1, cuda=1.3)
