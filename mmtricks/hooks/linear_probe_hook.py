@@ -1,7 +1,7 @@
 """Fit the new head on the frozen pretrained features before fine-tuning
 (LP-FT); the fit itself is :mod:`mmtricks.models.heads.linear_probe`."""
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.dist import broadcast, get_rank
@@ -27,6 +27,18 @@ def linear_head_layer(model: nn.Module) -> nn.Linear:
             f'(LinearClsHead); {type(getattr(model, "head", None)).__name__} '
             'has none: remove LinearProbeHook from custom_hooks.')
     return layer
+
+
+def averaged_head_layers(runner) -> List[nn.Linear]:
+    """The head layers of the averaged copies hooks keep of the model
+    (MMEngine's ``EMAHook.ema_model``, made before training): they must
+    start from the fitted head too, or they average towards a random one."""
+    layers = []
+    for hook in runner.hooks:
+        copy = getattr(getattr(hook, 'ema_model', None), 'module', None)
+        if copy is not None:
+            layers.append(linear_head_layer(copy))
+    return layers
 
 
 @torch.no_grad()
@@ -66,21 +78,23 @@ class LinearProbeHook(Hook):
     images (the L2 strength chosen on val), so that fine-tuning starts from
     a head that already separates the classes.
 
-    Runs once, before the LR range test (which then tests fine-tuning from
-    this head); not on resume (the head is in the checkpoint). Everything
-    the feature pass changes (BN statistics, RNG streams, loader state) is
-    restored: the run differs from one without the hook in the head's
-    starting weights only. Under DDP each rank fits on its own images and
-    rank 0's head is broadcast.
+    Runs once, after the LR range test: the test finds the LR as the
+    recipe does, from the random head (from a fitted head the loss has no
+    descent left to find, and the test gives no answer); not on resume (the
+    head is in the checkpoint). Everything the feature pass changes (BN
+    statistics, RNG streams, loader state) is restored: the run differs from
+    one without the hook in the head's starting weights only (an averaged
+    copy of the model, MMEngine's ``EMAHook.ema_model``, gets the same
+    head). Under DDP each rank fits on its own images and rank 0's head is
+    broadcast.
 
     Args:
         max_images (int): Training (and val) images whose features are
             used, at most. Defaults to 10000.
     """
 
-    # After ChannelsLastHook (0) and CompileHook (5), before LRFinderHook
-    # ('VERY_HIGH', 10).
-    priority = 8
+    # After LRFinderHook ('VERY_HIGH', 10), whose snapshot would undo it.
+    priority = 'HIGH'
 
     def __init__(self, max_images: int = 10000) -> None:
         if max_images < 1:
@@ -108,10 +122,11 @@ class LinearProbeHook(Hook):
         bias = probe.bias.to(layer.weight)
         broadcast(weight, 0)
         broadcast(bias, 0)
-        with torch.no_grad():
-            layer.weight.copy_(weight)
-            if layer.bias is not None:
-                layer.bias.copy_(bias)
+        for target in [layer] + averaged_head_layers(runner):
+            with torch.no_grad():
+                target.weight.copy_(weight)
+                if target.bias is not None:
+                    target.bias.copy_(bias)
         self.result = dict(images=len(labels), l2=probe.l2,
                            train_loss=probe.train_loss,
                            val_loss=probe.val_loss, val_top1=probe.val_top1,

@@ -51,6 +51,25 @@ def test_the_head_is_fitted_and_nothing_else_changes(make_fast_config):
     assert result['train_loss'] < math.log(classes)
 
 
+def test_runs_after_the_lr_range_test_and_fits_the_ema_copy_too(
+        make_fast_config):
+    cfg = probe_config(make_fast_config)
+    cfg.custom_hooks.append(dict(type='EMAHook', momentum=0.001))
+    cfg.custom_hooks.append(dict(type='LRFinderHook', num_steps=5))
+    runner = build_runner(cfg)
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    order = [type(h).__name__ for h in runner.hooks]
+    # the range test's snapshot restores the head: the probe comes after
+    assert order.index('LRFinderHook') < order.index('LinearProbeHook')
+    runner.call_hook('before_run')  # EMAHook makes its copy here
+    hook_of(runner, LinearProbeHook).before_train(runner)
+    ema = next(h for h in runner.hooks if type(h).__name__ == 'EMAHook')
+    head = linear_head_layer(runner.model)
+    ema_head = linear_head_layer(ema.ema_model.module)
+    assert torch.equal(head.weight, ema_head.weight)
+    assert torch.equal(head.bias, ema_head.bias)
+
+
 def test_a_run_with_the_probe_trains_and_keeps_its_record(make_fast_config):
     runner = train(probe_config(make_fast_config))
     checkpoint = load_checkpoint_file(f'{runner.work_dir}/epoch_1.pth')
