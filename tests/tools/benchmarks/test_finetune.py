@@ -35,7 +35,7 @@ def test_steepest_row_changes_only_the_range_test_rule(tmp_path):
 def test_rows_keep_the_recipes_fallback_lr(tmp_path):
     # what trains when the range test gives no answer: the fine-tuning
     # recipe's 0.01, not the from-scratch 0.1
-    base = row_config('elpv_poly', 'recipe', 0, str(tmp_path / 'a'), 64)
+    base = row_config('lfw_faces', 'recipe', 0, str(tmp_path / 'a'), 64)
     assert base.optim_wrapper.optimizer.lr == 0.01
 
 
