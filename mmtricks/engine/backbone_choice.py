@@ -1,8 +1,9 @@
 """``backbone_candidates``: the recipe chooses the backbone too.
 
 A config (``configs/auto.py``) lists shipped recipes whose model, data
-preprocessor, epoch cap and fallback LR are the candidates; everything else (data, LR
-range test, epoch policy, hooks) is the config's own. Which one trains:
+preprocessor, epoch cap and fallback LR are the candidates; everything else
+(data, LR range test, epoch policy, hooks) is the config's own. Which one
+trains:
 
 - the one a checkpoint being resumed, tested or deployed was trained with
   (``meta['data_decisions']['backbone']``);
@@ -65,10 +66,9 @@ def candidate_recipes(cfg) -> List[str]:
 @functools.lru_cache(maxsize=None)
 def _shipped_parts(recipe: str) -> Tuple[dict, dict, int, Optional[float]]:
     """A shipped recipe's model, data preprocessor, epoch cap and optimizer
-    LR, read
-    once per process (a run settles the backbone, plans the budget and
-    decides the data, each asking; nothing mutates them: apply_candidate
-    copies)."""
+    LR, read once per process (a run settles the backbone, plans the budget
+    and decides the data, each asking; nothing mutates them:
+    apply_candidate copies)."""
     from mmengine.config import Config
     try:
         path = config_path(recipe)

@@ -11,7 +11,8 @@ had, every image fell onto the BN biases, and validation top-1 was 10-20%
 (one class) while training loss was 0.08. Recomputing the statistics with
 the final weights on 23 training batches gave 98.3%.
 """
-from typing import Iterable, List
+import contextlib
+from typing import Iterable, Iterator, List
 
 import torch
 import torch.distributed as torch_dist
@@ -25,6 +26,22 @@ def tracked_batch_norms(model: nn.Module) -> List[_BatchNorm]:
         m for m in model.modules()
         if isinstance(m, _BatchNorm) and m.track_running_stats
     ]
+
+
+@contextlib.contextmanager
+def only_batch_norms_training(model: nn.Module) -> Iterator[None]:
+    """The tracked BN layers in training mode (they normalise with each
+    batch's statistics and update their running ones), every other module
+    in eval mode (dropout off); each module's mode restored afterwards."""
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    for norm in tracked_batch_norms(model):
+        norm.train()
+    try:
+        yield
+    finally:
+        for module, mode in modes.items():
+            module.train(mode)
 
 
 @torch.no_grad()
@@ -50,22 +67,18 @@ def recompute_bn_statistics(model: nn.Module, batches: Iterable,
     norms = tracked_batch_norms(model)
     if not norms:
         return 0
-    modes = {m: m.training for m in model.modules()}
     saved = [(m.momentum, m.num_batches_tracked.clone(),
               m.running_mean.clone(), m.running_var.clone()) for m in norms]
-    model.eval()
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None
-        norm.train()
     used = 0
     try:
-        for batch in batches:
-            forward(batch)
-            used += 1
+        with only_batch_norms_training(model):
+            for batch in batches:
+                forward(batch)
+                used += 1
     finally:
-        for module, mode in modes.items():
-            module.train(mode)
         for norm, (momentum, tracked, mean, var) in zip(norms, saved):
             norm.momentum = momentum
             norm.num_batches_tracked.copy_(tracked)

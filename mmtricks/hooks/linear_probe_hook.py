@@ -4,14 +4,14 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.dist import broadcast, get_rank
+from mmengine.dist import broadcast, broadcast_object_list
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..models.heads.linear_probe import L2_GRID, fit_linear_probe
 from ..models.model_state import unwrap_model
+from .bn_stats import only_batch_norms_training
 from .training_state import TrainingStateSnapshot
 
 CHECKPOINT_KEY = 'linear_probe'
@@ -49,13 +49,8 @@ def head_inputs(model: nn.Module, loader,
     statistics, as in the training steps the head will take; dropout and
     the like are off; no batch augments (mixup) apply. The caller restores
     the BN buffers this changes."""
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    for module in model.modules():
-        if isinstance(module, _BatchNorm):
-            module.train()
     features, labels, seen = [], [], 0
-    try:
+    with only_batch_norms_training(model):
         for data in loader:
             data = model.data_preprocessor(data, False)
             feats = model.head.pre_logits(model.extract_feat(data['inputs']))
@@ -65,9 +60,6 @@ def head_inputs(model: nn.Module, loader,
             seen += len(labels[-1])
             if seen >= max_images:
                 break
-    finally:
-        for module, training in modes.items():
-            module.train(training)
     return torch.cat(features)[:max_images], torch.cat(labels)[:max_images]
 
 
@@ -127,22 +119,24 @@ class LinearProbeHook(Hook):
                 target.weight.copy_(weight)
                 if target.bias is not None:
                     target.bias.copy_(bias)
-        self.result = dict(images=len(labels), l2=probe.l2,
-                           train_loss=probe.train_loss,
-                           val_loss=probe.val_loss, val_top1=probe.val_top1,
-                           seconds=time.perf_counter() - start,
-                           l2_grid=list(L2_GRID))
-        runner.logger.info(self.describe(self.result, get_rank()))
+        # Rank 0's record with its head: every rank logs and stores the same.
+        results = [dict(images=len(labels), l2=probe.l2,
+                        train_loss=probe.train_loss, val_loss=probe.val_loss,
+                        val_top1=probe.val_top1,
+                        seconds=time.perf_counter() - start,
+                        l2_grid=list(L2_GRID))]
+        broadcast_object_list(results, 0)
+        self.result = results[0]
+        runner.logger.info(self.describe(self.result))
 
     @staticmethod
-    def describe(result: Dict, rank: int = 0) -> str:
+    def describe(result: Dict) -> str:
         chosen = f'L2 {result["l2"]:g}'
         if result['val_loss'] is not None:
             chosen += (f' chosen on val (val loss {result["val_loss"]:.3f}, '
                        f'top-1 {result["val_top1"]:.1f}%)')
-        shard = ' (rank 0\'s, broadcast)' if rank else ''
         return (f'Linear probe: the head fitted on the frozen features of '
-                f'{result["images"]} training images{shard}, {chosen}, in '
+                f'{result["images"]} training images, {chosen}, in '
                 f'{result["seconds"]:.1f} s; fine-tuning starts from it.')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
